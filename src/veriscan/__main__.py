@@ -1,0 +1,3 @@
+from veriscan.cli import main
+
+main()

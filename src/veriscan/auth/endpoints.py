@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+
+from veriscan.auth import service
+from veriscan.auth.dependencies import CurrentAuth, CurrentUser, RefreshToken
+from veriscan.auth.schemas import (
+    LoginData,
+    LoginRequest,
+    LoginResponse,
+    MessageResponse,
+    ProfileUpdate,
+    ProfileUpdateResponse,
+    RefreshResponse,
+    RegisterRequest,
+    RegisterResponse,
+    UserEnvelope,
+    UserOut,
+)
+from veriscan.deps import Context, DbSession, client_address
+from veriscan.openapi import errors
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 409),
+)
+def register(body: RegisterRequest, session: DbSession, context: Context) -> RegisterResponse:
+    user = service.register(session, context, body)
+    return RegisterResponse(message="User registered successfully", user=UserOut.model_validate(user))
+
+
+@router.post("/login", responses=errors(400, 401))
+def login(body: LoginRequest, request: Request, context: Context) -> LoginResponse:
+    result = service.login(
+        context,
+        body,
+        client_address=client_address(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+    user = UserOut.model_validate(result.user)
+    return LoginResponse(
+        access_token=result.access_token,
+        refresh_token=result.refresh_token,
+        user=user,
+        data=LoginData(token=result.access_token, user=user),
+    )
+
+
+@router.post("/refresh", responses=errors(401))
+def refresh(token: RefreshToken, context: Context) -> RefreshResponse:
+    return RefreshResponse(access_token=service.refresh(context, token))
+
+
+@router.get("/profile", responses=errors(401, 404))
+def get_profile(user: CurrentUser) -> UserEnvelope:
+    return UserEnvelope(user=UserOut.model_validate(user))
+
+
+@router.put("/profile", responses=errors(400, 401, 409))
+def update_profile(
+    body: ProfileUpdate, current: CurrentAuth, session: DbSession, context: Context
+) -> ProfileUpdateResponse:
+    user = service.update_profile(session, context, current, body)
+    return ProfileUpdateResponse(
+        message="Profile updated successfully", user=UserOut.model_validate(user)
+    )
+
+
+@router.post("/logout", responses=errors(401))
+def logout(current: CurrentAuth, session: DbSession) -> MessageResponse:
+    service.logout(session, current.claims)
+    return MessageResponse(message="Successfully logged out")

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+Username = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$"),
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_max_length=1024)
+
+
+class RegisterRequest(StrictModel):
+    username: Username
+    email: Email
+    password: Password
+    name: DisplayName | None = None
+
+
+class LoginRequest(StrictModel):
+    username: Annotated[str, StringConstraints(max_length=254)] | None = None
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+    @model_validator(mode="after")
+    def _one_identifier(self) -> LoginRequest:
+        if not (self.username or self.email):
+            raise ValueError("username or email is required")
+        return self
+
+    @property
+    def identifier(self) -> str:
+        return (self.username or self.email or "").strip()
+
+
+class ProfileUpdate(StrictModel):
+    username: Username | None = None
+    email: Email | None = None
+    name: DisplayName | None = None
+    current_password: Annotated[str, StringConstraints(max_length=128)] | None = None
+    new_password: Password | None = None
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    username: str
+    email: str
+    name: str
+    role: str
+    is_active: bool
+    created_at: datetime
+
+
+class UserEnvelope(BaseModel):
+    user: UserOut
+
+
+class RegisterResponse(BaseModel):
+    message: str
+    user: UserOut
+
+
+class LoginData(BaseModel):
+    token: str = Field(description="The access token (the deepfake document's name for it)")
+    user: UserOut
+
+
+class LoginResponse(BaseModel):
+    success: bool = True
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    user: UserOut
+    data: LoginData
+
+
+class RefreshResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class MessageResponse(BaseModel):
+    message: str
+
+
+class ProfileUpdateResponse(BaseModel):
+    message: str
+    user: UserOut

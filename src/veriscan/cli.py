@@ -1,0 +1,128 @@
+"""The `veriscan` command: serve, migrate, user create, rotate-keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from veriscan.core.config import Settings
+from veriscan.core.logging import configure_logging
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Veriscan: is it malicious? is it authentic?")
+user_app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
+app.add_typer(user_app, name="user")
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    return settings
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 3001,
+) -> None:
+    """Run the whole service in one process (migrates the database first)."""
+    import uvicorn
+
+    from veriscan.app import create_app
+
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to the newest revision."""
+    from veriscan.core import migrate as migrations
+    from veriscan.core.db import Database
+
+    settings = _settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.resolved_database_url)
+    migrations.upgrade(database.engine)
+    database.dispose()
+    typer.echo("database is up to date")
+
+
+@user_app.command("create")
+def user_create(
+    username: Annotated[str, typer.Option(help="Login name")],
+    email: Annotated[str, typer.Option(help="E-mail address")],
+    password: Annotated[str, typer.Option(help="Password (at least 8 characters)")],
+    role: Annotated[str, typer.Option(help="admin, analyst or operative")] = "operative",
+    name: Annotated[str | None, typer.Option(help="Display name (default: the username)")] = None,
+) -> None:
+    """Add a user; the first admin is made this way."""
+    from pydantic import ValidationError
+
+    from veriscan.auth import service
+    from veriscan.auth.models import Role
+    from veriscan.auth.schemas import RegisterRequest
+    from veriscan.context import AppContext
+    from veriscan.core import migrate as migrations
+    from veriscan.core.errors import VeriscanError
+
+    try:
+        chosen_role = Role(role)
+    except ValueError:
+        raise typer.BadParameter("role must be admin, analyst or operative", param_hint="--role") from None
+    try:
+        request = RegisterRequest(username=username, email=email, password=password, name=name)
+    except ValidationError as exc:
+        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: {errors}", err=True)
+        raise typer.Exit(2) from None
+    context = AppContext.from_settings(_settings())
+    migrations.upgrade(context.db.engine)
+    try:
+        with context.db.session() as session:
+            user = service.create_user(
+                session,
+                context,
+                username=request.username,
+                email=str(request.email),
+                password=request.password,
+                role=chosen_role,
+                name=request.name,
+            )
+    except VeriscanError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        context.close()
+    typer.echo(f"created {user.role} {user.username} ({user.id})")
+
+
+@app.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt stored VirusTotal keys under the current secret.
+
+    Set VERISCAN_SECRET_KEY to the new secret and VERISCAN_PREVIOUS_SECRET_KEYS to the
+    old one, run this, then the old secret can be dropped.
+    """
+    from veriscan.context import AppContext
+    from veriscan.keys.service import rotate_encryption
+
+    context = AppContext.from_settings(_settings())
+    try:
+        with context.db.session() as session:
+            count = rotate_encryption(session, context)
+    finally:
+        context.close()
+    typer.echo(f"re-encrypted {count} key(s)")
+
+
+def main() -> None:
+    app()

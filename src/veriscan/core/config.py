@@ -1,0 +1,120 @@
+"""One settings object, read from VERISCAN_* variables and a .env file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SECRET_FILE_NAME = "secret.key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VERISCAN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Where the embedded default keeps everything: the SQLite database, the blobs and the
+    # generated secret. Relative paths are taken from the working directory.
+    data_dir: Path = Path("var")
+    # SQLAlchemy URL; empty means SQLite in data_dir. postgresql:// is served by psycopg 3.
+    database_url: str = ""
+    # Redis URL for rate limits (and, later, the task queue and socket.io fan-out).
+    # Empty means in-process memory: right for one process, wrong for several.
+    redis_url: str = ""
+    # Signs tokens and encrypts VirusTotal keys. Empty: a random one is generated once and
+    # kept in data_dir/secret.key, so restarts keep tokens and stored keys valid.
+    secret_key: SecretStr = SecretStr("")
+    # Secrets used before the current one, comma separated: tokens signed and keys
+    # encrypted with them are still read, and `veriscan rotate-keys` re-encrypts.
+    previous_secret_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Base URL of VirusTotal's v3 API; tests point it at a local stand-in.
+    virustotal_url: str = "https://www.virustotal.com/api/v3"
+    # Seconds before a request to VirusTotal counts as unreachable.
+    virustotal_timeout: float = 15.0
+    # Requests per client address: "100/15minutes", "10/second", or "0" for no limit.
+    rate_limit: str = "100/15minutes"
+    # Largest file accepted, in megabytes (VirusTotal's own limit is 650).
+    max_upload_mb: int = Field(default=650, ge=1)
+    # Socket of a ClamAV daemon (clamd) for the local ClamAV engine; empty disables it.
+    clamd_socket: str = ""
+    # Lifetime of access tokens (minutes) and refresh tokens (days).
+    access_token_minutes: int = Field(default=60, ge=1)
+    refresh_token_days: int = Field(default=7, ge=1)
+    # Trust X-Forwarded-For from these addresses (comma separated) when a proxy is in front.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # Python log level for the service's own loggers.
+    log_level: str = "INFO"
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        if value.strip() not in ("", "0"):
+            parse_many(value)  # raises ValueError on a malformed limit
+        return value.strip()
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        url = self.database_url.strip()
+        if not url:
+            return f"sqlite:///{(self.data_dir / 'veriscan.db').resolve()}"
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            return "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def rate_limit_enabled(self) -> bool:
+        return self.rate_limit not in ("", "0")
+
+    def secrets(self) -> list[bytes]:
+        """The current secret first, then the previous ones (for MultiFernet and JWT)."""
+        current = self.secret_key.get_secret_value() or _load_or_create_secret(self.data_dir)
+        return [current.encode()] + [
+            key.get_secret_value().encode() for key in self.previous_secret_keys
+        ]
+
+
+def _load_or_create_secret(data_dir: Path) -> str:
+    path = data_dir / SECRET_FILE_NAME
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        # link() fails if another process created the secret first; theirs wins.
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()

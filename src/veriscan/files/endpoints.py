@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from starlette.concurrency import run_in_threadpool
+
+from veriscan.auth.dependencies import CurrentUser
+from veriscan.deps import Context, DbSession, parse_uuid
+from veriscan.files import service
+from veriscan.files.schemas import FileOut, MessageResponse
+from veriscan.openapi import errors
+
+router = APIRouter(prefix="/api/files", tags=["files"])
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/upload",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 401),
+    openapi_extra=UPLOAD_BODY,
+)
+async def upload_file(request: Request, user: CurrentUser, context: Context) -> FileOut:
+    """Stream a file into storage; md5, sha1 and sha256 are computed on the way."""
+    file = await service.upload(context, user, request)
+    return FileOut.model_validate(file)
+
+
+@router.get("/", responses=errors(401))
+@router.get("", include_in_schema=False)
+def list_files(user: CurrentUser, session: DbSession) -> list[FileOut]:
+    return [FileOut.model_validate(file) for file in service.list_files(session, user)]
+
+
+@router.get("/{file_id}", responses=errors(401, 404))
+def get_file(file_id: str, user: CurrentUser, session: DbSession) -> FileOut:
+    parsed = parse_uuid(file_id, invalid_status=404, not_found=service.FILE_NOT_FOUND)
+    return FileOut.model_validate(service.get_file(session, user, parsed))
+
+
+@router.delete("/{file_id}", responses=errors(400, 401, 404))
+async def delete_file(file_id: str, user: CurrentUser, context: Context) -> MessageResponse:
+    parsed = parse_uuid(file_id, invalid_status=400, not_found=service.FILE_NOT_FOUND)
+    await run_in_threadpool(service.delete_file, context, user, parsed)
+    return MessageResponse(message="File deleted successfully")

@@ -1,0 +1,144 @@
+"""Files: streamed uploads into content-addressed storage, listed and deleted per owner."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from veriscan.auth.models import User
+from veriscan.context import AppContext
+from veriscan.core.errors import NotFound, ValidationFailed
+from veriscan.core.filenames import clean_filename
+from veriscan.core.sniff import mime_type_of
+from veriscan.files.models import File
+from veriscan.files.repository import BlobRepository, FileRepository
+from veriscan.storage import BlobWriter
+from veriscan.uploads import MalformedUpload, ReceivedFile, UploadTooLarge, receive_form
+
+logger = logging.getLogger("veriscan.files")
+
+FILE_NOT_FOUND = "File not found"
+# Multipart framing around the file: boundaries and part headers, generously.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def keep_blob(session: Session, context: AppContext, writer: BlobWriter) -> str:
+    """Take a reference to a finished upload's content and move it into place."""
+    assert writer.digests is not None
+    BlobRepository(session).acquire(writer.digests.sha256, writer.digests.size)
+    # The row lock taken above is held until commit, so no deletion of the same content
+    # can run between here and the commit.
+    context.blobs.place(writer)
+    return writer.digests.sha256
+
+
+@contextmanager
+def releasing_blob(session: Session, context: AppContext, sha256: str) -> Iterator[None]:
+    """Drop a reference inside the caller's transaction; remove the content after commit.
+
+    Use around the commit: `with releasing_blob(...): session.commit()`.
+    """
+    grave: Path | None = None
+    if BlobRepository(session).release(sha256) == 0:
+        grave = context.blobs.bury(sha256)
+    try:
+        yield
+    except BaseException:
+        if grave is not None:
+            context.blobs.restore(sha256, grave)
+        raise
+    if grave is not None:
+        grave.unlink(missing_ok=True)
+
+
+def too_large_message(context: AppContext) -> str:
+    return f"File too large: the limit is {context.settings.max_upload_mb} MB"
+
+
+async def receive_upload(context: AppContext, request: Request) -> ReceivedFile:
+    """Stream the request's single `file` part into a temporary blob, hashing as it goes."""
+    limit = context.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
+        raise ValidationFailed(too_large_message(context), code="FILE_TOO_LARGE")
+    try:
+        form = await receive_form(
+            request.stream(),
+            request.headers.get("content-type"),
+            open_writer=context.blobs.writer,
+            max_file_bytes=limit,
+        )
+    except MalformedUpload as exc:
+        raise ValidationFailed(str(exc)) from None
+    except UploadTooLarge:
+        raise ValidationFailed(too_large_message(context), code="FILE_TOO_LARGE") from None
+    if not form.files:
+        raise ValidationFailed("No file part in the request")
+    received = form.files[0]
+    if not received.filename.strip():
+        form.discard()
+        raise ValidationFailed("No selected file")
+    return received
+
+
+def store_upload(context: AppContext, user: User, received: ReceivedFile) -> File:
+    writer = received.writer
+    assert writer is not None and writer.digests is not None
+    digests = writer.digests
+    try:
+        with context.db.session() as session:
+            keep_blob(session, context, writer)
+            file = FileRepository(session).add(
+                File(
+                    user_id=user.id,
+                    filename=clean_filename(received.filename),
+                    file_size=digests.size,
+                    mime_type=mime_type_of(bytes(received.head)),
+                    hash_md5=digests.md5,
+                    hash_sha1=digests.sha1,
+                    hash_sha256=digests.sha256,
+                )
+            )
+    finally:
+        writer.discard()  # a no-op once the blob was placed
+    logger.info(
+        "files.uploaded file_id=%s user_id=%s size=%d sha256=%s",
+        file.id,
+        user.id,
+        file.file_size,
+        file.hash_sha256,
+    )
+    return file
+
+
+async def upload(context: AppContext, user: User, request: Request) -> File:
+    received = await receive_upload(context, request)
+    return await run_in_threadpool(store_upload, context, user, received)
+
+
+def list_files(session: Session, user: User) -> list[File]:
+    return list(FileRepository(session).list_for(user.id))
+
+
+def get_file(session: Session, user: User, file_id: uuid.UUID) -> File:
+    file = FileRepository(session).get_for(user.id, file_id)
+    if file is None:
+        raise NotFound(FILE_NOT_FOUND)
+    return file
+
+
+def delete_file(context: AppContext, user: User, file_id: uuid.UUID) -> None:
+    with context.db.session() as session:
+        file = get_file(session, user, file_id)
+        sha256 = file.hash_sha256
+        FileRepository(session).delete(file)
+        with releasing_blob(session, context, sha256):
+            session.commit()
+    logger.info("files.deleted file_id=%s user_id=%s", file_id, user.id)

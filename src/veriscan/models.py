@@ -1,0 +1,9 @@
+"""Every model module, imported in one place so that Alembic sees the whole schema."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    import veriscan.auth.models
+    import veriscan.files.models
+    import veriscan.keys.models  # noqa: F401

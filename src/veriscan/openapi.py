@@ -1,0 +1,36 @@
+"""OpenAPI helpers: every documented error answers in the envelope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+_DESCRIPTIONS = {
+    400: "Invalid request",
+    401: "Missing, invalid, expired or revoked token",
+    403: "Not allowed for this role",
+    404: "Not found",
+    409: "Already exists",
+    413: "File too large",
+    429: "Rate limit exceeded",
+}
+
+
+class ErrorBody(BaseModel):
+    message: str
+    code: str
+    statusCode: int  # noqa: N815 - the documents' name
+    timestamp: str
+
+
+class ErrorEnvelope(BaseModel):
+    success: bool = False
+    error: ErrorBody
+
+
+def errors(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {"model": ErrorEnvelope, "description": _DESCRIPTIONS.get(code, "Error")}
+        for code in (*status_codes, 429)
+    }

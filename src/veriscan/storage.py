@@ -1,0 +1,145 @@
+"""Content-addressed blob storage on the local disk (or a shared mount).
+
+A blob lives at blobs/ab/cd/<sha256>. It is written to a temporary file in the same
+file system while md5, sha1 and sha256 are computed in the same pass, fsynced, and only
+then renamed into place, so a reader never sees a partial blob and a crash leaves at most
+a temporary file, which `sweep_temporary` removes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+TMP_DIR_NAME = "tmp"
+
+
+@dataclass(frozen=True)
+class Digests:
+    md5: str
+    sha1: str
+    sha256: str
+    size: int
+
+
+class BlobWriter:
+    """A temporary blob being written: hashes as it goes, becomes a blob on `place`."""
+
+    def __init__(self, store: BlobStore) -> None:
+        self._store = store
+        self.path = store.tmp_dir / f"{secrets.token_hex(16)}.part"
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file: BinaryIO | None = os.fdopen(fd, "wb", buffering=0)
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha1 = hashlib.sha1(usedforsecurity=False)
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+        self.digests: Digests | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        # hashlib releases the GIL on large buffers, so callers may run this in a thread.
+        assert self._file is not None, "write after finish"
+        self._md5.update(data)
+        self._sha1.update(data)
+        self._sha256.update(data)
+        view = memoryview(data)
+        while view:
+            written = self._file.write(view)
+            view = view[written or 0 :]
+        self.size += len(data)
+
+    def finish(self) -> Digests:
+        """Flush to disk and return the digests; the content is durable after this."""
+        assert self._file is not None, "finish twice"
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
+        self.digests = Digests(
+            md5=self._md5.hexdigest(),
+            sha1=self._sha1.hexdigest(),
+            sha256=self._sha256.hexdigest(),
+            size=self.size,
+        )
+        return self.digests
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self.path.unlink(missing_ok=True)
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp_dir = root / TMP_DIR_NAME
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+            raise ValueError("not a sha256 hex digest")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def writer(self) -> BlobWriter:
+        return BlobWriter(self)
+
+    def place(self, writer: BlobWriter) -> Path:
+        """Rename a finished temporary file into its content address.
+
+        Callers hold the blob's database lock, so placing and removing the same content
+        never interleave. Identical content may already be there: replacing it is harmless.
+        """
+        assert writer.digests is not None, "place before finish"
+        target = self.path_for(writer.digests.sha256)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(writer.path, target)
+        _fsync_dir(target.parent)
+        return target
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).exists()
+
+    def open(self, sha256: str) -> BinaryIO:
+        return self.path_for(sha256).open("rb")
+
+    def bury(self, sha256: str) -> Path | None:
+        """Move a blob aside before its removal is committed; `restore` undoes it.
+
+        Renaming while the blob's row is locked means an upload of the same content that
+        waits for that lock always finds the address free, whatever happens afterwards.
+        """
+        grave = self.tmp_dir / f"{sha256}.{secrets.token_hex(4)}.grave"
+        try:
+            os.replace(self.path_for(sha256), grave)
+        except FileNotFoundError:
+            return None
+        return grave
+
+    def restore(self, sha256: str, grave: Path) -> None:
+        os.replace(grave, self.path_for(sha256))
+
+    def sweep_temporary(self, older_than_seconds: float = 3600) -> int:
+        """Remove temporary files left by a crash; returns how many were removed."""
+        removed = 0
+        cutoff = time.time() - older_than_seconds
+        for path in [*self.tmp_dir.glob("*.part"), *self.tmp_dir.glob("*.grave")]:
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
