@@ -1,0 +1,95 @@
+"""The `veriscan` command as a user runs it: a real process, real settings from the environment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import unique_name
+
+VERISCAN = [sys.executable, "-m", "veriscan"]
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("VERISCAN_")}
+    return {**clean, "VERISCAN_DATA_DIR": str(tmp_path / "data"), "VERISCAN_DATABASE_URL": database_url}
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*VERISCAN, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_migrate(env: dict[str, str]) -> None:
+    result = run(env, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert "database is up to date" in result.stdout
+
+
+def test_user_create_and_errors(env: dict[str, str]) -> None:
+    name = unique_name("admin")
+    ok = run(env, "user", "create", "--username", name, "--email", f"{name}@example.com",
+             "--password", "a-long-password", "--role", "admin")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith(f"created admin {name} (")
+    again = run(env, "user", "create", "--username", name, "--email", "x@example.com", "--password", "a-long-password")
+    assert again.returncode == 1 and "Username already exists" in again.stderr
+    bad_role = run(env, "user", "create", "--username", "x1x", "--email", "x@example.com",
+                   "--password", "a-long-password", "--role", "king")
+    assert bad_role.returncode == 2 and "admin, analyst or operative" in bad_role.stderr
+    short = run(env, "user", "create", "--username", "x1x", "--email", "x@example.com", "--password", "short")
+    assert short.returncode == 2 and "password" in short.stderr
+    for text in (ok.stderr, again.stderr, bad_role.stderr, short.stderr):
+        assert "Traceback" not in text
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_starts_migrates_and_stops_on_sigterm(env: dict[str, str]) -> None:
+    name = unique_name()
+    created = run(env, "user", "create", "--username", name, "--email", f"{name}@example.com",
+                  "--password", "a-long-password", "--role", "analyst")
+    assert created.returncode == 0, created.stderr
+    port = _free_port()
+    process = subprocess.Popen([*VERISCAN, "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        login = httpx.post(f"http://127.0.0.1:{port}/api/auth/login",
+                           json={"username": name, "password": "a-long-password"})
+        assert login.status_code == 200 and login.json()["user"]["role"] == "analyst"
+        process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal it caught.
+        assert process.wait(timeout=15) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        output = process.communicate()[0]
+    assert "Application shutdown complete" in output
+    assert "Traceback" not in output
+
+
+def test_rotate_keys(env: dict[str, str]) -> None:
+    result = run(env, "rotate-keys")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("re-encrypted ")
