@@ -18,7 +18,7 @@ from veriscan.context import AppContext
 from veriscan.core import migrate
 from veriscan.core.config import Settings
 from veriscan.core.errors import error_response, install_error_handlers
-from veriscan.core.ratelimit import RateLimitMiddleware, make_storage
+from veriscan.core.ratelimit import LimiterStore, RateLimitMiddleware
 from veriscan.files.endpoints import router as files_router
 from veriscan.keys.endpoints import router as keys_router
 
@@ -37,6 +37,7 @@ Errors always come in one envelope:
 def create_app(settings: Settings | None = None, *, migrate_on_start: bool = True) -> FastAPI:
     settings = settings or Settings()
     context = AppContext.from_settings(settings)
+    limiter = LimiterStore(settings.redis_url) if settings.rate_limit_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
             logger.info("storage.swept_temporary count=%d", removed)
         logger.info("app.started version=%s", __version__)
         yield
+        if limiter is not None:
+            await limiter.close()
         context.close()
 
     app = FastAPI(
@@ -74,10 +77,10 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
             session.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
-    if settings.rate_limit_enabled:
+    if limiter is not None:
         app.add_middleware(
             RateLimitMiddleware,  # type: ignore[arg-type]
             limit=settings.rate_limit,
-            storage=make_storage(settings.redis_url),
+            storage=limiter.storage,
         )
     return app

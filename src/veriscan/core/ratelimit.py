@@ -13,6 +13,7 @@ from typing import Any
 from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, Storage
 from limits.storage import storage_from_string
+from redis.asyncio import ConnectionPool
 from limits.aio.strategies import FixedWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,13 +22,26 @@ from veriscan.core.errors import error_response
 logger = logging.getLogger("veriscan.ratelimit")
 
 
-def make_storage(redis_url: str) -> Storage:
-    if redis_url:
-        # The async Redis storage needs redis-py named explicitly (see DESIGN.md).
-        return storage_from_string(
-            "async+" + redis_url, implementation="redispy", key_prefix="veriscan-rl"
-        )
-    return MemoryStorage()
+class LimiterStore:
+    """The limits storage, and the Redis connections behind it to close at shutdown."""
+
+    def __init__(self, redis_url: str) -> None:
+        self._pool: ConnectionPool | None = None
+        if redis_url:
+            self._pool = ConnectionPool.from_url(redis_url)
+            # The async Redis storage needs redis-py named explicitly (see DESIGN.md).
+            self.storage: Storage = storage_from_string(
+                "async+" + redis_url,
+                implementation="redispy",
+                key_prefix="veriscan-rl",
+                connection_pool=self._pool,
+            )
+        else:
+            self.storage = MemoryStorage()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
 
 
 class RateLimitMiddleware:
