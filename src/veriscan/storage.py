@@ -14,7 +14,10 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import BinaryIO
+
+Buffer = bytes | bytearray | memoryview
 
 TMP_DIR_NAME = "tmp"
 
@@ -42,16 +45,30 @@ class BlobWriter:
         self.digests: Digests | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        # hashlib releases the GIL on large buffers, so callers may run this in a thread.
+        for lane in self.lanes():
+            lane(data)
+
+    def lanes(self) -> tuple[Callable[[Buffer], None], Callable[[Buffer], None]]:
+        """Two halves of `write` that may run at the same time on different threads.
+
+        hashlib releases the GIL on large buffers, so a caller with two threads gets md5
+        (the slowest digest) in parallel with sha1 and sha256. Each lane must still see
+        the pieces in order.
+        """
+        return self._md5_and_disk, self._sha1_and_sha256
+
+    def _md5_and_disk(self, data: Buffer) -> None:
         assert self._file is not None, "write after finish"
         self._md5.update(data)
-        self._sha1.update(data)
-        self._sha256.update(data)
         view = memoryview(data)
         while view:
             written = self._file.write(view)
             view = view[written or 0 :]
         self.size += len(data)
+
+    def _sha1_and_sha256(self, data: Buffer) -> None:
+        self._sha1.update(data)
+        self._sha256.update(data)
 
     def finish(self) -> Digests:
         """Flush to disk and return the digests; the content is durable after this."""

@@ -148,12 +148,13 @@ class _Receiver:
                 raise UploadTooLarge
             head = self._current_file.head
             if len(head) < HEAD_BYTES:
-                head += data[start : min(end, start + HEAD_BYTES - len(head))]
+                head += memoryview(data)[start : min(end, start + HEAD_BYTES - len(head))]
             writer = self._current_file.writer
             assert writer is not None
             if not self.segments or self.segments[-1][0] is not writer:
                 self.segments.append((writer, bytearray()))
-            self.segments[-1][1].extend(data[start:end])
+            # A memoryview slice: the bytes are copied once, into the segment.
+            self.segments[-1][1].extend(memoryview(data)[start:end])
         elif self._current_field is not None:
             self.field_bytes += size
             if self.field_bytes > MAX_FIELD_BYTES:
@@ -219,14 +220,19 @@ async def receive_form(
     receiver = _Receiver(open_writer, file_fields, max_file_bytes, max_files)
     parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
-    # One writer thread per upload keeps each file's writes in order.
+    # Each upload has two threads, one per lane of BlobWriter: single-thread executors
+    # keep every lane's pieces in order while the two lanes run side by side.
     in_flight: deque[asyncio.Future[None]] = deque()
-    writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="veriscan-upload")
+    lane_threads = [
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="veriscan-upload") for _ in range(2)
+    ]
+    writer_thread = lane_threads[0]
 
     async def hand_off(final: bool) -> None:
         for writer, data in receiver.ready_segments(final):
-            in_flight.append(loop.run_in_executor(writer_thread, writer.write, data))
-            while len(in_flight) > MAX_IN_FLIGHT:
+            for thread, lane in zip(lane_threads, writer.lanes(), strict=True):
+                in_flight.append(loop.run_in_executor(thread, lane, data))
+            while len(in_flight) > 2 * MAX_IN_FLIGHT:
                 await in_flight.popleft()
 
     form = ReceivedForm(receiver.files, receiver.fields)
@@ -258,4 +264,5 @@ async def receive_form(
         await loop.run_in_executor(writer_thread, form.discard)
         raise
     finally:
-        writer_thread.shutdown(wait=False)
+        for thread in lane_threads:
+            thread.shutdown(wait=False)

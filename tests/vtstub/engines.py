@@ -47,9 +47,7 @@ class Engine:
 ENGINES: tuple[Engine, ...] = (
     Engine("StubAV-Alpha", "1.4.2", "20240611", "EICAR-Test-File (not a virus)"),
     Engine("StubAV-Bravo", "23.0.1.7", "20240610", "Eicar-Test-Signature"),
-    Engine(
-        "StubAV-Charlie", "5.2.0", "20240611", "Trojan.EICAR.Test", flags_suspicious=True
-    ),
+    Engine("StubAV-Charlie", "5.2.0", "20240611", "Trojan.EICAR.Test", flags_suspicious=True),
     Engine("StubAV-Delta", "2024.6.1", "20240609", "EICAR_TEST_FILE", flags_suspicious=True),
     Engine("StubAV-Echo", "8.1.0.33", "20240611", "Misc.Eicar-Test", empty_unsupported=True),
     Engine("StubAV-Foxtrot", "3.19", "20240608", "Test.EICAR"),

@@ -53,6 +53,13 @@ class KeyAccount:
     _month: tuple[int, int] = (0, 0)
     total: int = 0  # every admitted request, for the record
 
+    def reset(self, now: float) -> None:
+        """Forget all use, as if the key were new."""
+        self._recent.clear()
+        self._day = self._month = (0, 0)
+        self.total = 0
+        self.origin = now
+
     def _prune(self, now: float, windows: Windows) -> None:
         horizon = now - max(windows.hour, windows.minute)
         while self._recent and self._recent[0] <= horizon:
