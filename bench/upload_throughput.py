@@ -15,6 +15,7 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,17 +69,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "veriscan-bench")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "veriscan-bench"
+    )
     args = parser.parse_args()
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     sample = args.workdir / f"sample-{args.size_mb}mb.bin"
     make_file(sample, args.size_mb)
     size = sample.stat().st_size
-    subprocess.run(["cat", str(sample)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
+    subprocess.run(
+        ["cat", str(sample)], stdout=subprocess.DEVNULL, check=True
+    )  # warm the page cache
 
     md5_times = [timed(["md5sum", str(sample)])[0] for _ in range(args.runs)]
-    md5_best = min(md5_times)
 
     data_dir = Path(tempfile.mkdtemp(dir=args.workdir, prefix="data-"))
     port = free_port()
@@ -90,10 +94,28 @@ def main() -> None:
         "VERISCAN_LOG_LEVEL": "WARNING",
     }
     veriscan = [sys.executable, "-m", "veriscan"]
-    subprocess.run([*veriscan, "user", "create", "--username", "bench", "--email", "bench@example.com",
-                    "--password", "bench-password"], env=env, check=True, capture_output=True)
-    server = subprocess.Popen([*veriscan, "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            *veriscan,
+            "user",
+            "create",
+            "--username",
+            "bench",
+            "--email",
+            "bench@example.com",
+            "--password",
+            "bench-password",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    server = subprocess.Popen(
+        [*veriscan, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     results = []
     try:
@@ -103,17 +125,32 @@ def main() -> None:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        token = httpx.post(f"{base}/api/auth/login",
-                           json={"username": "bench", "password": "bench-password"}).json()["access_token"]
+        token = httpx.post(
+            f"{base}/api/auth/login", json={"username": "bench", "password": "bench-password"}
+        ).json()["access_token"]
         rss_idle = vm_kib(server.pid, "VmRSS")
         reset_peak(server.pid)
         cpu_before = cpu_seconds(server.pid)
         for _ in range(args.runs):
-            elapsed, out = timed(["curl", "-sS", "--fail-with-body", "-H", f"Authorization: Bearer {token}",
-                                  "-H", "Expect:", "-F", f"file=@{sample}", f"{base}/api/files/upload"])
+            elapsed, out = timed(
+                [
+                    "curl",
+                    "-sS",
+                    "--fail-with-body",
+                    "-H",
+                    f"Authorization: Bearer {token}",
+                    "-H",
+                    "Expect:",
+                    "-F",
+                    f"file=@{sample}",
+                    f"{base}/api/files/upload",
+                ]
+            )
             body = json.loads(out)
             results.append(elapsed)
-            httpx.delete(f"{base}/api/files/{body['id']}", headers={"Authorization": f"Bearer {token}"})
+            httpx.delete(
+                f"{base}/api/files/{body['id']}", headers={"Authorization": f"Bearer {token}"}
+            )
         cpu_per_upload = (cpu_seconds(server.pid) - cpu_before) / args.runs
         peak = vm_kib(server.pid, "VmHWM")
         rss_after = vm_kib(server.pid, "VmRSS")
@@ -122,16 +159,29 @@ def main() -> None:
         server.wait(timeout=30)
         shutil.rmtree(data_dir, ignore_errors=True)
 
-    best = min(results)
     mb = size / (1024 * 1024)
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"file: {mb:.0f} MB of random bytes, page cache warm; {args.runs} runs, best shown")
-    print(f"md5sum:  {md5_best:6.2f} s  {mb / md5_best:7.1f} MB/s   (runs: {', '.join(f'{t:.2f}' for t in md5_times)})")
-    print(f"upload:  {best:6.2f} s  {mb / best:7.1f} MB/s   (runs: {', '.join(f'{t:.2f}' for t in results)})")
-    print(f"ratio:   {md5_best / best:.2f}x md5sum throughput (upload hashes md5+sha1+sha256 and writes+fsyncs)")
+    md5_median, upload_median = statistics.median(md5_times), statistics.median(results)
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(f"file: {mb:.0f} MB of random bytes, page cache warm; {args.runs} runs")
+    print(timing_line("md5sum", mb, md5_times))
+    print(timing_line("upload", mb, results))
+    print(
+        f"ratio:   {md5_median / upload_median:.2f}x md5sum throughput by medians, "
+        f"{min(md5_times) / min(results):.2f}x by best runs"
+    )
     print(f"server CPU per upload: {cpu_per_upload:.2f} s (user+system, all threads)")
-    print(f"server memory: idle RSS {rss_idle / 1024:.0f} MB, peak (VmHWM) {peak / 1024:.0f} MB, "
-          f"after {rss_after / 1024:.0f} MB")
+    print(
+        f"server memory: idle RSS {rss_idle / 1024:.0f} MB, peak during uploads (VmHWM) "
+        f"{peak / 1024:.0f} MB, after {rss_after / 1024:.0f} MB"
+    )
+
+
+def timing_line(label: str, mb: float, times: list[float]) -> str:
+    median = statistics.median(times)
+    runs = ", ".join(f"{t:.2f}" for t in times)
+    return f"{label + ':':8} median {median:5.2f} s = {mb / median:6.1f} MB/s  (runs: {runs} s)"
 
 
 if __name__ == "__main__":

@@ -75,7 +75,10 @@ def log_capture() -> Iterator[LogCapture]:
 
 @pytest.fixture(scope="session")
 def settings_factory(
-    tmp_path_factory: pytest.TempPathFactory, database_url: str, redis_url: str, request: pytest.FixtureRequest
+    tmp_path_factory: pytest.TempPathFactory,
+    database_url: str,
+    redis_url: str,
+    request: pytest.FixtureRequest,
 ) -> Callable[..., Settings]:
     data_dir = tmp_path_factory.mktemp("data")
     secret = secrets.token_urlsafe(32)
@@ -98,7 +101,9 @@ def settings_factory(
 
 
 @pytest.fixture(scope="session")
-def server(settings_factory: Callable[..., Settings], log_capture: LogCapture) -> Iterator[LiveServer]:
+def server(
+    settings_factory: Callable[..., Settings], log_capture: LogCapture
+) -> Iterator[LiveServer]:
     with live_server(settings_factory()) as live:
         yield live
 
@@ -147,9 +152,16 @@ def make_account(server: LiveServer) -> Callable[..., Account]:
                 context = server.context
                 with context.db.session() as session:
                     auth_service.create_user(
-                        session, context, username=username, email=email, password=password, role=Role(role)
+                        session,
+                        context,
+                        username=username,
+                        email=email,
+                        password=password,
+                        role=Role(role),
                     )
-            login = client.post("/api/auth/login", json={"username": username, "password": password})
+            login = client.post(
+                "/api/auth/login", json={"username": username, "password": password}
+            )
             assert login.status_code == 200, login.text
             body = login.json()
         return Account(
@@ -170,7 +182,9 @@ def account(make_account: Callable[..., Account]) -> Account:
     return make_account()
 
 
-def assert_envelope(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+def assert_envelope(
+    response: httpx.Response, status: int, code: str | None = None
+) -> dict[str, Any]:
     """The response is an error in the contract's envelope, with this status (and code)."""
     assert response.status_code == status, response.text
     body = response.json()

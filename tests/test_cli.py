@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import unique_name
+from tests.conftest import Account, unique_name
+from tests.live import LiveServer
+from veriscan.core.security import SecretBox
+from veriscan.keys.models import ApiKey
 
 VERISCAN = [sys.executable, "-m", "veriscan"]
 
@@ -21,7 +28,11 @@ VERISCAN = [sys.executable, "-m", "veriscan"]
 @pytest.fixture
 def env(tmp_path: Path, database_url: str) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VERISCAN_")}
-    return {**clean, "VERISCAN_DATA_DIR": str(tmp_path / "data"), "VERISCAN_DATABASE_URL": database_url}
+    return {
+        **clean,
+        "VERISCAN_DATA_DIR": str(tmp_path / "data"),
+        "VERISCAN_DATABASE_URL": database_url,
+    }
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -36,16 +47,58 @@ def test_migrate(env: dict[str, str]) -> None:
 
 def test_user_create_and_errors(env: dict[str, str]) -> None:
     name = unique_name("admin")
-    ok = run(env, "user", "create", "--username", name, "--email", f"{name}@example.com",
-             "--password", "a-long-password", "--role", "admin")
+    ok = run(
+        env,
+        "user",
+        "create",
+        "--username",
+        name,
+        "--email",
+        f"{name}@example.com",
+        "--password",
+        "a-long-password",
+        "--role",
+        "admin",
+    )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(f"created admin {name} (")
-    again = run(env, "user", "create", "--username", name, "--email", "x@example.com", "--password", "a-long-password")
+    again = run(
+        env,
+        "user",
+        "create",
+        "--username",
+        name,
+        "--email",
+        "x@example.com",
+        "--password",
+        "a-long-password",
+    )
     assert again.returncode == 1 and "Username already exists" in again.stderr
-    bad_role = run(env, "user", "create", "--username", "x1x", "--email", "x@example.com",
-                   "--password", "a-long-password", "--role", "king")
+    bad_role = run(
+        env,
+        "user",
+        "create",
+        "--username",
+        "x1x",
+        "--email",
+        "x@example.com",
+        "--password",
+        "a-long-password",
+        "--role",
+        "king",
+    )
     assert bad_role.returncode == 2 and "admin, analyst or operative" in bad_role.stderr
-    short = run(env, "user", "create", "--username", "x1x", "--email", "x@example.com", "--password", "short")
+    short = run(
+        env,
+        "user",
+        "create",
+        "--username",
+        "x1x",
+        "--email",
+        "x@example.com",
+        "--password",
+        "short",
+    )
     assert short.returncode == 2 and "password" in short.stderr
     for text in (ok.stderr, again.stderr, bad_role.stderr, short.stderr):
         assert "Traceback" not in text
@@ -59,12 +112,28 @@ def _free_port() -> int:
 
 def test_serve_starts_migrates_and_stops_on_sigterm(env: dict[str, str]) -> None:
     name = unique_name()
-    created = run(env, "user", "create", "--username", name, "--email", f"{name}@example.com",
-                  "--password", "a-long-password", "--role", "analyst")
+    created = run(
+        env,
+        "user",
+        "create",
+        "--username",
+        name,
+        "--email",
+        f"{name}@example.com",
+        "--password",
+        "a-long-password",
+        "--role",
+        "analyst",
+    )
     assert created.returncode == 0, created.stderr
     port = _free_port()
-    process = subprocess.Popen([*VERISCAN, "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [*VERISCAN, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -75,8 +144,10 @@ def test_serve_starts_migrates_and_stops_on_sigterm(env: dict[str, str]) -> None
                 pass
             assert process.poll() is None and time.monotonic() < deadline, "server did not start"
             time.sleep(0.1)
-        login = httpx.post(f"http://127.0.0.1:{port}/api/auth/login",
-                           json={"username": name, "password": "a-long-password"})
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/api/auth/login",
+            json={"username": name, "password": "a-long-password"},
+        )
         assert login.status_code == 200 and login.json()["user"]["role"] == "analyst"
         process.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then re-raises the signal it caught.
@@ -89,7 +160,61 @@ def test_serve_starts_migrates_and_stops_on_sigterm(env: dict[str, str]) -> None
     assert "Traceback" not in output
 
 
-def test_rotate_keys(env: dict[str, str]) -> None:
-    result = run(env, "rotate-keys")
+def test_rotate_keys(
+    env: dict[str, str], server: LiveServer, make_account: Callable[..., Account], vt: Any
+) -> None:
+    account = make_account()
+    value = secrets.token_hex(32)
+    vt.add_key(value)
+    with httpx.Client(base_url=server.url) as client:
+        created = client.post(
+            "/api/keys/", headers=account.headers, json={"name": "k", "key_value": value}
+        )
+        key_id = uuid.UUID(created.json()["api_key"]["id"])
+    current = server.settings.secret_key.get_secret_value()
+
+    wrong = run({**env, "VERISCAN_SECRET_KEY": "not-the-secret"}, "rotate-keys")
+    assert (
+        wrong.returncode == 1
+        and "cannot be decrypted" in wrong.stderr
+        and "Traceback" not in wrong.stderr
+    )
+
+    rotated = run(
+        {**env, "VERISCAN_SECRET_KEY": "the-next-secret", "VERISCAN_PREVIOUS_SECRET_KEYS": current},
+        "rotate-keys",
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert rotated.stdout.startswith("re-encrypted ")
+    with server.context.db.session(writes=False) as session:
+        stored = session.get(ApiKey, key_id)
+        assert stored is not None
+        assert SecretBox([b"the-next-secret"]).decrypt(stored.encrypted_value) == value
+        with pytest.raises(ValueError):
+            server.context.secret_box.decrypt(stored.encrypted_value)
+    # And back, so the shared test database is as the running server expects.
+    back = run(
+        {**env, "VERISCAN_SECRET_KEY": current, "VERISCAN_PREVIOUS_SECRET_KEYS": "the-next-secret"},
+        "rotate-keys",
+    )
+    assert back.returncode == 0, back.stderr
+    with server.context.db.session(writes=False) as session:
+        stored = session.get(ApiKey, key_id)
+        assert (
+            stored is not None
+            and server.context.secret_box.decrypt(stored.encrypted_value) == value
+        )
+
+
+def test_user_create_prompts_for_the_password(env: dict[str, str]) -> None:
+    name = unique_name()
+    result = subprocess.run(
+        [*VERISCAN, "user", "create", "--username", name, "--email", f"{name}@example.com"],
+        env=env,
+        input="prompted-password\nprompted-password\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("re-encrypted ")
+    assert "prompted-password" not in result.stdout

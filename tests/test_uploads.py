@@ -19,8 +19,14 @@ BOUNDARY = "----veriscanboundary"
 def body(*parts: tuple[str, str | None, bytes]) -> bytes:
     out = b""
     for name, filename, content in parts:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename is not None else "")
-        out += f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + content + b"\r\n"
+        disposition = f'form-data; name="{name}"' + (
+            f'; filename="{filename}"' if filename is not None else ""
+        )
+        out += (
+            f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+            + content
+            + b"\r\n"
+        )
     return out + f"--{BOUNDARY}--\r\n".encode()
 
 
@@ -44,7 +50,11 @@ def receive(store: BlobStore, data: bytes, size: int, **options: object) -> Rece
 def test_file_and_fields_in_any_piece_size(tmp_path: Path, piece: int) -> None:
     store = BlobStore(tmp_path)
     content = os.urandom(3 * 1024 * 1024 + 17) if piece > 7 else os.urandom(5000)
-    form = receive(store, body(("tags", None, b"a,b"), ("file", "x.bin", content), ("note", None, b"hi")), piece)
+    form = receive(
+        store,
+        body(("tags", None, b"a,b"), ("file", "x.bin", content), ("note", None, b"hi")),
+        piece,
+    )
     assert form.fields == {"tags": "a,b", "note": "hi"}
     (received,) = form.files
     assert received.filename == "x.bin"
@@ -77,18 +87,32 @@ def test_several_files_when_allowed(tmp_path: Path) -> None:
         (body(("file", "a", b"x"))[:-10], MalformedUpload),
         (body(*[("f", None, b"x")] * 40), MalformedUpload),
         (body(("f", None, b"x" * 70_000)), MalformedUpload),
-        (b"--" + BOUNDARY.encode() + b"\r\nX-Long: " + b"h" * 20_000 + b"\r\n\r\n", MalformedUpload),
+        (
+            b"--" + BOUNDARY.encode() + b"\r\nX-Long: " + b"h" * 20_000 + b"\r\n\r\n",
+            MalformedUpload,
+        ),
         (b"not multipart at all", MalformedUpload),
     ],
 )
-def test_refusals_leave_no_temporary_file(tmp_path: Path, data: bytes, error: type[Exception]) -> None:
+def test_refusals_leave_no_temporary_file(
+    tmp_path: Path, data: bytes, error: type[Exception]
+) -> None:
     store = BlobStore(tmp_path)
     with pytest.raises(error):
         receive(store, data, 333, max_file_bytes=1000)
     assert list(store.tmp_dir.iterdir()) == []
 
 
-@pytest.mark.parametrize("content_type", [None, "application/json", "multipart/form-data", "multipart/mixed; boundary=x"])
+@pytest.mark.parametrize(
+    "content_type", [None, "application/json", "multipart/form-data", "multipart/mixed; boundary=x"]
+)
 def test_content_type_must_be_form_data(tmp_path: Path, content_type: str | None) -> None:
     with pytest.raises(MalformedUpload):
-        asyncio.run(receive_form(pieces(b"", 1), content_type, open_writer=BlobStore(tmp_path).writer, max_file_bytes=1))
+        asyncio.run(
+            receive_form(
+                pieces(b"", 1),
+                content_type,
+                open_writer=BlobStore(tmp_path).writer,
+                max_file_bytes=1,
+            )
+        )

@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
 
     if limiter is not None:
         app.add_middleware(
-            RateLimitMiddleware,  # type: ignore[arg-type]
+            RateLimitMiddleware,
             limit=settings.rate_limit,
             storage=limiter.storage,
         )

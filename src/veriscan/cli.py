@@ -9,7 +9,9 @@ import typer
 from veriscan.core.config import Settings
 from veriscan.core.logging import configure_logging
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Veriscan: is it malicious? is it authentic?")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Veriscan: is it malicious? is it authentic?"
+)
 user_app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
 app.add_typer(user_app, name="user")
 
@@ -60,7 +62,15 @@ def migrate() -> None:
 def user_create(
     username: Annotated[str, typer.Option(help="Login name")],
     email: Annotated[str, typer.Option(help="E-mail address")],
-    password: Annotated[str, typer.Option(help="Password (at least 8 characters)")],
+    password: Annotated[
+        str,
+        typer.Option(
+            help="Password (at least 8 characters); asked for when not given",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+        ),
+    ],
     role: Annotated[str, typer.Option(help="admin, analyst or operative")] = "operative",
     name: Annotated[str | None, typer.Option(help="Display name (default: the username)")] = None,
 ) -> None:
@@ -77,7 +87,9 @@ def user_create(
     try:
         chosen_role = Role(role)
     except ValueError:
-        raise typer.BadParameter("role must be admin, analyst or operative", param_hint="--role") from None
+        raise typer.BadParameter(
+            "role must be admin, analyst or operative", param_hint="--role"
+        ) from None
     try:
         request = RegisterRequest(username=username, email=email, password=password, name=name)
     except ValidationError as exc:
@@ -119,6 +131,12 @@ def rotate_keys() -> None:
     try:
         with context.db.session() as session:
             count = rotate_encryption(session, context)
+    except ValueError as exc:
+        typer.echo(
+            f"error: {exc}; set VERISCAN_PREVIOUS_SECRET_KEYS to the secret they were stored with",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     finally:
         context.close()
     typer.echo(f"re-encrypted {count} key(s)")

@@ -20,7 +20,7 @@ _DESCRIPTIONS = {
 class ErrorBody(BaseModel):
     message: str
     code: str
-    statusCode: int  # noqa: N815 - the documents' name
+    statusCode: int
     timestamp: str
 
 

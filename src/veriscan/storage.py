@@ -12,9 +12,9 @@ import hashlib
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import BinaryIO
 
 Buffer = bytes | bytearray | memoryview

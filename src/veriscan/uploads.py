@@ -173,9 +173,7 @@ class _Receiver:
         ready = []
         while self.segments:
             writer, data = self.segments[0]
-            still_arriving = (
-                self._current_file is not None and writer is self._current_file.writer
-            )
+            still_arriving = self._current_file is not None and writer is self._current_file.writer
             if still_arriving and not final and len(data) < FLUSH_BYTES:
                 break
             ready.append(self.segments.popleft())

@@ -33,7 +33,12 @@ def test_register_ignores_a_requested_role(api: httpx.Client) -> None:
     name = unique_name()
     response = api.post(
         "/api/auth/register",
-        json={"username": name, "email": f"{name}@example.com", "password": TEST_PASSWORD, "role": "admin"},
+        json={
+            "username": name,
+            "email": f"{name}@example.com",
+            "password": TEST_PASSWORD,
+            "role": "admin",
+        },
     )
     assert response.status_code == 201
     assert response.json()["user"]["role"] == "operative"
@@ -68,7 +73,11 @@ def test_register_rejects_malformed_json(api: httpx.Client) -> None:
 def test_register_conflicts_on_username_or_email(api: httpx.Client, account: Account) -> None:
     same_name = api.post(
         "/api/auth/register",
-        json={"username": account.username.upper(), "email": "other@example.com", "password": TEST_PASSWORD},
+        json={
+            "username": account.username.upper(),
+            "email": "other@example.com",
+            "password": TEST_PASSWORD,
+        },
     )
     assert_envelope(same_name, 409, "CONFLICT")
     same_email = api.post(
@@ -100,13 +109,22 @@ def test_login_answers_both_documents(api: httpx.Client, account: Account) -> No
 
 
 def test_login_refuses_wrong_password_and_unknown_user(api: httpx.Client, account: Account) -> None:
-    wrong = api.post("/api/auth/login", json={"username": account.username, "password": "wrong-password"})
-    unknown = api.post("/api/auth/login", json={"username": "nobody_here", "password": "wrong-password"})
+    wrong = api.post(
+        "/api/auth/login", json={"username": account.username, "password": "wrong-password"}
+    )
+    unknown = api.post(
+        "/api/auth/login", json={"username": "nobody_here", "password": "wrong-password"}
+    )
     # The same answer either way: no hint whether the name exists.
-    assert assert_envelope(wrong, 401, "UNAUTHORIZED")["message"] == assert_envelope(unknown, 401)["message"]
+    assert (
+        assert_envelope(wrong, 401, "UNAUTHORIZED")["message"]
+        == assert_envelope(unknown, 401)["message"]
+    )
 
 
-@pytest.mark.parametrize("body", [{}, {"username": "x"}, {"password": "x"}, {"username": "", "password": "x"}])
+@pytest.mark.parametrize(
+    "body", [{}, {"username": "x"}, {"password": "x"}, {"username": "", "password": "x"}]
+)
 def test_login_requires_fields(api: httpx.Client, body: dict[str, str]) -> None:
     assert_envelope(api.post("/api/auth/login", json=body), 400, "VALIDATION_ERROR")
 
@@ -114,17 +132,25 @@ def test_login_requires_fields(api: httpx.Client, body: dict[str, str]) -> None:
 def test_profile_requires_a_valid_token(api: httpx.Client, account: Account) -> None:
     assert_envelope(api.get("/api/auth/profile"), 401, "UNAUTHORIZED")
     assert_envelope(api.get("/api/auth/profile", headers={"Authorization": "Bearer nonsense"}), 401)
-    assert_envelope(api.get("/api/auth/profile", headers={"Authorization": f"Basic {account.access_token}"}), 401)
+    assert_envelope(
+        api.get("/api/auth/profile", headers={"Authorization": f"Basic {account.access_token}"}),
+        401,
+    )
     response = api.get("/api/auth/profile", headers=account.headers)
     assert response.status_code == 200
     assert response.json()["user"]["id"] == account.id
 
 
 def test_refresh_gives_a_new_access_token(api: httpx.Client, account: Account) -> None:
-    response = api.post("/api/auth/refresh", headers={"Authorization": f"Bearer {account.refresh_token}"})
+    response = api.post(
+        "/api/auth/refresh", headers={"Authorization": f"Bearer {account.refresh_token}"}
+    )
     assert response.status_code == 200
     token = response.json()["access_token"]
-    assert api.get("/api/auth/profile", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        api.get("/api/auth/profile", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
 
 
 def test_token_types_are_not_interchangeable(api: httpx.Client, account: Account) -> None:
@@ -135,19 +161,28 @@ def test_token_types_are_not_interchangeable(api: httpx.Client, account: Account
 
 
 def test_logout_revokes_the_access_and_refresh_tokens(api: httpx.Client, account: Account) -> None:
-    refreshed = api.post("/api/auth/refresh", headers={"Authorization": f"Bearer {account.refresh_token}"})
+    refreshed = api.post(
+        "/api/auth/refresh", headers={"Authorization": f"Bearer {account.refresh_token}"}
+    )
     second_access = refreshed.json()["access_token"]
     response = api.post("/api/auth/logout", headers=account.headers)
     assert response.status_code == 200
     assert response.json() == {"message": "Successfully logged out"}
     assert_envelope(api.get("/api/auth/profile", headers=account.headers), 401)
-    assert_envelope(api.get("/api/auth/profile", headers={"Authorization": f"Bearer {second_access}"}), 401)
-    assert_envelope(api.post("/api/auth/refresh", headers={"Authorization": f"Bearer {account.refresh_token}"}), 401)
+    assert_envelope(
+        api.get("/api/auth/profile", headers={"Authorization": f"Bearer {second_access}"}), 401
+    )
+    assert_envelope(
+        api.post("/api/auth/refresh", headers={"Authorization": f"Bearer {account.refresh_token}"}),
+        401,
+    )
     assert_envelope(api.post("/api/auth/logout", headers=account.headers), 401)
 
 
 def test_logout_leaves_other_logins_alone(api: httpx.Client, account: Account) -> None:
-    other = api.post("/api/auth/login", json={"username": account.username, "password": account.password})
+    other = api.post(
+        "/api/auth/login", json={"username": account.username, "password": account.password}
+    )
     other_headers = {"Authorization": f"Bearer {other.json()['access_token']}"}
     assert api.post("/api/auth/logout", headers=account.headers).status_code == 200
     assert api.get("/api/auth/profile", headers=other_headers).status_code == 200
@@ -166,7 +201,9 @@ def test_update_profile(api: httpx.Client, account: Account) -> None:
     assert body["user"]["username"] == new_name
     assert body["user"]["email"] == f"{new_name}@example.com"
     assert body["user"]["name"] == "Jane Analyst"
-    login = api.post("/api/auth/login", json={"email": f"{new_name}@example.com", "password": account.password})
+    login = api.post(
+        "/api/auth/login", json={"email": f"{new_name}@example.com", "password": account.password}
+    )
     assert login.status_code == 200
 
 
@@ -177,10 +214,14 @@ def test_change_password_needs_the_current_one(api: httpx.Client, account: Accou
         json={"current_password": "not-my-password", "new_password": "another-password-1"},
     )
     assert_envelope(wrong, 401, "UNAUTHORIZED")
-    missing = api.put("/api/auth/profile", headers=account.headers, json={"new_password": "another-password-1"})
+    missing = api.put(
+        "/api/auth/profile", headers=account.headers, json={"new_password": "another-password-1"}
+    )
     assert_envelope(missing, 400, "VALIDATION_ERROR")
 
-    other_login = api.post("/api/auth/login", json={"username": account.username, "password": account.password})
+    other_login = api.post(
+        "/api/auth/login", json={"username": account.username, "password": account.password}
+    )
     other_headers = {"Authorization": f"Bearer {other_login.json()['access_token']}"}
     ok = api.put(
         "/api/auth/profile",
@@ -188,23 +229,46 @@ def test_change_password_needs_the_current_one(api: httpx.Client, account: Accou
         json={"current_password": account.password, "new_password": "another-password-1"},
     )
     assert ok.status_code == 200
-    assert_envelope(api.post("/api/auth/login", json={"username": account.username, "password": account.password}), 401)
-    assert api.post("/api/auth/login", json={"username": account.username, "password": "another-password-1"}).status_code == 200
+    assert_envelope(
+        api.post(
+            "/api/auth/login", json={"username": account.username, "password": account.password}
+        ),
+        401,
+    )
+    assert (
+        api.post(
+            "/api/auth/login", json={"username": account.username, "password": "another-password-1"}
+        ).status_code
+        == 200
+    )
     # The session that changed the password goes on; every other login ends.
     assert api.get("/api/auth/profile", headers=account.headers).status_code == 200
     assert_envelope(api.get("/api/auth/profile", headers=other_headers), 401)
 
 
-def test_update_profile_errors(api: httpx.Client, account: Account, make_account: Callable[..., Account]) -> None:
-    assert_envelope(api.put("/api/auth/profile", headers=account.headers, json={}), 400, "VALIDATION_ERROR")
-    assert_envelope(api.put("/api/auth/profile", headers=account.headers, json={"email": "nope"}), 400)
+def test_update_profile_errors(
+    api: httpx.Client, account: Account, make_account: Callable[..., Account]
+) -> None:
+    assert_envelope(
+        api.put("/api/auth/profile", headers=account.headers, json={}), 400, "VALIDATION_ERROR"
+    )
+    assert_envelope(
+        api.put("/api/auth/profile", headers=account.headers, json={"email": "nope"}), 400
+    )
     other = make_account()
-    assert_envelope(api.put("/api/auth/profile", headers=account.headers, json={"username": other.username}), 409)
-    assert_envelope(api.put("/api/auth/profile", headers=account.headers, json={"email": other.email}), 409)
+    assert_envelope(
+        api.put("/api/auth/profile", headers=account.headers, json={"username": other.username}),
+        409,
+    )
+    assert_envelope(
+        api.put("/api/auth/profile", headers=account.headers, json={"email": other.email}), 409
+    )
     assert_envelope(api.put("/api/auth/profile", json={"name": "x"}), 401)
 
 
-def test_inactive_users_are_refused(api: httpx.Client, account: Account, server: LiveServer) -> None:
+def test_inactive_users_are_refused(
+    api: httpx.Client, account: Account, server: LiveServer
+) -> None:
     from veriscan.auth.models import User
 
     with server.context.db.session() as session:
@@ -213,8 +277,16 @@ def test_inactive_users_are_refused(api: httpx.Client, account: Account, server:
         user.is_active = False
         user.updated_at = utcnow()
     assert_envelope(api.get("/api/auth/profile", headers=account.headers), 401)
-    assert_envelope(api.post("/api/auth/refresh", headers={"Authorization": f"Bearer {account.refresh_token}"}), 401)
-    assert_envelope(api.post("/api/auth/login", json={"username": account.username, "password": account.password}), 401)
+    assert_envelope(
+        api.post("/api/auth/refresh", headers={"Authorization": f"Bearer {account.refresh_token}"}),
+        401,
+    )
+    assert_envelope(
+        api.post(
+            "/api/auth/login", json={"username": account.username, "password": account.password}
+        ),
+        401,
+    )
 
 
 def test_roles_are_reported(make_account: Callable[..., Account], api: httpx.Client) -> None:

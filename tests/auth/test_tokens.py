@@ -31,34 +31,52 @@ def test_tokens_carry_type_expiry_and_id(account: Account) -> None:
 
 def test_alg_none_is_refused(api: httpx.Client, account: Account) -> None:
     claims = _claims(account.access_token)
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(b"=")
+    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(
+        b"="
+    )
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=")
     forged = f"{header.decode()}.{payload.decode()}."
-    assert_envelope(api.get("/api/auth/profile", headers={"Authorization": f"Bearer {forged}"}), 401)
+    assert_envelope(
+        api.get("/api/auth/profile", headers={"Authorization": f"Bearer {forged}"}), 401
+    )
 
 
 def test_a_token_signed_with_another_secret_is_refused(api: httpx.Client, account: Account) -> None:
     claims = _claims(account.access_token)
-    forged = jwt.encode(claims, derive_key(b"some other secret", "veriscan jwt v1"), algorithm="HS256")
-    assert_envelope(api.get("/api/auth/profile", headers={"Authorization": f"Bearer {forged}"}), 401)
+    forged = jwt.encode(
+        claims, derive_key(b"some other secret", "veriscan jwt v1"), algorithm="HS256"
+    )
+    assert_envelope(
+        api.get("/api/auth/profile", headers={"Authorization": f"Bearer {forged}"}), 401
+    )
 
 
-def test_an_expired_token_is_refused(api: httpx.Client, account: Account, server: LiveServer) -> None:
+def test_an_expired_token_is_refused(
+    api: httpx.Client, account: Account, server: LiveServer
+) -> None:
     tokens: Tokens = server.context.tokens
     claims = _claims(account.access_token)
-    short = Tokens(server.settings.secrets(), access_ttl=timedelta(seconds=1), refresh_ttl=tokens.refresh_ttl)
+    short = Tokens(
+        server.settings.secrets(), access_ttl=timedelta(seconds=1), refresh_ttl=tokens.refresh_ttl
+    )
     token = short.issue(uuid.UUID(account.id), uuid.UUID(str(claims["sid"])), "access")
-    assert api.get("/api/auth/profile", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        api.get("/api/auth/profile", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
     time.sleep(2.1)
     assert_envelope(api.get("/api/auth/profile", headers={"Authorization": f"Bearer {token}"}), 401)
 
 
 def test_tokens_from_a_previous_secret_still_work_after_rotation(
-    settings_factory, account: Account  # type: ignore[no-untyped-def]
+    settings_factory,
+    account: Account,  # type: ignore[no-untyped-def]
 ) -> None:
     from tests.live import live_server
 
     old_secret = settings_factory().secret_key.get_secret_value()
-    rotated = settings_factory(secret_key="a-brand-new-secret-value", previous_secret_keys=old_secret)
+    rotated = settings_factory(
+        secret_key="a-brand-new-secret-value", previous_secret_keys=old_secret
+    )
     with live_server(rotated) as live, httpx.Client(base_url=live.url) as client:
         assert client.get("/api/auth/profile", headers=account.headers).status_code == 200

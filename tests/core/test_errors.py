@@ -19,13 +19,25 @@ def test_wrong_methods(api: httpx.Client) -> None:
 
 
 def test_validation_errors_are_400(api: httpx.Client, account: Account) -> None:
-    error = assert_envelope(api.post("/api/auth/login", json=["not", "an", "object"]), 400, "VALIDATION_ERROR")
+    error = assert_envelope(
+        api.post("/api/auth/login", json=["not", "an", "object"]), 400, "VALIDATION_ERROR"
+    )
     assert error["timestamp"].endswith("Z")
-    assert_envelope(api.post("/api/auth/login", content=b"\xff\xfe", headers={"content-type": "application/json"}), 400)
-    assert_envelope(api.post("/api/auth/login", content=b"username=x", headers={"content-type": "text/plain"}), 400)
+    assert_envelope(
+        api.post(
+            "/api/auth/login", content=b"\xff\xfe", headers={"content-type": "application/json"}
+        ),
+        400,
+    )
+    assert_envelope(
+        api.post("/api/auth/login", content=b"username=x", headers={"content-type": "text/plain"}),
+        400,
+    )
     long = "x" * 100_000
     assert_envelope(api.post("/api/auth/login", json={"username": long, "password": long}), 400)
-    assert_envelope(api.put("/api/auth/profile", headers=account.headers, json={"name": "n" * 101}), 400)
+    assert_envelope(
+        api.put("/api/auth/profile", headers=account.headers, json={"name": "n" * 101}), 400
+    )
 
 
 def test_openapi_and_docs_are_served(api: httpx.Client) -> None:
@@ -33,9 +45,17 @@ def test_openapi_and_docs_are_served(api: httpx.Client) -> None:
     assert schema.status_code == 200
     paths = schema.json()["paths"]
     for path in (
-        "/api/auth/register", "/api/auth/login", "/api/auth/refresh", "/api/auth/profile", "/api/auth/logout",
-        "/api/keys/", "/api/keys/{key_id}", "/api/keys/validate",
-        "/api/files/upload", "/api/files/", "/api/files/{file_id}",
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/api/auth/profile",
+        "/api/auth/logout",
+        "/api/keys/",
+        "/api/keys/{key_id}",
+        "/api/keys/validate",
+        "/api/files/upload",
+        "/api/files/",
+        "/api/files/{file_id}",
     ):
         assert path in paths, path
     upload = paths["/api/files/upload"]["post"]

@@ -59,14 +59,24 @@ def test_unknown_routes_are_counted_too(limited: LiveServer) -> None:
 
 def test_window_resets(settings_factory: Callable[..., Settings]) -> None:
     headers = {"X-Forwarded-For": _address()}
-    with live_server(settings_factory(rate_limit="2/2second")) as live, httpx.Client(base_url=live.url) as client:
-        assert [client.get("/api/auth/profile", headers=headers).status_code for _ in range(3)] == [401, 401, 429]
+    with (
+        live_server(settings_factory(rate_limit="2/2second")) as live,
+        httpx.Client(base_url=live.url) as client,
+    ):
+        assert [client.get("/api/auth/profile", headers=headers).status_code for _ in range(3)] == [
+            401,
+            401,
+            429,
+        ]
         time.sleep(2.1)
         assert client.get("/api/auth/profile", headers=headers).status_code == 401
 
 
 def test_zero_disables(settings_factory: Callable[..., Settings]) -> None:
-    with live_server(settings_factory(rate_limit="0")) as live, httpx.Client(base_url=live.url) as client:
+    with (
+        live_server(settings_factory(rate_limit="0")) as live,
+        httpx.Client(base_url=live.url) as client,
+    ):
         response = client.get("/api/auth/profile")
         assert "X-RateLimit-Limit" not in response.headers
 

@@ -23,7 +23,9 @@ PNG_1x1 = bytes.fromhex(
 )
 
 
-def upload(api: httpx.Client, account: Account, content: bytes, name: str = "test_file.txt") -> httpx.Response:
+def upload(
+    api: httpx.Client, account: Account, content: bytes, name: str = "test_file.txt"
+) -> httpx.Response:
     return api.post("/api/files/upload", headers=account.headers, files={"file": (name, content)})
 
 
@@ -37,7 +39,10 @@ def tmp_entries(server: LiveServer) -> list[str]:
 
 def records_with(server: LiveServer, sha256: str) -> int:
     with server.context.db.session(writes=False) as session:
-        return session.scalar(select(func.count()).select_from(File).where(File.hash_sha256 == sha256)) or 0
+        return (
+            session.scalar(select(func.count()).select_from(File).where(File.hash_sha256 == sha256))
+            or 0
+        )
 
 
 def test_upload_hashes_and_stores(api: httpx.Client, account: Account, server: LiveServer) -> None:
@@ -75,7 +80,10 @@ def test_mime_type_comes_from_the_content(api: httpx.Client, account: Account) -
 
     with zipfile.ZipFile(zip_bytes, "w") as archive:
         archive.writestr("a.txt", "hello")
-    assert upload(api, account, zip_bytes.getvalue(), "notes.txt").json()["mime_type"] == "application/zip"
+    assert (
+        upload(api, account, zip_bytes.getvalue(), "notes.txt").json()["mime_type"]
+        == "application/zip"
+    )
 
 
 @pytest.mark.parametrize(
@@ -90,7 +98,9 @@ def test_mime_type_comes_from_the_content(api: httpx.Client, account: Account) -
         ("a" * 300 + ".txt", "a" * 255),
     ],
 )
-def test_file_names_are_sanitised(api: httpx.Client, account: Account, given: str, kept: str) -> None:
+def test_file_names_are_sanitised(
+    api: httpx.Client, account: Account, given: str, kept: str
+) -> None:
     response = upload(api, account, b"content", given)
     assert response.status_code == 201, response.text
     assert response.json()["filename"] == kept
@@ -98,7 +108,8 @@ def test_file_names_are_sanitised(api: httpx.Client, account: Account, given: st
 
 def test_control_characters_are_dropped_from_names(api: httpx.Client, account: Account) -> None:
     body = (
-        b'--B\r\nContent-Disposition: form-data; name="file"; filename="tab\tbell\x07del\x7f.txt"\r\n\r\n'
+        b"--B\r\nContent-Disposition: form-data; "
+        b'name="file"; filename="tab\tbell\x07del\x7f.txt"\r\n\r\n'
         b"data\r\n--B--\r\n"
     )
     response = api.post(
@@ -154,10 +165,14 @@ def test_list_get_and_delete(api: httpx.Client, account: Account) -> None:
 
 def test_id_format_errors(api: httpx.Client, account: Account) -> None:
     assert_envelope(api.get("/api/files/not-a-uuid", headers=account.headers), 404, "NOT_FOUND")
-    assert_envelope(api.delete("/api/files/not-a-uuid", headers=account.headers), 400, "VALIDATION_ERROR")
+    assert_envelope(
+        api.delete("/api/files/not-a-uuid", headers=account.headers), 400, "VALIDATION_ERROR"
+    )
 
 
-def test_another_user_gets_404_for_my_file(api: httpx.Client, make_account: Callable[..., Account]) -> None:
+def test_another_user_gets_404_for_my_file(
+    api: httpx.Client, make_account: Callable[..., Account]
+) -> None:
     owner, other, admin = make_account(), make_account(), make_account("admin")
     file_id = upload(api, owner, b"private").json()["id"]
     for intruder in (other, admin):
@@ -174,10 +189,16 @@ def test_every_file_endpoint_needs_a_token(api: httpx.Client) -> None:
     assert_envelope(api.delete(f"/api/files/{uuid.uuid4()}"), 401)
 
 
-def test_missing_parts_and_bad_bodies(api: httpx.Client, account: Account, server: LiveServer) -> None:
-    no_file = api.post("/api/files/upload", headers=account.headers, files={"other": ("a.txt", b"x")})
+def test_missing_parts_and_bad_bodies(
+    api: httpx.Client, account: Account, server: LiveServer
+) -> None:
+    no_file = api.post(
+        "/api/files/upload", headers=account.headers, files={"other": ("a.txt", b"x")}
+    )
     assert_envelope(no_file, 400, "VALIDATION_ERROR")
-    only_fields = api.post("/api/files/upload", headers=account.headers, data={"note": "hi"}, files={"x": ("", b"")})
+    only_fields = api.post(
+        "/api/files/upload", headers=account.headers, data={"note": "hi"}, files={"x": ("", b"")}
+    )
     assert_envelope(only_fields, 400)
     no_name = api.post("/api/files/upload", headers=account.headers, files={"file": ("", b"")})
     assert assert_envelope(no_name, 400)["message"] == "No selected file"
@@ -186,7 +207,8 @@ def test_missing_parts_and_bad_bodies(api: httpx.Client, account: Account, serve
     truncated = api.post(
         "/api/files/upload",
         headers={**account.headers, "content-type": "multipart/form-data; boundary=XYZ"},
-        content=b'--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nhalf a file',
+        content=b"--XYZ\r\nContent-Disposition: form-data; "
+        b'name="file"; filename="a.txt"\r\n\r\nhalf a file',
     )
     assert_envelope(truncated, 400)
     garbage = api.post(
@@ -196,7 +218,9 @@ def test_missing_parts_and_bad_bodies(api: httpx.Client, account: Account, serve
     )
     assert_envelope(garbage, 400)
     two_files = api.post(
-        "/api/files/upload", headers=account.headers, files=[("file", ("a", b"1")), ("file", ("b", b"2"))]
+        "/api/files/upload",
+        headers=account.headers,
+        files=[("file", ("a", b"1")), ("file", ("b", b"2"))],
     )
     assert_envelope(two_files, 400)
     assert tmp_entries(server) == []
@@ -209,7 +233,9 @@ def small_server(settings_factory: Callable[..., object]) -> Iterator[LiveServer
         yield live
 
 
-def test_over_the_limit_is_400_and_leaves_nothing(small_server: LiveServer, make_account: Callable[..., Account]) -> None:
+def test_over_the_limit_is_400_and_leaves_nothing(
+    small_server: LiveServer, make_account: Callable[..., Account]
+) -> None:
     account = make_account()
     limit = 1024 * 1024
     with httpx.Client(base_url=small_server.url, timeout=30) as client:
@@ -220,7 +246,9 @@ def test_over_the_limit_is_400_and_leaves_nothing(small_server: LiveServer, make
             response = upload(client, account, content[:size])
             error = assert_envelope(response, 400, "FILE_TOO_LARGE")
             assert "1 MB" in error["message"]
-            assert not small_server.context.blobs.path_for(hashlib.sha256(content[:size]).hexdigest()).exists()
+            assert not small_server.context.blobs.path_for(
+                hashlib.sha256(content[:size]).hexdigest()
+            ).exists()
         # Declared far over the limit: refused before the body is read.
         big = b"b" * (3 * limit)
         assert_envelope(upload(client, account, big), 400, "FILE_TOO_LARGE")
@@ -233,13 +261,15 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing(
 ) -> None:
     boundary = "disconnect-boundary"
     head = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.bin\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode()
     declared = len(head) + 10_000_000
     request = (
-        f"POST /api/files/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {account.access_token}\r\n"
-        f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {declared}\r\n\r\n"
+        "POST /api/files/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {account.access_token}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
     ).encode()
     with socket.create_connection(("127.0.0.1", server.port)) as sock:
         sock.sendall(request + head + b"x" * 3_000_000)

@@ -30,7 +30,9 @@ def offline_vt(vt: Any) -> Iterator[None]:
     vt.set_offline(False)
 
 
-def _create(api: httpx.Client, account: Account, value: str, name: str = "My VirusTotal API Key") -> httpx.Response:
+def _create(
+    api: httpx.Client, account: Account, value: str, name: str = "My VirusTotal API Key"
+) -> httpx.Response:
     return api.post("/api/keys/", headers=account.headers, json={"name": name, "key_value": value})
 
 
@@ -64,7 +66,9 @@ def test_create_list_get_update_delete(api: httpx.Client, account: Account, vt_k
     assert updated.json()["api_key"]["updated_at"] >= key["updated_at"]
 
     deleted = api.delete(f"/api/keys/{key['id']}", headers=account.headers)
-    assert deleted.status_code == 200 and deleted.json() == {"message": "API key deleted successfully"}
+    assert deleted.status_code == 200 and deleted.json() == {
+        "message": "API key deleted successfully"
+    }
     assert_envelope(api.get(f"/api/keys/{key['id']}", headers=account.headers), 404, "NOT_FOUND")
     assert api.get("/api/keys/", headers=account.headers).json() == {"api_keys": []}
 
@@ -85,23 +89,42 @@ def test_create_while_virustotal_is_unreachable_keeps_the_key_unverified(
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"name": "x"}, {"key_value": "abc"}, {"name": "", "key_value": "abc"}, {"name": "x", "key_value": "a b"},
-     {"name": "x" * 101, "key_value": "abc"}, {"name": "x", "key_value": 5}],
+    [
+        {},
+        {"name": "x"},
+        {"key_value": "abc"},
+        {"name": "", "key_value": "abc"},
+        {"name": "x", "key_value": "a b"},
+        {"name": "x" * 101, "key_value": "abc"},
+        {"name": "x", "key_value": 5},
+    ],
 )
 def test_create_validation(api: httpx.Client, account: Account, body: dict[str, Any]) -> None:
-    assert_envelope(api.post("/api/keys/", headers=account.headers, json=body), 400, "VALIDATION_ERROR")
+    assert_envelope(
+        api.post("/api/keys/", headers=account.headers, json=body), 400, "VALIDATION_ERROR"
+    )
 
 
 def test_update_errors(api: httpx.Client, account: Account, vt_key: str) -> None:
     key_id = _create(api, account, vt_key).json()["api_key"]["id"]
-    assert_envelope(api.put(f"/api/keys/{key_id}", headers=account.headers, json={}), 400, "VALIDATION_ERROR")
-    bad_value = api.put(f"/api/keys/{key_id}", headers=account.headers, json={"key_value": secrets.token_hex(32)})
+    assert_envelope(
+        api.put(f"/api/keys/{key_id}", headers=account.headers, json={}), 400, "VALIDATION_ERROR"
+    )
+    bad_value = api.put(
+        f"/api/keys/{key_id}", headers=account.headers, json={"key_value": secrets.token_hex(32)}
+    )
     assert_envelope(bad_value, 400)
-    assert_envelope(api.put(f"/api/keys/{uuid.uuid4()}", headers=account.headers, json={"name": "x"}), 404)
-    assert_envelope(api.put("/api/keys/not-a-uuid", headers=account.headers, json={"name": "x"}), 404)
+    assert_envelope(
+        api.put(f"/api/keys/{uuid.uuid4()}", headers=account.headers, json={"name": "x"}), 404
+    )
+    assert_envelope(
+        api.put("/api/keys/not-a-uuid", headers=account.headers, json={"name": "x"}), 404
+    )
 
 
-def test_update_replaces_the_value(api: httpx.Client, account: Account, vt: Any, server: LiveServer) -> None:
+def test_update_replaces_the_value(
+    api: httpx.Client, account: Account, vt: Any, server: LiveServer
+) -> None:
     first, second = secrets.token_hex(32), secrets.token_hex(32)
     vt.add_key(first)
     vt.add_key(second)
@@ -125,15 +148,23 @@ def test_validate(api: httpx.Client, account: Account, vt_key: str) -> None:
     ok = api.post("/api/keys/validate", headers=account.headers, json={"key_value": vt_key})
     assert ok.status_code == 200
     assert ok.json() == {"valid": True, "status": "valid", "message": "API key is valid"}
-    bad = api.post("/api/keys/validate", headers=account.headers, json={"key_value": secrets.token_hex(32)})
+    bad = api.post(
+        "/api/keys/validate", headers=account.headers, json={"key_value": secrets.token_hex(32)}
+    )
     assert bad.status_code == 200
     assert bad.json()["valid"] is False and bad.json()["status"] == "invalid"
     assert "invalid" in bad.json()["message"]
-    assert_envelope(api.post("/api/keys/validate", headers=account.headers, json={}), 400, "VALIDATION_ERROR")
+    assert_envelope(
+        api.post("/api/keys/validate", headers=account.headers, json={}), 400, "VALIDATION_ERROR"
+    )
 
 
-def test_validate_tells_unreachable_apart(api: httpx.Client, account: Account, offline_vt: None) -> None:
-    response = api.post("/api/keys/validate", headers=account.headers, json={"key_value": secrets.token_hex(32)})
+def test_validate_tells_unreachable_apart(
+    api: httpx.Client, account: Account, offline_vt: None
+) -> None:
+    response = api.post(
+        "/api/keys/validate", headers=account.headers, json={"key_value": secrets.token_hex(32)}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["valid"] is False and body["status"] == "unreachable"
@@ -142,11 +173,19 @@ def test_validate_tells_unreachable_apart(api: httpx.Client, account: Account, o
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/api/keys/"), ("POST", "/api/keys/"), ("POST", "/api/keys/validate"),
-     ("GET", f"/api/keys/{uuid.uuid4()}"), ("PUT", f"/api/keys/{uuid.uuid4()}"), ("DELETE", f"/api/keys/{uuid.uuid4()}")],
+    [
+        ("GET", "/api/keys/"),
+        ("POST", "/api/keys/"),
+        ("POST", "/api/keys/validate"),
+        ("GET", f"/api/keys/{uuid.uuid4()}"),
+        ("PUT", f"/api/keys/{uuid.uuid4()}"),
+        ("DELETE", f"/api/keys/{uuid.uuid4()}"),
+    ],
 )
 def test_every_key_endpoint_needs_a_token(api: httpx.Client, method: str, path: str) -> None:
-    assert_envelope(api.request(method, path, json={"name": "x", "key_value": "y"}), 401, "UNAUTHORIZED")
+    assert_envelope(
+        api.request(method, path, json={"name": "x", "key_value": "y"}), 401, "UNAUTHORIZED"
+    )
 
 
 def test_another_user_gets_404_for_my_key(
@@ -156,10 +195,15 @@ def test_another_user_gets_404_for_my_key(
     key_id = _create(api, owner, vt_key).json()["api_key"]["id"]
     for intruder in (other, admin):
         assert_envelope(api.get(f"/api/keys/{key_id}", headers=intruder.headers), 404)
-        assert_envelope(api.put(f"/api/keys/{key_id}", headers=intruder.headers, json={"name": "mine"}), 404)
+        assert_envelope(
+            api.put(f"/api/keys/{key_id}", headers=intruder.headers, json={"name": "mine"}), 404
+        )
         assert_envelope(api.delete(f"/api/keys/{key_id}", headers=intruder.headers), 404)
         assert api.get("/api/keys/", headers=intruder.headers).json() == {"api_keys": []}
-    assert api.get(f"/api/keys/{key_id}", headers=owner.headers).json()["api_key"]["name"] == "My VirusTotal API Key"
+    assert (
+        api.get(f"/api/keys/{key_id}", headers=owner.headers).json()["api_key"]["name"]
+        == "My VirusTotal API Key"
+    )
 
 
 def test_key_values_are_encrypted_and_never_shown(
@@ -173,10 +217,22 @@ def test_key_values_are_encrypted_and_never_shown(
     key_id = created.json()["api_key"]["id"]
     seen.append(api.get("/api/keys/", headers=account.headers).text)
     seen.append(api.get(f"/api/keys/{key_id}", headers=account.headers).text)
-    seen.append(api.put(f"/api/keys/{key_id}", headers=account.headers, json={"key_value": value}).text)
-    seen.append(api.post("/api/keys/validate", headers=account.headers, json={"key_value": value}).text)
-    seen.append(api.put(f"/api/keys/{key_id}", headers=account.headers, json={"key_value": value + "x"}).text)
-    seen.append(api.post("/api/keys/", headers=account.headers, json={"name": "n", "key_value": value + " x"}).text)
+    seen.append(
+        api.put(f"/api/keys/{key_id}", headers=account.headers, json={"key_value": value}).text
+    )
+    seen.append(
+        api.post("/api/keys/validate", headers=account.headers, json={"key_value": value}).text
+    )
+    seen.append(
+        api.put(
+            f"/api/keys/{key_id}", headers=account.headers, json={"key_value": value + "x"}
+        ).text
+    )
+    seen.append(
+        api.post(
+            "/api/keys/", headers=account.headers, json={"name": "n", "key_value": value + " x"}
+        ).text
+    )
     for text in seen:
         assert value not in text
     assert value not in log_capture.text()

@@ -30,7 +30,9 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 )
 def register(body: RegisterRequest, session: DbSession, context: Context) -> RegisterResponse:
     user = service.register(session, context, body)
-    return RegisterResponse(message="User registered successfully", user=UserOut.model_validate(user))
+    return RegisterResponse(
+        message="User registered successfully", user=UserOut.model_validate(user)
+    )
 
 
 @router.post("/login", responses=errors(400, 401))

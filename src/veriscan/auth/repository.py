@@ -22,7 +22,9 @@ class UserRepository:
             select(User).where(or_(User.username == identifier, User.email == identifier))
         )
 
-    def taken(self, *, username: str | None, email: str | None, except_id: uuid.UUID | None) -> set[str]:
+    def taken(
+        self, *, username: str | None, email: str | None, except_id: uuid.UUID | None
+    ) -> set[str]:
         """Which of the given username and email another user already has."""
         clauses = []
         if username:
@@ -60,7 +62,9 @@ class SessionRepository:
         self.session.flush()
         return auth_session
 
-    def active_with_user(self, session_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> User | None:
+    def active_with_user(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+    ) -> User | None:
         """The user of a session that is neither revoked nor expired, if that user is active."""
         return self.session.scalar(
             select(User)
@@ -81,7 +85,9 @@ class SessionRepository:
             .values(revoked_at=now)
         )
 
-    def revoke_all_for(self, user_id: uuid.UUID, now: datetime, *, keep: uuid.UUID | None = None) -> None:
+    def revoke_all_for(
+        self, user_id: uuid.UUID, now: datetime, *, keep: uuid.UUID | None = None
+    ) -> None:
         query = update(AuthSession).where(
             AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
         )

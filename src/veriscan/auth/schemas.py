@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, 
 
 Username = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$"),
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_.-]+$"
+    ),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -80,14 +82,14 @@ class LoginResponse(BaseModel):
     success: bool = True
     access_token: str
     refresh_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     user: UserOut
     data: LoginData
 
 
 class RefreshResponse(BaseModel):
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
 
 
 class MessageResponse(BaseModel):

@@ -11,7 +11,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-SECRET_FILE_NAME = "secret.key"
+SECRET_FILE_NAME = "secret.key"  # noqa: S105 - a file name
 
 
 class Settings(BaseSettings):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,8 +10,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-import logging
 
 logger = logging.getLogger("veriscan.errors")
 
@@ -98,9 +97,9 @@ def envelope(status_code: int, code: str, message: str) -> dict[str, Any]:
             "message": message,
             "code": code,
             "statusCode": status_code,
-            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace(
-                "+00:00", "Z"
-            ),
+            "timestamp": datetime.now(UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
         },
     }
 

@@ -11,10 +11,9 @@ import time
 from typing import Any
 
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, Storage
-from limits.storage import storage_from_string
-from redis.asyncio import ConnectionPool
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
+from redis.asyncio import ConnectionPool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from veriscan.core.errors import error_response
@@ -30,11 +29,11 @@ class LimiterStore:
         if redis_url:
             self._pool = ConnectionPool.from_url(redis_url)
             # The async Redis storage needs redis-py named explicitly (see DESIGN.md).
-            self.storage: Storage = storage_from_string(
+            self.storage: Storage = RedisStorage(
                 "async+" + redis_url,
                 implementation="redispy",
                 key_prefix="veriscan-rl",
-                connection_pool=self._pool,
+                connection_pool=self._pool,  # type: ignore[arg-type]  # passed to redis-py
             )
         else:
             self.storage = MemoryStorage()

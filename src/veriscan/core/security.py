@@ -127,4 +127,9 @@ class SecretBox:
 
     def rotate(self, token: str) -> str:
         """Re-encrypt under the current secret (for `veriscan rotate-keys`)."""
-        return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        try:
+            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        except InvalidToken as exc:
+            raise ValueError(
+                "a stored key cannot be decrypted with the configured secrets"
+            ) from exc

@@ -18,11 +18,14 @@ class BlobRepository:
 
     def acquire(self, sha256: str, size: int) -> int:
         """Add one reference (creating the row if needed); returns the new count."""
-        insert = postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert  # type: ignore[union-attr]
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = (
             insert(Blob)
             .values(sha256=sha256, size=size, ref_count=1)
-            .on_conflict_do_update(index_elements=[Blob.sha256], set_={"ref_count": Blob.ref_count + 1})
+            .on_conflict_do_update(
+                index_elements=[Blob.sha256], set_={"ref_count": Blob.ref_count + 1}
+            )
             .returning(Blob.ref_count)
         )
         return int(self.session.execute(statement).scalar_one())

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import uuid
+
 from fastapi import APIRouter, status
 
 from veriscan.auth.dependencies import CurrentUser
+from veriscan.auth.schemas import MessageResponse
 from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.keys import service
 from veriscan.keys.schemas import (
@@ -15,13 +18,12 @@ from veriscan.keys.schemas import (
     KeyValidateRequest,
     KeyValidateResponse,
 )
-from veriscan.auth.schemas import MessageResponse
 from veriscan.openapi import errors
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
 
 
-def _key_id(value: str):  # noqa: ANN202 - returns uuid.UUID
+def _key_id(value: str) -> uuid.UUID:
     return parse_uuid(value, invalid_status=404, not_found=service.KEY_NOT_FOUND)
 
 
@@ -36,11 +38,15 @@ def list_keys(user: CurrentUser, session: DbSession) -> ApiKeyList:
 @router.post("", status_code=status.HTTP_201_CREATED, include_in_schema=False)
 async def create_key(body: KeyCreate, user: CurrentUser, context: Context) -> ApiKeyMessage:
     key = await service.create_key(context, user, body)
-    return ApiKeyMessage(message="API key created successfully", api_key=ApiKeyOut.model_validate(key))
+    return ApiKeyMessage(
+        message="API key created successfully", api_key=ApiKeyOut.model_validate(key)
+    )
 
 
 @router.post("/validate", responses=errors(400, 401))
-async def validate_key(body: KeyValidateRequest, user: CurrentUser, context: Context) -> KeyValidateResponse:
+async def validate_key(
+    body: KeyValidateRequest, user: CurrentUser, context: Context
+) -> KeyValidateResponse:
     check = await service.validate(context, body.key_value)
     return KeyValidateResponse(
         valid=check.status.value == "valid", status=check.status.value, message=check.message
@@ -54,9 +60,13 @@ def get_key(key_id: str, user: CurrentUser, session: DbSession) -> ApiKeyEnvelop
 
 
 @router.put("/{key_id}", responses=errors(400, 401, 404))
-async def update_key(key_id: str, body: KeyUpdate, user: CurrentUser, context: Context) -> ApiKeyMessage:
+async def update_key(
+    key_id: str, body: KeyUpdate, user: CurrentUser, context: Context
+) -> ApiKeyMessage:
     key = await service.update_key(context, user, _key_id(key_id), body)
-    return ApiKeyMessage(message="API key updated successfully", api_key=ApiKeyOut.model_validate(key))
+    return ApiKeyMessage(
+        message="API key updated successfully", api_key=ApiKeyOut.model_validate(key)
+    )
 
 
 @router.delete("/{key_id}", responses=errors(401, 404))

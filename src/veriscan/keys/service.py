@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.auth.models import User
@@ -15,7 +16,6 @@ from veriscan.engines.virustotal.client import KeyCheck, KeyValidation
 from veriscan.keys.models import ApiKey
 from veriscan.keys.repository import ApiKeyRepository
 from veriscan.keys.schemas import KeyCreate, KeyUpdate
-from sqlalchemy.orm import Session
 
 logger = logging.getLogger("veriscan.keys")
 

@@ -89,7 +89,11 @@ class VirusTotalClient:
                 f"VirusTotal could not be reached ({exc}); the key was not checked",
             )
         except VirusTotalError as exc:
-            if exc.code in ("WrongCredentialsError", "AuthenticationRequiredError", "ForbiddenError"):
+            if exc.code in (
+                "WrongCredentialsError",
+                "AuthenticationRequiredError",
+                "ForbiddenError",
+            ):
                 return KeyValidation(KeyCheck.INVALID, "API key is invalid: VirusTotal refused it")
             if exc.code == "QuotaExceededError" or exc.status_code == 429:
                 return KeyValidation(
