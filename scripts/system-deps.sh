@@ -3,7 +3,10 @@
 # Run by `make install`; safe to run again. Needs root (or sudo) only when installing.
 set -euo pipefail
 
-packages=(libmagic1)
+# libmagic1: content types; clamav-daemon: the local ClamAV engine (tests start their own
+# clamd); poppler-utils: pdftoppm, which the tests use to render exported PDFs;
+# fonts-dejavu-core: fonts with wide Unicode coverage for PDF reports.
+packages=(libmagic1 clamav-daemon poppler-utils fonts-dejavu-core)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -52,7 +52,9 @@ def redis_url() -> str:
 def vt() -> Iterator[Any]:
     from tests.vtstub import start_stub
 
-    with start_stub() as stub:
+    # VirusTotal's "minute" lasts one second here (the service is told the same), so quota
+    # behaviour is exercised in seconds rather than minutes.
+    with start_stub(minute_seconds=1.0) as stub:
         yield stub
 
 
@@ -93,6 +95,14 @@ def settings_factory(
             "virustotal_timeout": 3.0,
             "rate_limit": "0",
             "log_level": "DEBUG",
+            "virustotal_minute_seconds": 1.0,
+            "virustotal_quota_margin_seconds": 0.0,
+            "virustotal_poll_seconds": 0.05,
+            "virustotal_poll_max_seconds": 0.2,
+            "virustotal_retry_seconds": 0.05,
+            "virustotal_retry_max_seconds": 0.2,
+            "scan_lease_seconds": 3.0,
+            "sweep_interval_seconds": 0.5,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

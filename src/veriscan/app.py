@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -13,14 +15,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from veriscan import __version__
+from veriscan.auth import service as auth_service
 from veriscan.auth.endpoints import router as auth_router
 from veriscan.context import AppContext
 from veriscan.core import migrate
 from veriscan.core.config import Settings
-from veriscan.core.errors import error_response, install_error_handlers
+from veriscan.core.errors import VeriscanError, error_response, install_error_handlers
 from veriscan.core.ratelimit import LimiterStore, RateLimitMiddleware
 from veriscan.files.endpoints import router as files_router
 from veriscan.keys.endpoints import router as keys_router
+from veriscan.malware import tasks as malware_tasks
+from veriscan.malware.endpoints import router as malware_router
+from veriscan.queue import EmbeddedConsumer, Sweeper
+from veriscan.realtime import Identity
 
 logger = logging.getLogger("veriscan.app")
 
@@ -34,9 +41,23 @@ Errors always come in one envelope:
 """
 
 
-def create_app(settings: Settings | None = None, *, migrate_on_start: bool = True) -> FastAPI:
+def _authenticator(context: AppContext) -> Callable[[str], Identity | None]:
+    def authenticate(token: str) -> Identity | None:
+        try:
+            user = auth_service.authenticate(context, token).user
+        except VeriscanError:
+            return None
+        return Identity(str(user.id), user.role)
+
+    return authenticate
+
+
+def create_app(settings: Settings | None = None, *, migrate_on_start: bool = True) -> Any:
+    """The FastAPI application wrapped in the socket.io server (one ASGI app, one port)."""
     settings = settings or Settings()
     context = AppContext.from_settings(settings)
+    context.realtime.set_authenticator(_authenticator(context))
+    malware_tasks.register(context)
     limiter = LimiterStore(settings.redis_url) if settings.rate_limit_enabled else None
 
     @asynccontextmanager
@@ -46,8 +67,21 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         removed = await run_in_threadpool(context.blobs.sweep_temporary)
         if removed:
             logger.info("storage.swept_temporary count=%d", removed)
-        logger.info("app.started version=%s", __version__)
+        context.realtime.bind_loop(asyncio.get_running_loop())
+        consumer = None
+        if settings.worker_threads > 0:
+            consumer = EmbeddedConsumer(
+                context.huey, workers=settings.worker_threads, worker_type="thread", periodic=False
+            )
+            consumer.start()
+        sweeper = Sweeper(lambda: malware_tasks.sweep(context), settings.sweep_interval_seconds)
+        sweeper.start()
+        logger.info("app.started version=%s workers=%d", __version__, settings.worker_threads)
         yield
+        sweeper.stop()
+        if consumer is not None:
+            # Running scans are left to their leases: the next start takes them over.
+            consumer.stop(graceful=False)
         if limiter is not None:
             await limiter.close()
         context.close()
@@ -68,7 +102,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         logger.info("request.client_disconnected path=%s", request.url.path)
         return error_response(400, "CLIENT_DISCONNECTED", "The client went away mid-request")
 
-    for router in (auth_router, keys_router, files_router):
+    for router in (auth_router, keys_router, files_router, malware_router):
         app.include_router(router)
 
     @app.get("/health", tags=["health"], include_in_schema=True)
@@ -83,4 +117,6 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
             limit=settings.rate_limit,
             storage=limiter.storage,
         )
-    return app
+    asgi = context.realtime.asgi(app)
+    asgi.state = app.state  # tests and tools reach the context through the ASGI app
+    return asgi

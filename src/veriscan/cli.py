@@ -45,6 +45,40 @@ def serve(
 
 
 @app.command()
+def worker(
+    threads: Annotated[int, typer.Option(help="Scans run at the same time")] = 4,
+) -> None:
+    """Run scans from the queue (with VERISCAN_REDIS_URL, beside any number of servers)."""
+    from huey.consumer import Consumer
+
+    from veriscan.context import AppContext
+    from veriscan.core import migrate as migrations
+    from veriscan.malware import tasks
+    from veriscan.queue import Sweeper
+
+    settings = _settings()
+    if not settings.redis_url:
+        typer.echo(
+            "warning: no VERISCAN_REDIS_URL: this worker shares the SQLite queue of one machine, "
+            "and its live events cannot reach the server's clients",
+            err=True,
+        )
+    context = AppContext.from_settings(settings)
+    migrations.upgrade(context.db.engine)
+    tasks.register(context)
+    sweeper = Sweeper(lambda: tasks.sweep(context), settings.sweep_interval_seconds)
+    sweeper.start()
+    consumer = Consumer(context.huey, workers=threads, worker_type="thread", periodic=False)
+    try:
+        # huey's own consumer: SIGTERM stops it (running scans are taken over by others
+        # once their leases run out), SIGINT lets running scans finish first.
+        consumer.run()
+    finally:
+        sweeper.stop()
+        context.close()
+
+
+@app.command()
 def migrate() -> None:
     """Bring the database schema to the newest revision."""
     from veriscan.core import migrate as migrations

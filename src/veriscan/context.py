@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+
+from huey import Huey
 
 from veriscan.core.config import Settings
 from veriscan.core.db import Database
 from veriscan.core.security import Passwords, SecretBox, Tokens
+from veriscan.engines.base import LocalEngine
 from veriscan.engines.virustotal.client import VirusTotalClient
+from veriscan.engines.virustotal.engine import Timing, VirusTotalEngine
+from veriscan.engines.virustotal.quota import Allowance, QuotaGate
+from veriscan.locks import NamedLocks
+from veriscan.queue import make_huey
+from veriscan.realtime import Realtime
 from veriscan.storage import BlobStore
+
+
+def build_local_engines(settings: Settings) -> list[LocalEngine]:
+    engines: list[LocalEngine] = []
+    if settings.yara_enabled:
+        from veriscan.engines.yara import YaraEngine
+
+        engines.append(YaraEngine(settings.user_yara_rules_dir))
+    if settings.clamd_socket:
+        from veriscan.engines.clamav import ClamAVEngine
+
+        engines.append(ClamAVEngine(settings.clamd_socket))
+    return engines
 
 
 @dataclass
@@ -22,12 +45,27 @@ class AppContext:
     tokens: Tokens
     secret_box: SecretBox
     virustotal: VirusTotalClient
+    virustotal_engine: VirusTotalEngine
+    quota: QuotaGate
+    local_engines: list[LocalEngine]
+    locks: NamedLocks
+    realtime: Realtime
+    huey: Huey
     started_at: float = field(default_factory=time.monotonic)
+    # Set when the tasks are registered (malware.tasks.register): puts a scan on the queue.
+    enqueue_scan: Callable[[uuid.UUID], None] = field(default=lambda _: None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         secrets = settings.secrets()
+        virustotal = VirusTotalClient(settings.virustotal_url, settings.virustotal_timeout)
+        quota = QuotaGate(
+            settings.redis_url,
+            minute_seconds=settings.virustotal_minute_seconds,
+            day_seconds=settings.virustotal_day_seconds,
+            margin_seconds=settings.virustotal_quota_margin_seconds,
+        )
         return cls(
             settings=settings,
             db=Database(settings.resolved_database_url),
@@ -39,8 +77,31 @@ class AppContext:
                 refresh_ttl=timedelta(days=settings.refresh_token_days),
             ),
             secret_box=SecretBox(secrets),
-            virustotal=VirusTotalClient(settings.virustotal_url, settings.virustotal_timeout),
+            virustotal=virustotal,
+            virustotal_engine=VirusTotalEngine(
+                virustotal,
+                quota,
+                Timing(
+                    poll_seconds=settings.virustotal_poll_seconds,
+                    poll_max_seconds=settings.virustotal_poll_max_seconds,
+                    retry_seconds=settings.virustotal_retry_seconds,
+                    retry_max_seconds=settings.virustotal_retry_max_seconds,
+                ),
+                Allowance(
+                    per_minute=settings.virustotal_requests_per_minute,
+                    per_hour=None,
+                    per_day=settings.virustotal_requests_per_day,
+                ),
+            ),
+            quota=quota,
+            local_engines=build_local_engines(settings),
+            locks=NamedLocks(settings.redis_url),
+            realtime=Realtime(settings.redis_url),
+            huey=make_huey(settings),
         )
 
     def close(self) -> None:
+        self.quota.close()
+        self.locks.close()
+        self.realtime.close()
         self.db.dispose()

@@ -6,4 +6,5 @@ from __future__ import annotations
 def import_all_models() -> None:
     import veriscan.auth.models
     import veriscan.files.models
-    import veriscan.keys.models  # noqa: F401
+    import veriscan.keys.models
+    import veriscan.malware.models  # noqa: F401

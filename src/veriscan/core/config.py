@@ -41,8 +41,42 @@ class Settings(BaseSettings):
     rate_limit: str = "100/15minutes"
     # Largest file accepted, in megabytes (VirusTotal's own limit is 650).
     max_upload_mb: int = Field(default=650, ge=1)
-    # Socket of a ClamAV daemon (clamd) for the local ClamAV engine; empty disables it.
+    # Socket of a ClamAV daemon (clamd) for the local ClamAV engine: a Unix socket path
+    # or tcp://host:port. Empty disables ClamAV.
     clamd_socket: str = ""
+    # The local YARA-X engine (rules shipped in the package plus data_dir/yara-rules).
+    yara_enabled: bool = True
+    # Folder of the users' own YARA rules; empty means data_dir/yara-rules.
+    yara_rules_dir: Path | None = None
+
+    # Worker threads that run scans inside `veriscan serve`. Default: 4 on the embedded
+    # queue (no Redis), 0 with Redis, where `veriscan worker` processes do the work.
+    workers: int | None = Field(default=None, ge=0, le=64)
+    # A worker owns a running scan for this long and renews it while alive; when a
+    # worker dies the scan is taken over after the lease runs out.
+    scan_lease_seconds: float = Field(default=60.0, gt=0)
+    # A scan not finished this long after it was accepted fails, with the reason.
+    scan_deadline_seconds: float = Field(default=6 * 3600.0, gt=0)
+    # How often expired leases and deadlines are looked for.
+    sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    # A repeat scan of the same content by the same engine version within this age
+    # reuses the stored verdicts instead of asking the engine again (0 disables).
+    results_cache_seconds: float = Field(default=24 * 3600.0, ge=0)
+
+    # A VirusTotal key's allowance when VirusTotal does not tell (a free key's).
+    virustotal_requests_per_minute: int = Field(default=4, ge=1)
+    virustotal_requests_per_day: int = Field(default=500, ge=1)
+    # The length of VirusTotal's "minute" and "day" quota windows. Only tests shorten them.
+    virustotal_minute_seconds: float = Field(default=60.0, gt=0)
+    virustotal_day_seconds: float = Field(default=86400.0, gt=0)
+    # Slack added to each quota window so requests at its edge land in the right one.
+    virustotal_quota_margin_seconds: float = Field(default=1.0, ge=0)
+    # Polling an analysis: first wait, and the longest wait between polls (doubling).
+    virustotal_poll_seconds: float = Field(default=15.0, gt=0)
+    virustotal_poll_max_seconds: float = Field(default=120.0, gt=0)
+    # Retrying after a VirusTotal server error or a network failure: first wait, longest.
+    virustotal_retry_seconds: float = Field(default=5.0, gt=0)
+    virustotal_retry_max_seconds: float = Field(default=300.0, gt=0)
     # Lifetime of access tokens (minutes) and refresh tokens (days).
     access_token_minutes: int = Field(default=60, ge=1)
     refresh_token_days: int = Field(default=7, ge=1)
@@ -75,6 +109,16 @@ class Settings(BaseSettings):
         if url.startswith("postgresql://") or url.startswith("postgres://"):
             return "postgresql+psycopg://" + url.split("://", 1)[1]
         return url
+
+    @property
+    def worker_threads(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        return 0 if self.redis_url else 4
+
+    @property
+    def user_yara_rules_dir(self) -> Path:
+        return self.yara_rules_dir or self.data_dir / "yara-rules"
 
     @property
     def blob_dir(self) -> Path:

@@ -6,7 +6,8 @@ from starlette.concurrency import run_in_threadpool
 from veriscan.auth.dependencies import CurrentUser
 from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.files import service
-from veriscan.files.schemas import FileOut, MessageResponse
+from veriscan.files.schemas import FileOut, MessageResponse, UploadedFile, UploadScan
+from veriscan.malware import service as malware_service
 from veriscan.openapi import errors
 
 router = APIRouter(prefix="/api/files", tags=["files"])
@@ -33,10 +34,16 @@ UPLOAD_BODY = {
     responses=errors(400, 401),
     openapi_extra=UPLOAD_BODY,
 )
-async def upload_file(request: Request, user: CurrentUser, context: Context) -> FileOut:
-    """Stream a file into storage; md5, sha1 and sha256 are computed on the way."""
+async def upload_file(request: Request, user: CurrentUser, context: Context) -> UploadedFile:
+    """Stream a file into storage (md5, sha1 and sha256 computed on the way), then scan it."""
     file = await service.upload(context, user, request)
-    return FileOut.model_validate(file)
+    scan = await run_in_threadpool(malware_service.scan_uploaded, context, user, file)
+    block = (
+        UploadScan(scan_id=scan.id, status=scan.status, message="Scan initiated automatically")
+        if scan is not None
+        else UploadScan(scan_id=None, status="not_started", message=malware_service.NO_ENGINE)
+    )
+    return UploadedFile(**FileOut.model_validate(file).model_dump(), scan=block)
 
 
 @router.get("/", responses=errors(401))

@@ -21,3 +21,13 @@ class FileOut(BaseModel):
 
 class MessageResponse(BaseModel):
     message: str
+
+
+class UploadScan(BaseModel):
+    scan_id: uuid.UUID | None
+    status: str
+    message: str
+
+
+class UploadedFile(FileOut):
+    scan: UploadScan

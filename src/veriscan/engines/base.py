@@ -1,0 +1,152 @@
+"""The one interface every malware engine implements, and what it reports.
+
+Engines know nothing of HTTP or the database: a sample (a path and its hashes) in,
+verdicts out. The base class owns the timeout (asyncio, not signals), the timing and the
+error capture, so a plug-in only implements `scan_file` (local engines, run on a thread)
+or `scan` (network engines, async).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+logger = logging.getLogger("veriscan.engines")
+
+
+class Category(enum.StrEnum):
+    """VirusTotal's per-engine categories; local engines use the same words."""
+
+    MALICIOUS = "malicious"
+    SUSPICIOUS = "suspicious"
+    UNDETECTED = "undetected"
+    HARMLESS = "harmless"
+    TIMEOUT = "timeout"
+    CONFIRMED_TIMEOUT = "confirmed-timeout"
+    TYPE_UNSUPPORTED = "type-unsupported"
+    FAILURE = "failure"
+
+    @property
+    def is_verdict(self) -> bool:
+        """Whether the engine gave an opinion (counted in the detection ratio)."""
+        return self in (
+            Category.MALICIOUS,
+            Category.SUSPICIOUS,
+            Category.UNDETECTED,
+            Category.HARMLESS,
+        )
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A stored file to scan. `path` is read-only to engines."""
+
+    path: Path
+    sha256: str
+    sha1: str
+    md5: str
+    size: int
+    filename: str = ""
+
+
+@dataclass(frozen=True)
+class EngineVerdict:
+    """One row of a scan's results, as the VirusTotal document shows them."""
+
+    engine_name: str
+    engine_version: str
+    category: Category
+    # The detection name when something was found ("Eicar-Signature"), else "clean" for
+    # undetected/harmless, else the category itself.
+    result: str
+    update_date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EngineReport:
+    """What one engine run produced: verdicts, or an error that says why there are none."""
+
+    engine: str
+    version: str
+    verdicts: list[EngineVerdict] = field(default_factory=list)
+    error: str | None = None
+    # A recoverable error (engine busy, network blip) may be retried; a fatal one may not.
+    retryable: bool = False
+    seconds: float = 0.0
+
+
+class EngineFailed(Exception):
+    """Raised by a plug-in when it cannot scan this sample; `retryable` says if trying later may help."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def clean_result(category: Category, detection: str | None) -> str:
+    if detection:
+        return detection
+    if category in (Category.UNDETECTED, Category.HARMLESS):
+        return "clean"
+    return category.value
+
+
+class LocalEngine(ABC):
+    """An engine that runs on this machine with no network."""
+
+    #: Stable name, used as the results' engine_name and in the results cache key.
+    name: ClassVar[str]
+    #: Seconds one scan may take before it is reported as a timeout.
+    timeout: float = 60.0
+
+    @abstractmethod
+    def version(self) -> str:
+        """Engine and signature versions: a new version invalidates cached results."""
+
+    @abstractmethod
+    def scan_file(self, sample: Sample) -> list[EngineVerdict]:
+        """Scan one file (blocking; runs on a worker thread). Raise EngineFailed on error."""
+
+    def available(self) -> bool:
+        """Whether the engine can run here (its daemon reachable, its rules compiled)."""
+        return True
+
+    async def run(self, sample: Sample) -> EngineReport:
+        started = time.monotonic()
+        version = "unknown"
+        try:
+            version = await asyncio.to_thread(self.version)
+            verdicts = await asyncio.wait_for(
+                asyncio.to_thread(self.scan_file, sample), self.timeout
+            )
+        except TimeoutError:
+            logger.warning("engines.timeout engine=%s sha256=%s", self.name, sample.sha256)
+            verdict = EngineVerdict(self.name, version, Category.TIMEOUT, Category.TIMEOUT.value)
+            return EngineReport(self.name, version, [verdict], seconds=time.monotonic() - started)
+        except EngineFailed as exc:
+            logger.warning(
+                "engines.failed engine=%s sha256=%s error=%s", self.name, sample.sha256, exc
+            )
+            return EngineReport(
+                self.name,
+                version,
+                error=str(exc),
+                retryable=exc.retryable,
+                seconds=time.monotonic() - started,
+            )
+        except Exception as exc:  # a plug-in bug must not take the scan down with it
+            logger.exception("engines.crashed engine=%s sha256=%s", self.name, sample.sha256)
+            return EngineReport(
+                self.name,
+                version,
+                error=f"{type(exc).__name__}: engine failed",
+                seconds=time.monotonic() - started,
+            )
+        return EngineReport(self.name, version, verdicts, seconds=time.monotonic() - started)

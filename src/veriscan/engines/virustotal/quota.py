@@ -1,0 +1,102 @@
+"""Each VirusTotal key's request allowance, shared by every worker that uses the key.
+
+VirusTotal counts requests per key per minute, hour and day (a free key: 4 a minute,
+500 a day). Before each request a worker takes a slot from every window; when a window
+is full it waits until the window has room, so VirusTotal never has to answer 429.
+The windows live in `limits` storage: memory within one process, Redis across processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+
+logger = logging.getLogger("veriscan.virustotal.quota")
+
+
+@dataclass(frozen=True)
+class Allowance:
+    per_minute: int
+    per_hour: int | None
+    per_day: int
+
+
+class QuotaGate:
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        minute_seconds: float = 60.0,
+        day_seconds: float = 86400.0,
+        margin_seconds: float = 1.0,
+    ) -> None:
+        self.storage: Storage = (
+            RedisStorage(redis_url, key_prefix="veriscan-vtq") if redis_url else MemoryStorage()
+        )
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        # VirusTotal counts a request when it arrives; a little slack on each window keeps
+        # a request sent at the very edge of our window out of VirusTotal's previous one.
+        self.minute_seconds = minute_seconds
+        self.day_seconds = day_seconds
+        self.margin_seconds = margin_seconds
+
+    def _items(self, allowance: Allowance) -> list[RateLimitItem]:
+        def window(amount: int, seconds: float) -> RateLimitItem:
+            return RateLimitItemPerSecond(amount, max(1, round(seconds + self.margin_seconds)))
+
+        items = [window(allowance.per_minute, self.minute_seconds)]
+        if allowance.per_hour:
+            items.append(window(allowance.per_hour, self.minute_seconds * 60))
+        items.append(window(allowance.per_day, self.day_seconds))
+        return items
+
+    @staticmethod
+    def key_id(api_key: str) -> str:
+        # Never the key itself: storage keys show up in Redis tools and logs.
+        return hashlib.sha256(api_key.encode()).hexdigest()[:24]
+
+    def try_take(self, api_key: str, allowance: Allowance) -> float:
+        """Take one slot in every window; 0.0 when granted, else seconds to wait."""
+        key = self.key_id(api_key)
+        for item in self._items(allowance):
+            if not self.limiter.test(item, key):
+                reset = self.limiter.get_window_stats(item, key).reset_time
+                return max(0.05, reset - time.time())
+        for item in self._items(allowance):
+            if not self.limiter.hit(item, key):
+                # Another worker took the slot between test and hit: ours is lost but
+                # nothing was sent, so waiting a moment and trying again is safe.
+                return 0.05
+        return 0.0
+
+    async def take(
+        self, api_key: str, allowance: Allowance, *, deadline: float | None = None
+    ) -> None:
+        """Wait for a slot. Raises TimeoutError if it cannot come before `deadline` (monotonic)."""
+        while True:
+            wait = await asyncio.to_thread(self.try_take, api_key, allowance)
+            if wait == 0.0:
+                return
+            if deadline is not None and time.monotonic() + wait > deadline:
+                raise TimeoutError("VirusTotal quota leaves no room before the scan's deadline")
+            logger.debug("virustotal.quota_wait key=%s seconds=%.2f", self.key_id(api_key), wait)
+            await asyncio.sleep(wait)
+
+    def penalise(self, api_key: str, allowance: Allowance) -> None:
+        """VirusTotal said the quota is used up (another client shares the key): fill the minute."""
+        key = self.key_id(api_key)
+        item = self._items(allowance)[0]
+        stats = self.limiter.get_window_stats(item, key)
+        if stats.remaining > 0:
+            self.limiter.hit(item, key, cost=stats.remaining)
+
+    def close(self) -> None:
+        if isinstance(self.storage, RedisStorage):
+            self.storage.storage.close()

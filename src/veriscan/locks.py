@@ -1,0 +1,61 @@
+"""Named locks that every worker respects: threads of one process, or all processes via Redis.
+
+Used so that scans of the same content share one VirusTotal lookup: the first takes the
+lock and fills the results cache, the others wait and then find the cache filled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis
+
+
+class NamedLocks:
+    def __init__(self, redis_url: str) -> None:
+        self._redis = redis.Redis.from_url(redis_url) if redis_url else None
+        self._local: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _local_lock(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._local.setdefault(name, threading.Lock())
+
+    @asynccontextmanager
+    async def hold(self, name: str, *, wait: float, ttl: float) -> AsyncIterator[None]:
+        """Hold `name` for the block. Waits at most `wait` seconds (TimeoutError after).
+
+        `ttl` bounds how long a Redis lock outlives a process that died holding it.
+        """
+        wait = max(wait, 0.0)
+        if self._redis is None:
+            lock = self._local_lock(name)
+            if not await asyncio.to_thread(lock.acquire, True, wait):
+                raise TimeoutError(f"lock {name} still held by another scan")
+            try:
+                yield
+            finally:
+                lock.release()
+            return
+        redis_lock = self._redis.lock(
+            f"veriscan-lock:{name}",
+            timeout=max(ttl, 1.0),
+            blocking_timeout=wait,
+            thread_local=False,
+        )
+        if not await asyncio.to_thread(redis_lock.acquire):
+            raise TimeoutError(f"lock {name} still held by another scan")
+        try:
+            yield
+        finally:
+            try:
+                await asyncio.to_thread(redis_lock.release)
+            except redis.exceptions.LockError:
+                pass  # it expired first; the work is done either way
+
+    def close(self) -> None:
+        if self._redis is not None:
+            self._redis.close()

@@ -1,0 +1,63 @@
+"""The task queue (huey): SQLite in the data dir by default, Redis when configured.
+
+huey delivers a task at most once, so it is only a wake-up call: the scan rows in the
+database are the truth, and the sweeper re-enqueues scans whose lease ran out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from huey import Huey, RedisHuey, SqliteHuey
+from huey.consumer import Consumer
+
+from veriscan.core.config import Settings
+
+logger = logging.getLogger("veriscan.queue")
+
+
+def make_huey(settings: Settings) -> Huey:
+    if settings.redis_url:
+        return RedisHuey("veriscan", url=settings.redis_url, results=False)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(
+        "veriscan", filename=str(settings.data_dir / "queue.db"), results=False, timeout=30
+    )
+
+
+class EmbeddedConsumer(Consumer):  # type: ignore[misc]
+    """huey's consumer as threads inside `veriscan serve`.
+
+    The stock consumer installs signal handlers, which would take SIGTERM away from
+    uvicorn: the server would stop answering it. Here the server owns the signals and
+    stops the consumer from its shutdown hook.
+    """
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+class Sweeper(threading.Thread):
+    """Calls `sweep` every `interval` seconds until stopped (in serve and in workers)."""
+
+    def __init__(self, sweep: Callable[[], Any], interval: float) -> None:
+        super().__init__(name="veriscan-sweeper", daemon=True)
+        self._sweep = sweep
+        self._interval = interval
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            try:
+                self._sweep()
+            except Exception:  # the next round tries again; a sweep must not die
+                logger.exception("queue.sweep_failed")
+            if self._stopped.wait(self._interval):
+                return
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=5)

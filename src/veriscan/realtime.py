@@ -1,0 +1,101 @@
+"""socket.io on the service's port: who may connect, and how events reach them.
+
+The server is python-socketio's AsyncServer (the protocol of the JavaScript
+socket.io-client). A connection must present a valid access token in `auth.token`.
+Each connection joins `user:<id>`, and analysts and admins also join `staff`.
+
+Events are published from anywhere: a request handler, a worker thread of this process
+(handed to the server's event loop), or another process (through Redis, when configured,
+with a write-only manager, so the event reaches a client connected to any server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+
+logger = logging.getLogger("veriscan.realtime")
+
+STAFF_ROOM = "staff"
+
+
+def user_room(user_id: object) -> str:
+    return f"user:{user_id}"
+
+
+class Identity:
+    def __init__(self, user_id: str, role: str) -> None:
+        self.user_id = user_id
+        self.role = role
+
+
+class Realtime:
+    def __init__(self, redis_url: str) -> None:
+        manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
+        self.sio = socketio.AsyncServer(
+            async_mode="asgi",
+            client_manager=manager,
+            cors_allowed_origins=[],  # same origin only; the dashboard is served here
+            logger=False,
+            engineio_logger=False,
+        )
+        self._authenticate: Callable[[str], Identity | None] = lambda _: None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._redis_publisher = (
+            socketio.RedisManager(redis_url, write_only=True) if redis_url else None
+        )
+        self.sio.on("connect", self._on_connect)
+
+    async def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        identity = (
+            await asyncio.to_thread(self._authenticate, token) if isinstance(token, str) else None
+        )
+        if identity is None:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "unauthorized: a valid access token is required"
+            )
+        await self.sio.enter_room(sid, user_room(identity.user_id))
+        if identity.role in ("admin", "analyst"):
+            await self.sio.enter_room(sid, STAFF_ROOM)
+        logger.info("realtime.connected user_id=%s", identity.user_id)
+
+    def set_authenticator(self, authenticate: Callable[[str], Identity | None]) -> None:
+        """Who a token belongs to (None: refuse). The composition root wires auth in."""
+        self._authenticate = authenticate
+
+    def close(self) -> None:
+        if self._redis_publisher is not None:
+            self._redis_publisher.redis.close()
+
+    def asgi(self, app: Any) -> socketio.ASGIApp:
+        return socketio.ASGIApp(self.sio, other_asgi_app=app, socketio_path="socket.io")
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def publish(self, event: str, data: dict[str, Any], rooms: list[str]) -> None:
+        """Send an event to rooms; callable from any thread of any process."""
+        try:
+            if self._redis_publisher is not None:
+                for room in rooms:
+                    self._redis_publisher.emit(event, data, room=room)
+                return
+            if self._loop is None or self._loop.is_closed():
+                return  # no server in this process and no Redis: nobody to tell
+            for room in rooms:
+                future = asyncio.run_coroutine_threadsafe(
+                    self.sio.emit(event, data, room=room), self._loop
+                )
+                future.add_done_callback(_log_failure)
+        except Exception:  # an event lost must never fail the scan that sent it
+            logger.warning("realtime.publish_failed event=%s", event, exc_info=True)
+
+
+def _log_failure(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("realtime.emit_failed", exc_info=future.exception())
