@@ -27,20 +27,36 @@ TEST_PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def new_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], str]]:
+    """Make a fresh, empty database: SQLite, or PostgreSQL when VERISCAN_TEST_DATABASE_URL
+    is set (each is dropped at the end). The service's migrations build the schema."""
     base = os.environ.get("VERISCAN_TEST_DATABASE_URL", "").strip()
-    if not base:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'veriscan.db'}"
-        return
-    # A fresh database per run: the migrations build it, and it is dropped at the end.
-    url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    name = f"veriscan_test_{secrets.token_hex(4)}"
-    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    created: list[str] = []
+    admin = ""
+    if base:
+        url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+        admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def make() -> str:
+        if not base:
+            return f"sqlite:///{tmp_path_factory.mktemp('db') / 'veriscan.db'}"
+        name = f"veriscan_test_{secrets.token_hex(4)}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        created.append(name)
+        return url.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    if created:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for name in created:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(new_database: Callable[[], str]) -> str:
+    """The session server's database."""
+    return new_database()
 
 
 @pytest.fixture(scope="session")
@@ -148,10 +164,11 @@ def unique_name(prefix: str = "user") -> str:
 def make_account(server: LiveServer) -> Callable[..., Account]:
     """Create a user (through the API for operatives, the service for other roles) and log in."""
 
-    def make(role: str = "operative", *, password: str = TEST_PASSWORD) -> Account:
+    def make(role: str = "operative", *, password: str = TEST_PASSWORD, on: LiveServer | None = None) -> Account:
+        target = on or server
         username = unique_name(role)
         email = f"{username}@example.com"
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with httpx.Client(base_url=target.url, timeout=30) as client:
             if role == "operative":
                 response = client.post(
                     "/api/auth/register",
@@ -159,7 +176,7 @@ def make_account(server: LiveServer) -> Callable[..., Account]:
                 )
                 assert response.status_code == 201, response.text
             else:
-                context = server.context
+                context = target.context
                 with context.db.session() as session:
                     auth_service.create_user(
                         session,

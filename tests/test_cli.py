@@ -163,6 +163,8 @@ def test_serve_starts_migrates_and_stops_on_sigterm(env: dict[str, str]) -> None
 def test_rotate_keys(
     env: dict[str, str], server: LiveServer, make_account: Callable[..., Account], vt: Any
 ) -> None:
+    # The keys the session server stored, rotated from the command line and back.
+    env = {**env, "VERISCAN_DATABASE_URL": server.settings.database_url}
     account = make_account()
     value = secrets.token_hex(32)
     vt.add_key(value)

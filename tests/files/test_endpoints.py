@@ -236,7 +236,7 @@ def small_server(settings_factory: Callable[..., object]) -> Iterator[LiveServer
 def test_over_the_limit_is_400_and_leaves_nothing(
     small_server: LiveServer, make_account: Callable[..., Account]
 ) -> None:
-    account = make_account()
+    account = make_account(on=small_server)
     limit = 1024 * 1024
     with httpx.Client(base_url=small_server.url, timeout=30) as client:
         at_limit = upload(client, account, b"a" * limit)

