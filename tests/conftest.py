@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.engines.conftest import clamd  # noqa: F401 - a real clamd, for service tests too
 from tests.live import LiveServer, LogCapture, live_server
 from veriscan.auth import service as auth_service
 from veriscan.auth.models import Role
@@ -94,17 +95,21 @@ def log_capture() -> Iterator[LogCapture]:
 @pytest.fixture(scope="session")
 def settings_factory(
     tmp_path_factory: pytest.TempPathFactory,
-    database_url: str,
+    new_database: Callable[[], str],
     redis_url: str,
     request: pytest.FixtureRequest,
 ) -> Callable[..., Settings]:
-    data_dir = tmp_path_factory.mktemp("data")
+    """Settings for a server of its own: data dir (blobs, queue) and database, unless given.
+
+    Servers that share a database must share their blobs and workers too (that is the
+    distributed deployment), so by default each test server gets its own of everything.
+    """
     secret = secrets.token_urlsafe(32)
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "data_dir": data_dir,
-            "database_url": database_url,
+            "data_dir": tmp_path_factory.mktemp("data"),
+            "database_url": overrides.get("database_url") or new_database(),
             "redis_url": redis_url,
             "secret_key": secret,
             "virustotal_url": _vt_url(request),
@@ -118,6 +123,9 @@ def settings_factory(
             "virustotal_retry_seconds": 0.05,
             "virustotal_retry_max_seconds": 0.2,
             "scan_lease_seconds": 3.0,
+            # Every test server runs its own scans, also when they share one Redis.
+            "workers": 4,
+            "queue_name": f"veriscan-test-{secrets.token_hex(4)}",
             "sweep_interval_seconds": 0.5,
         }
         values.update(overrides)
@@ -128,9 +136,9 @@ def settings_factory(
 
 @pytest.fixture(scope="session")
 def server(
-    settings_factory: Callable[..., Settings], log_capture: LogCapture
+    settings_factory: Callable[..., Settings], log_capture: LogCapture, database_url: str
 ) -> Iterator[LiveServer]:
-    with live_server(settings_factory()) as live:
+    with live_server(settings_factory(database_url=database_url)) as live:
         yield live
 
 
@@ -164,7 +172,9 @@ def unique_name(prefix: str = "user") -> str:
 def make_account(server: LiveServer) -> Callable[..., Account]:
     """Create a user (through the API for operatives, the service for other roles) and log in."""
 
-    def make(role: str = "operative", *, password: str = TEST_PASSWORD, on: LiveServer | None = None) -> Account:
+    def make(
+        role: str = "operative", *, password: str = TEST_PASSWORD, on: LiveServer | None = None
+    ) -> Account:
         target = on or server
         username = unique_name(role)
         email = f"{username}@example.com"

@@ -7,6 +7,7 @@ lock and fills the results cache, the others wait and then find the cache filled
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,10 +52,9 @@ class NamedLocks:
         try:
             yield
         finally:
-            try:
+            # LockError: it expired first; the work is done either way.
+            with contextlib.suppress(redis.exceptions.LockError):
                 await asyncio.to_thread(redis_lock.release)
-            except redis.exceptions.LockError:
-                pass  # it expired first; the work is done either way
 
     def close(self) -> None:
         if self._redis is not None:

@@ -21,10 +21,13 @@ logger = logging.getLogger("veriscan.queue")
 
 def make_huey(settings: Settings) -> Huey:
     if settings.redis_url:
-        return RedisHuey("veriscan", url=settings.redis_url, results=False)
+        return RedisHuey(settings.queue_name, url=settings.redis_url, results=False)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(
-        "veriscan", filename=str(settings.data_dir / "queue.db"), results=False, timeout=30
+        settings.queue_name,
+        filename=str(settings.data_dir / "queue.db"),
+        results=False,
+        timeout=30,
     )
 
 

@@ -57,6 +57,18 @@ class ReceivedForm:
                 received.writer.discard()
 
 
+def _form_filename(raw: bytes) -> str:
+    """The file name as the user's system had it.
+
+    Browsers (the HTML standard's form-data encoding) and httpx send a double quote as
+    %22 and CR, LF as %0D, %0A inside the quoted file name; only those three are undone.
+    """
+    name = raw.decode("utf-8", "replace")
+    for escaped, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
+        name = name.replace(escaped, char).replace(escaped.lower(), char)
+    return name
+
+
 def boundary_of(content_type: str | None) -> bytes:
     if not content_type:
         raise MalformedUpload("Content-Type must be multipart/form-data")
@@ -131,7 +143,7 @@ class _Receiver:
             content_type = self._headers.get(b"content-type")
             received = ReceivedFile(
                 field_name=name,
-                filename=options.get(b"filename", b"").decode("utf-8", "replace"),
+                filename=_form_filename(options.get(b"filename", b"")),
                 declared_type=content_type.decode("latin-1") if content_type else None,
             )
             received.writer = self.open_writer()

@@ -83,7 +83,7 @@ class EngineReport:
 
 
 class EngineFailed(Exception):
-    """Raised by a plug-in when it cannot scan this sample; `retryable` says if trying later may help."""
+    """A plug-in cannot scan this sample; `retryable` says whether trying later may help."""
 
     def __init__(self, message: str, *, retryable: bool = False) -> None:
         super().__init__(message)

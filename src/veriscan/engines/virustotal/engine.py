@@ -79,7 +79,10 @@ class VirusTotalEngine:
         resume_analysis: str | None = None,
         on_analysis: Callable[[str], Awaitable[None]] | None = None,
     ) -> list[EngineVerdict]:
-        """Verdicts from VirusTotal's engines. Raises KeyRefused, VirusTotalFailed or TimeoutError."""
+        """Verdicts of VirusTotal's engines.
+
+        Raises KeyRefused, VirusTotalFailed, or TimeoutError at the deadline.
+        """
         async with self.client.session(api_key) as session:
             call = _Caller(self, session, api_key, deadline)
             await call.learn_allowance()
