@@ -26,12 +26,13 @@ VERISCAN = [sys.executable, "-m", "veriscan"]
 
 
 @pytest.fixture
-def env(tmp_path: Path, database_url: str) -> dict[str, str]:
+def env(tmp_path: Path, new_database: Callable[[], str]) -> dict[str, str]:
+    """A command line of its own: data dir and database (its `serve` runs workers)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("VERISCAN_")}
     return {
         **clean,
         "VERISCAN_DATA_DIR": str(tmp_path / "data"),
-        "VERISCAN_DATABASE_URL": database_url,
+        "VERISCAN_DATABASE_URL": new_database(),
     }
 
 

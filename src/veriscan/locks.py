@@ -30,6 +30,7 @@ class NamedLocks:
         """Hold `name` for the block. Waits at most `wait` seconds (TimeoutError after).
 
         `ttl` bounds how long a Redis lock outlives a process that died holding it.
+        Across processes the wait is polled by redis-py (every 0.1 s).
         """
         wait = max(wait, 0.0)
         if self._redis is None:
@@ -41,17 +42,26 @@ class NamedLocks:
             finally:
                 lock.release()
             return
+        # The lock expires `ttl` seconds after its last renewal, so one held by a process
+        # that died frees itself soon; while held, it is renewed every third of that.
+        ttl = max(ttl, 1.0)
         redis_lock = self._redis.lock(
-            f"veriscan-lock:{name}",
-            timeout=max(ttl, 1.0),
-            blocking_timeout=wait,
-            thread_local=False,
+            f"veriscan-lock:{name}", timeout=ttl, blocking_timeout=wait, thread_local=False
         )
         if not await asyncio.to_thread(redis_lock.acquire):
             raise TimeoutError(f"lock {name} still held by another scan")
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(ttl / 3)
+                with contextlib.suppress(redis.exceptions.LockError):
+                    await asyncio.to_thread(redis_lock.reacquire)
+
+        renewing = asyncio.create_task(renew())
         try:
             yield
         finally:
+            renewing.cancel()
             # LockError: it expired first; the work is done either way.
             with contextlib.suppress(redis.exceptions.LockError):
                 await asyncio.to_thread(redis_lock.release)

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import jwt
@@ -69,14 +70,16 @@ def test_an_expired_token_is_refused(
 
 
 def test_tokens_from_a_previous_secret_still_work_after_rotation(
-    settings_factory,
-    account: Account,  # type: ignore[no-untyped-def]
+    settings_factory: Any, account: Account, server: LiveServer
 ) -> None:
     from tests.live import live_server
 
-    old_secret = settings_factory().secret_key.get_secret_value()
+    old_secret = server.settings.secret_key.get_secret_value()
     rotated = settings_factory(
-        secret_key="a-brand-new-secret-value", previous_secret_keys=old_secret
+        secret_key="a-brand-new-secret-value",
+        previous_secret_keys=old_secret,
+        database_url=server.settings.database_url,
+        workers=0,
     )
     with live_server(rotated) as live, httpx.Client(base_url=live.url) as client:
         assert client.get("/api/auth/profile", headers=account.headers).status_code == 200
