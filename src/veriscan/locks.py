@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -46,10 +47,13 @@ class NamedLocks:
         # that died frees itself soon; while held, it is renewed every third of that.
         ttl = max(ttl, 1.0)
         redis_lock = self._redis.lock(
-            f"veriscan-lock:{name}", timeout=ttl, blocking_timeout=wait, thread_local=False
+            f"veriscan-lock:{name}", timeout=ttl, blocking_timeout=1.0, thread_local=False
         )
-        if not await asyncio.to_thread(redis_lock.acquire):
-            raise TimeoutError(f"lock {name} still held by another scan")
+        give_up = time.monotonic() + wait
+        # Short blocking waits in a loop, so that a stopping process is not held up.
+        while not await asyncio.to_thread(redis_lock.acquire):
+            if time.monotonic() >= give_up:
+                raise TimeoutError(f"lock {name} still held by another scan")
 
         async def renew() -> None:
             while True:
@@ -64,7 +68,7 @@ class NamedLocks:
             renewing.cancel()
             # LockError: it expired first; the work is done either way.
             with contextlib.suppress(redis.exceptions.LockError):
-                await asyncio.to_thread(redis_lock.release)
+                redis_lock.release()  # one quick command: not worth a thread
 
     def close(self) -> None:
         if self._redis is not None:
