@@ -92,6 +92,9 @@ def main() -> None:
         "VERISCAN_RATE_LIMIT": "0",
         "VERISCAN_MAX_UPLOAD_MB": str(args.size_mb + 1),
         "VERISCAN_LOG_LEVEL": "WARNING",
+        # Measure the upload alone: no engine, so no scan starts behind it.
+        "VERISCAN_YARA_ENABLED": "false",
+        "VERISCAN_CLAMD_SOCKET": "",
     }
     veriscan = [sys.executable, "-m", "veriscan"]
     subprocess.run(

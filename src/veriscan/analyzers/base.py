@@ -1,0 +1,108 @@
+"""The one interface every media analyzer implements, and what it reports.
+
+An analyzer implements `analyze(sample) -> Report` (blocking; it runs on a worker thread)
+and declares the media kinds it accepts. The base class owns the timeout, the timing and
+the error capture (`run`). Scores are computed from the media's own bytes: a finding's
+`score` is the analyzer's estimate, between 0 and 1, that the media is synthetic or
+manipulated, and `None` when the signal could not be measured on this file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+logger = logging.getLogger("veriscan.analyzers")
+
+
+class MediaKind(enum.StrEnum):
+    IMAGE = "IMAGE"
+    VIDEO = "VIDEO"
+    AUDIO = "AUDIO"
+
+
+class Decision(enum.StrEnum):
+    """A finding that settles the verdict on its own (e.g. a signed AI declaration)."""
+
+    GENERATED = "generated"  # declared or proven AI-generated
+    MANIPULATED = "manipulated"  # e.g. a C2PA manifest whose hashes no longer match
+
+
+@dataclass(frozen=True)
+class MediaSample:
+    path: Path
+    kind: MediaKind
+    mime_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of evidence, in words a reader understands."""
+
+    signal: str  # stable id: "ela", "gan_fingerprint", "noise_residual", "faces", "c2pa", ...
+    score: float | None  # 0..1 suspicion; None: not measurable on this file
+    weight: float  # how much the fusion trusts this signal (0..1)
+    summary: str  # plain words: "Error levels are uniform across the image"
+    details: dict[str, Any] = field(default_factory=dict)
+    decision: Decision | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceImage:
+    name: str  # "ela-heatmap", "faces", "spectrum", ...
+    png: bytes
+    caption: str
+
+
+@dataclass
+class Report:
+    analyzer: str
+    findings: list[Finding] = field(default_factory=list)
+    # Facts, not judgements: codec, bitrate, resolution, duration, fps, gps, generator...
+    metadata: dict[str, Any] = field(default_factory=dict)
+    evidence: list[EvidenceImage] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+class AnalyzerFailed(Exception):
+    """The analyzer cannot read this file (corrupt, truncated, unsupported)."""
+
+
+class Analyzer(ABC):
+    #: Stable name, used in reports and logs.
+    name: ClassVar[str]
+    #: The media kinds this analyzer accepts.
+    kinds: ClassVar[frozenset[MediaKind]]
+    #: Seconds one analysis may take before it is reported as timed out.
+    timeout: float = 60.0
+
+    def accepts(self, sample: MediaSample) -> bool:
+        return sample.kind in self.kinds
+
+    @abstractmethod
+    def analyze(self, sample: MediaSample) -> Report:
+        """Analyse one file (blocking). Raise AnalyzerFailed when it cannot be read."""
+
+    async def run(self, sample: MediaSample) -> Report:
+        started = time.monotonic()
+        try:
+            report = await asyncio.wait_for(asyncio.to_thread(self.analyze, sample), self.timeout)
+        except TimeoutError:
+            logger.warning("analyzers.timeout analyzer=%s sha256=%s", self.name, sample.sha256)
+            report = Report(self.name, error=f"{self.name} took longer than {self.timeout:.0f} s")
+        except AnalyzerFailed as exc:
+            report = Report(self.name, error=str(exc))
+        except Exception as exc:  # an analyzer bug must not take the scan down
+            logger.exception("analyzers.crashed analyzer=%s sha256=%s", self.name, sample.sha256)
+            report = Report(self.name, error=f"{self.name} failed ({type(exc).__name__})")
+        report.seconds = time.monotonic() - started
+        return report
