@@ -54,6 +54,8 @@ class AppContext:
     started_at: float = field(default_factory=time.monotonic)
     # Set when the tasks are registered (malware.tasks.register): puts a scan on the queue.
     enqueue_scan: Callable[[uuid.UUID], None] = field(default=lambda _: None)
+    # Set by media.tasks.register: puts a media scan on the queue.
+    enqueue_media: Callable[[uuid.UUID], None] = field(default=lambda _: None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:

@@ -7,4 +7,5 @@ def import_all_models() -> None:
     import veriscan.auth.models
     import veriscan.files.models
     import veriscan.keys.models
-    import veriscan.malware.models  # noqa: F401
+    import veriscan.malware.models
+    import veriscan.media.models  # noqa: F401

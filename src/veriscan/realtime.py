@@ -81,17 +81,16 @@ class Realtime:
     def publish(self, event: str, data: dict[str, Any], rooms: list[str]) -> None:
         """Send an event to rooms; callable from any thread of any process."""
         try:
+            # One emit to all the rooms: a client in several of them hears it once.
             if self._redis_publisher is not None:
-                for room in rooms:
-                    self._redis_publisher.emit(event, data, room=room)
+                self._redis_publisher.emit(event, data, room=rooms)
                 return
             if self._loop is None or self._loop.is_closed():
                 return  # no server in this process and no Redis: nobody to tell
-            for room in rooms:
-                future = asyncio.run_coroutine_threadsafe(
-                    self.sio.emit(event, data, room=room), self._loop
-                )
-                future.add_done_callback(_log_failure)
+            future = asyncio.run_coroutine_threadsafe(
+                self.sio.emit(event, data, to=rooms), self._loop
+            )
+            future.add_done_callback(_log_failure)
         except Exception:  # an event lost must never fail the scan that sent it
             logger.warning("realtime.publish_failed event=%s", event, exc_info=True)
 

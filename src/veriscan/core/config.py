@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     # reuses the stored verdicts instead of asking the engine again (0 disables).
     results_cache_seconds: float = Field(default=24 * 3600.0, ge=0)
 
+    # POST /api/scans/upload waits this long for the analysis before answering 202.
+    media_wait_seconds: float = Field(default=30.0, ge=0)
+    # riskScore at or above which a media scan is DEEPFAKE, or SUSPICIOUS.
+    deepfake_threshold: int = Field(default=70, ge=1, le=100)
+    suspicious_threshold: int = Field(default=40, ge=1, le=100)
+    # Seconds one media analyzer may take on one file.
+    analyzer_timeout_seconds: float = Field(default=120.0, gt=0)
+
     # A VirusTotal key's allowance when VirusTotal does not tell (a free key's).
     virustotal_requests_per_minute: int = Field(default=4, ge=1)
     virustotal_requests_per_day: int = Field(default=500, ge=1)

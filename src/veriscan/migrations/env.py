@@ -13,12 +13,26 @@ config = context.config
 target_metadata = Base.metadata
 
 
+# Search structures that the models do not describe (created by hand in a migration):
+# autogenerate must not offer to drop them.
+HAND_MADE = {"media_scans_fts", "search_vector", "ix_media_scans_search"}
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    return not (
+        reflected and name is not None and (name in HAND_MADE or name.startswith("media_scans_fts"))
+    )
+
+
 def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -41,6 +55,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

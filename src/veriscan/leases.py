@@ -1,0 +1,103 @@
+"""Leases on job rows: how a worker claims a scan, keeps it, and loses it.
+
+A scan row is the truth about its job. A worker claims it with one conditional UPDATE
+(waiting, or running with a lapsed lease) that sets a fresh lease and a new claim token;
+every later write by that worker matches the token, so once another worker has taken the
+scan over, the first one can no longer record anything. Used by malware and media scans.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class Leases:
+    model: Any  # a mapped class with status, lease_until, claim_token, attempts, deadline_at
+    waiting: str
+    running: str
+
+    def claim(
+        self, session: Session, job_id: uuid.UUID, token: str, now: datetime, lease: timedelta
+    ) -> bool:
+        model = self.model
+        result = session.execute(
+            update(model)
+            .where(
+                model.id == job_id,
+                model.deadline_at > now,
+                or_(
+                    model.status == self.waiting,
+                    (model.status == self.running) & (model.lease_until < now),
+                ),
+            )
+            .values(
+                status=self.running,
+                claim_token=token,
+                lease_until=now + lease,
+                attempts=model.attempts + 1,
+                started_at=func.coalesce(model.started_at, now),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+    def owned(self, session: Session, job_id: uuid.UUID, token: str, **values: Any) -> bool:
+        """Update the row only while this worker still holds the claim."""
+        model = self.model
+        result = session.execute(
+            update(model)
+            .where(model.id == job_id, model.claim_token == token, model.status == self.running)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+    def release_lapsed(self, session: Session, now: datetime, lease: timedelta) -> list[uuid.UUID]:
+        """Jobs whose lease ran out go back to waiting (their old claim void); returns them
+        to be enqueued again. They are not returned again until another lease has passed."""
+        model = self.model
+        lapsed: Sequence[uuid.UUID] = session.scalars(
+            select(model.id).where(
+                model.status.in_((self.waiting, self.running)),
+                model.lease_until < now,
+                model.deadline_at > now,
+            )
+        ).all()
+        if lapsed:
+            session.execute(
+                update(model)
+                .where(model.id.in_(lapsed), model.status.in_((self.waiting, self.running)))
+                .values(status=self.waiting, claim_token=None, lease_until=now + lease)
+                .execution_options(synchronize_session=False)
+            )
+        return list(lapsed)
+
+    def fail_overdue(
+        self, session: Session, now: datetime, failed: str, reason: str
+    ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Jobs past their deadline fail with the reason; returns (job id, owner id) pairs."""
+        model = self.model
+        overdue = session.execute(
+            select(model.id, model.user_id).where(
+                model.status.in_((self.waiting, self.running)), model.deadline_at <= now
+            )
+        ).all()
+        if overdue:
+            session.execute(
+                update(model)
+                .where(
+                    model.id.in_([row[0] for row in overdue]),
+                    model.status.in_((self.waiting, self.running)),
+                )
+                .values(status=failed, error=reason, completed_at=now, claim_token=None)
+                .execution_options(synchronize_session=False)
+            )
+        return [(row[0], row[1]) for row in overdue]

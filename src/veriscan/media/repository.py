@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, column, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from veriscan.auth.models import User
+from veriscan.media.models import MediaEvidence, MediaScan
+
+
+@dataclass(frozen=True)
+class HistoryFilters:
+    page: int = 1
+    limit: int = 20
+    search: str | None = None
+    status: str | None = None
+    media_type: str | None = None
+    verdict: str | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    sort_by: str = "date"
+    sort_order: str = "desc"
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fts5_query(search: str) -> str | None:
+    """User text as an FTS5 query: every word must match, as a prefix; no operators."""
+    words = _WORD.findall(search)[:16]
+    if not words:
+        return None
+    return " ".join(f'"{word}"*' for word in words)
+
+
+class MediaScanRepository:
+    """Every listing starts from what the caller may see: an operative their own scans,
+    analysts and admins everyone's."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, scan: MediaScan) -> MediaScan:
+        self.session.add(scan)
+        self.session.flush()
+        return scan
+
+    def get(self, scan_id: uuid.UUID) -> MediaScan | None:
+        return self.session.get(MediaScan, scan_id)
+
+    def visible(self, viewer: User) -> Select[MediaScan, str]:
+        query = select(MediaScan, User.name).join(User, User.id == MediaScan.user_id)
+        if viewer.role not in ("admin", "analyst"):
+            query = query.where(MediaScan.user_id == viewer.id)
+        return query
+
+    def get_visible(self, viewer: User, scan_id: uuid.UUID) -> tuple[MediaScan, str] | None:
+        row = self.session.execute(self.visible(viewer).where(MediaScan.id == scan_id)).first()
+        return (row[0], row[1]) if row else None
+
+    def history(
+        self, viewer: User, filters: HistoryFilters
+    ) -> tuple[list[tuple[MediaScan, str]], int]:
+        query = self.visible(viewer)
+        if filters.status:
+            query = query.where(MediaScan.status == filters.status)
+        if filters.media_type:
+            query = query.where(MediaScan.media_type == filters.media_type)
+        if filters.verdict:
+            query = query.where(MediaScan.result == filters.verdict)
+        if filters.start_date:
+            query = query.where(MediaScan.created_at >= filters.start_date)
+        if filters.end_date:
+            query = query.where(MediaScan.created_at <= filters.end_date)
+        if filters.search:
+            query = self._search(query, filters.search)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        column: Any = {
+            "date": MediaScan.created_at,
+            "confidence": MediaScan.confidence,
+            "riskScore": MediaScan.risk_score,
+            "fileName": func.lower(MediaScan.file_name),
+        }[filters.sort_by]
+        ordered = column.desc() if filters.sort_order == "desc" else column.asc()
+        # Scans without a score (not finished) sort last either way.
+        query = query.order_by(column.is_(None), ordered, MediaScan.created_at.desc(), MediaScan.id)
+        rows = self.session.execute(
+            query.offset((filters.page - 1) * filters.limit).limit(filters.limit)
+        )
+        return [(row[0], row[1]) for row in rows], total
+
+    def _search(self, query: Select[MediaScan, str], search: str) -> Select[MediaScan, str]:
+        if self.session.get_bind().dialect.name == "sqlite":
+            match = fts5_query(search)
+            if match is None:
+                return query
+            hits = (
+                text("SELECT scan_id FROM media_scans_fts WHERE media_scans_fts MATCH :q")
+                .bindparams(q=match)
+                .columns(column("scan_id", MediaScan.id.type))
+            )
+            return query.where(MediaScan.id.in_(hits))
+        terms = func.websearch_to_tsquery("simple", search)
+        operative = func.to_tsvector("simple", func.coalesce(User.name, "") + " " + User.username)
+        return query.where(
+            or_(
+                text("media_scans.search_vector @@ websearch_to_tsquery('simple', :q)").bindparams(
+                    q=search
+                ),
+                operative.op("@@")(terms),
+            )
+        )
+
+    def evidence(self, scan_id: uuid.UUID) -> Sequence[MediaEvidence]:
+        return self.session.scalars(
+            select(MediaEvidence)
+            .where(MediaEvidence.scan_id == scan_id)
+            .order_by(MediaEvidence.name)
+        ).all()
+
+    def evidence_item(self, scan_id: uuid.UUID, name: str) -> MediaEvidence | None:
+        return self.session.scalar(
+            select(MediaEvidence).where(
+                MediaEvidence.scan_id == scan_id, MediaEvidence.name == name
+            )
+        )

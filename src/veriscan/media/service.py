@@ -1,0 +1,219 @@
+"""Media scans: accepting uploads, waiting for the analysis, history, details, deletion."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from veriscan.analyzers.base import MediaKind
+from veriscan.auth.models import Role, User
+from veriscan.context import AppContext
+from veriscan.core.db import utcnow
+from veriscan.core.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from veriscan.core.filenames import clean_filename
+from veriscan.core.sniff import mime_type_of
+from veriscan.files.service import FORM_OVERHEAD_BYTES, keep_blob, releasing_blob
+from veriscan.media.models import MediaEvidence, MediaScan, MediaStatus
+from veriscan.media.repository import HistoryFilters, MediaScanRepository
+from veriscan.uploads import MalformedUpload, ReceivedFile, UploadTooLarge, receive_form
+
+logger = logging.getLogger("veriscan.media")
+
+SCAN_NOT_FOUND = "Scan not found"
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+# Containers that may hold video or only sound: the streams decide.
+AMBIGUOUS_TYPES = {
+    "application/ogg",
+    "video/webm",
+    "video/mp4",
+    "video/quicktime",
+    "audio/mp4",
+    "video/3gpp",
+}
+
+
+def media_kind(path: Path, mime_type: str) -> MediaKind | None:
+    """IMAGE, VIDEO or AUDIO from the content; None when it is none of them."""
+    if mime_type.startswith("image/"):
+        return MediaKind.IMAGE
+    if mime_type in AMBIGUOUS_TYPES or mime_type.startswith(("video/", "audio/")):
+        try:
+            import av
+
+            with av.open(str(path)) as container:
+                if container.streams.video:
+                    return MediaKind.VIDEO
+                if container.streams.audio:
+                    return MediaKind.AUDIO
+        except Exception as exc:  # noqa: BLE001 - undecodable: the sniffed type decides
+            logger.info("media.probe_failed mime=%s error=%s", mime_type, type(exc).__name__)
+        if mime_type.startswith("audio/"):
+            return MediaKind.AUDIO
+        if mime_type.startswith("video/"):
+            return MediaKind.VIDEO
+    return None
+
+
+def parse_tags(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    tags: list[str] = []
+    for part in raw.split(","):
+        tag = " ".join(part.split())[:MAX_TAG_LENGTH]
+        if tag and tag not in tags:
+            tags.append(tag)
+    if len(tags) > MAX_TAGS:
+        raise ValidationFailed(f"At most {MAX_TAGS} tags")
+    return tags
+
+
+async def receive(context: AppContext, request: Request) -> tuple[ReceivedFile, list[str]]:
+    limit = context.settings.max_upload_bytes
+    too_large = f"File too large: the limit is {context.settings.max_upload_mb} MB"
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
+        raise PayloadTooLarge(too_large)
+    try:
+        form = await receive_form(
+            request.stream(),
+            request.headers.get("content-type"),
+            open_writer=context.blobs.writer,
+            max_file_bytes=limit,
+        )
+    except MalformedUpload as exc:
+        raise ValidationFailed(str(exc)) from None
+    except UploadTooLarge:
+        raise PayloadTooLarge(too_large) from None
+    if not form.files:
+        raise ValidationFailed("No file part in the request")
+    received = form.files[0]
+    try:
+        if not received.filename.strip():
+            raise ValidationFailed("No selected file")
+        tags = parse_tags(form.fields.get("tags"))
+    except ValidationFailed:
+        form.discard()
+        raise
+    return received, tags
+
+
+def accept(context: AppContext, user: User, received: ReceivedFile, tags: list[str]) -> MediaScan:
+    writer = received.writer
+    assert writer is not None and writer.digests is not None
+    try:
+        mime_type = mime_type_of(bytes(received.head))
+        kind = media_kind(writer.path, mime_type)
+        if kind is None:
+            raise ValidationFailed(
+                f"Not an image, video or audio file (the content is {mime_type})",
+                code="UNSUPPORTED_MEDIA",
+            )
+        now = utcnow()
+        with context.db.session() as session:
+            keep_blob(session, context, writer)
+            scan = MediaScanRepository(session).add(
+                MediaScan(
+                    user_id=user.id,
+                    file_name=clean_filename(received.filename),
+                    media_type=kind.value,
+                    mime_type=mime_type,
+                    file_size=writer.digests.size,
+                    sha256=writer.digests.sha256,
+                    tags=tags,
+                    tags_text=" ".join(tags),
+                    status=MediaStatus.PENDING.value,
+                    created_at=now,
+                    lease_until=now + timedelta(seconds=context.settings.scan_lease_seconds),
+                    deadline_at=now + timedelta(seconds=context.settings.scan_deadline_seconds),
+                )
+            )
+    finally:
+        writer.discard()
+    context.enqueue_media(scan.id)
+    logger.info(
+        "media.accepted scan_id=%s kind=%s size=%d", scan.id, scan.media_type, scan.file_size
+    )
+    return scan
+
+
+async def upload(context: AppContext, user: User, request: Request) -> tuple[MediaScan, bool]:
+    """Accept an upload and wait a while for its analysis; True when it finished in time."""
+    received, tags = await receive(context, request)
+    scan = await run_in_threadpool(accept, context, user, received, tags)
+    deadline = time.monotonic() + context.settings.media_wait_seconds
+    delay = 0.05
+    while True:
+        current = await run_in_threadpool(_reload, context, scan.id)
+        if current is None:
+            raise NotFound(SCAN_NOT_FOUND)
+        if current.status in (MediaStatus.COMPLETED.value, MediaStatus.FAILED.value):
+            return current, True
+        if time.monotonic() + delay > deadline:
+            return current, False
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def _reload(context: AppContext, scan_id: uuid.UUID) -> MediaScan | None:
+    with context.db.session(writes=False) as session:
+        return MediaScanRepository(session).get(scan_id)
+
+
+@dataclass(frozen=True)
+class ScanView:
+    scan: MediaScan
+    operative: str
+    evidence: list[MediaEvidence]
+
+
+def get_scan(session: Session, viewer: User, scan_id: uuid.UUID) -> ScanView:
+    repository = MediaScanRepository(session)
+    found = repository.get_visible(viewer, scan_id)
+    if found is None:
+        raise NotFound(SCAN_NOT_FOUND)
+    scan, operative = found
+    return ScanView(scan, operative, list(repository.evidence(scan.id)))
+
+
+def get_evidence(session: Session, viewer: User, scan_id: uuid.UUID, name: str) -> MediaEvidence:
+    if MediaScanRepository(session).get_visible(viewer, scan_id) is None:
+        raise NotFound(SCAN_NOT_FOUND)
+    item = MediaScanRepository(session).evidence_item(scan_id, name)
+    if item is None:
+        raise NotFound("Evidence not found")
+    return item
+
+
+def history(
+    session: Session, viewer: User, filters: HistoryFilters
+) -> tuple[list[tuple[MediaScan, str]], int, int]:
+    if filters.start_date and filters.end_date and filters.start_date > filters.end_date:
+        raise ValidationFailed("startDate is after endDate")
+    rows, total = MediaScanRepository(session).history(viewer, filters)
+    return rows, total, math.ceil(total / filters.limit) if total else 0
+
+
+def delete_scan(context: AppContext, viewer: User, scan_id: uuid.UUID) -> None:
+    if viewer.role != Role.ADMIN.value:
+        raise Forbidden("Only admins delete scans")
+    with context.db.session() as session:
+        scan = MediaScanRepository(session).get(scan_id)
+        if scan is None:
+            raise NotFound(SCAN_NOT_FOUND)
+        sha256 = scan.sha256
+        session.delete(scan)
+        session.flush()
+        with releasing_blob(session, context, sha256):
+            session.commit()
+    logger.info("media.deleted scan_id=%s by=%s", scan_id, viewer.id)
