@@ -56,7 +56,7 @@ def media_kind(path: Path, mime_type: str) -> MediaKind | None:
                     return MediaKind.VIDEO
                 if container.streams.audio:
                     return MediaKind.AUDIO
-        except Exception as exc:  # noqa: BLE001 - undecodable: the sniffed type decides
+        except Exception as exc:
             logger.info("media.probe_failed mime=%s error=%s", mime_type, type(exc).__name__)
         if mime_type.startswith("audio/"):
             return MediaKind.AUDIO
