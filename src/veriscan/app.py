@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from veriscan import __version__
+from veriscan.admin.endpoints import router as admin_router
 from veriscan.auth import service as auth_service
 from veriscan.auth.endpoints import router as auth_router
 from veriscan.context import AppContext
@@ -23,9 +24,10 @@ from veriscan.core.config import Settings
 from veriscan.core.errors import VeriscanError, error_response, install_error_handlers
 from veriscan.core.ratelimit import LimiterStore, RateLimitMiddleware
 from veriscan.files.endpoints import router as files_router
+from veriscan.jobs import register_all, sweep_all
 from veriscan.keys.endpoints import router as keys_router
-from veriscan.malware import tasks as malware_tasks
 from veriscan.malware.endpoints import router as malware_router
+from veriscan.media.endpoints import router as media_router
 from veriscan.queue import EmbeddedConsumer, Sweeper
 from veriscan.realtime import Identity
 
@@ -57,7 +59,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     settings = settings or Settings()
     context = AppContext.from_settings(settings)
     context.realtime.set_authenticator(_authenticator(context))
-    malware_tasks.register(context)
+    register_all(context)
     limiter = LimiterStore(settings.redis_url) if settings.rate_limit_enabled else None
 
     @asynccontextmanager
@@ -74,7 +76,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
                 context.huey, workers=settings.worker_threads, worker_type="thread", periodic=False
             )
             consumer.start()
-        sweeper = Sweeper(lambda: malware_tasks.sweep(context), settings.sweep_interval_seconds)
+        sweeper = Sweeper(lambda: sweep_all(context), settings.sweep_interval_seconds)
         sweeper.start()
         logger.info("app.started version=%s workers=%d", __version__, settings.worker_threads)
         yield
@@ -102,7 +104,14 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         logger.info("request.client_disconnected path=%s", request.url.path)
         return error_response(400, "CLIENT_DISCONNECTED", "The client went away mid-request")
 
-    for router in (auth_router, keys_router, files_router, malware_router):
+    for router in (
+        auth_router,
+        keys_router,
+        files_router,
+        malware_router,
+        media_router,
+        admin_router,
+    ):
         app.include_router(router)
 
     @app.get("/health", tags=["health"], include_in_schema=True)

@@ -53,7 +53,7 @@ def worker(
 
     from veriscan.context import AppContext
     from veriscan.core import migrate as migrations
-    from veriscan.malware import tasks
+    from veriscan.jobs import register_all, sweep_all
     from veriscan.queue import Sweeper
 
     settings = _settings()
@@ -65,8 +65,8 @@ def worker(
         )
     context = AppContext.from_settings(settings)
     migrations.upgrade(context.db.engine)
-    tasks.register(context)
-    sweeper = Sweeper(lambda: tasks.sweep(context), settings.sweep_interval_seconds)
+    register_all(context)
+    sweeper = Sweeper(lambda: sweep_all(context), settings.sweep_interval_seconds)
     sweeper.start()
     consumer = Consumer(context.huey, workers=threads, worker_type="thread", periodic=False)
     try:

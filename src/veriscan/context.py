@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from huey import Huey
 
@@ -56,6 +57,7 @@ class AppContext:
     enqueue_scan: Callable[[uuid.UUID], None] = field(default=lambda _: None)
     # Set by media.tasks.register: puts a media scan on the queue.
     enqueue_media: Callable[[uuid.UUID], None] = field(default=lambda _: None)
+    _media_analyzers: list[Any] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:
@@ -101,6 +103,19 @@ class AppContext:
             realtime=Realtime(settings.redis_url),
             huey=make_huey(settings),
         )
+
+    def media_analyzers(self) -> list[Any]:
+        """The media analyzers, built on first use (they import OpenCV, PyAV, c2pa...)."""
+        if self._media_analyzers is None:
+            from veriscan.analyzers.registry import build_analyzers
+
+            self._media_analyzers = build_analyzers(self.settings)
+        return self._media_analyzers
+
+    def media_thresholds(self) -> Any:
+        from veriscan.analyzers.registry import thresholds
+
+        return thresholds(self.settings)
 
     def close(self) -> None:
         self.quota.close()

@@ -8,6 +8,7 @@ scan over, the first one can no longer record anything. Used by malware and medi
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
+
+from veriscan.core.db import Database, utcnow
 
 
 @dataclass(frozen=True)
@@ -101,3 +104,30 @@ class Leases:
                 .execution_options(synchronize_session=False)
             )
         return [(row[0], row[1]) for row in overdue]
+
+
+class LostClaim(Exception):
+    """Another worker took the job over (this one was too slow to renew its lease)."""
+
+
+async def keep_claim(
+    db: Database,
+    leases: Leases,
+    job_id: uuid.UUID,
+    token: str,
+    lease: timedelta,
+    work: list[asyncio.Task[Any]],
+) -> None:
+    """Renew the lease every third of it while the work runs; cancel the work and raise
+    LostClaim if the claim is gone."""
+    while True:
+        await asyncio.sleep(lease.total_seconds() / 3)
+
+        def renew() -> bool:
+            with db.session() as session:
+                return leases.owned(session, job_id, token, lease_until=utcnow() + lease)
+
+        if not await asyncio.to_thread(renew):
+            for task in work:
+                task.cancel()
+            raise LostClaim

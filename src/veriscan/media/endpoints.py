@@ -1,0 +1,204 @@
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from veriscan.auth.dependencies import CurrentUser
+from veriscan.core.errors import ValidationFailed
+from veriscan.deps import Context, DbSession, parse_uuid
+from veriscan.media import service
+from veriscan.media.models import MediaEvidence, MediaScan
+from veriscan.media.repository import HistoryFilters
+from veriscan.media.schemas import (
+    DeletedEnvelope,
+    EvidenceOut,
+    GpsOut,
+    HistoryEnvelope,
+    HistoryItem,
+    HistoryPagination,
+    MediaTypeFilter,
+    ScanDetail,
+    ScanEnvelope,
+    SortBy,
+    SortOrder,
+    StatusFilter,
+    VerdictFilter,
+)
+from veriscan.openapi import errors
+
+router = APIRouter(prefix="/api/scans", tags=["media scans"])
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "tags": {"type": "string", "description": "Comma-separated tags"},
+                    },
+                }
+            }
+        },
+    }
+}
+EVIDENCE_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def detail(scan: MediaScan, operative: str, evidence: list[MediaEvidence]) -> ScanDetail:
+    gps = None
+    if scan.gps_latitude is not None and scan.gps_longitude is not None:
+        gps = GpsOut(latitude=scan.gps_latitude, longitude=scan.gps_longitude)
+    return ScanDetail(
+        id=str(scan.id),
+        fileName=scan.file_name,
+        mediaType=scan.media_type,
+        fileSize=scan.file_size,
+        status=scan.status,
+        result=scan.result,
+        riskScore=scan.risk_score,
+        confidence=scan.confidence,
+        videoScore=scan.video_score,
+        audioScore=scan.audio_score,
+        ganFingerprint=scan.gan_fingerprint,
+        temporalConsistency=scan.temporal_consistency,
+        explanation=scan.explanation,
+        metadata=dict(scan.media_metadata or {}),
+        gpsCoordinates=gps,
+        hash=f"sha256:{scan.sha256}",
+        timestamp=_iso(scan.created_at),
+        operative=operative,
+        tags=list(scan.tags or []),
+        progress=scan.progress,
+        stage=scan.stage,
+        error=scan.error,
+        evidence=[
+            EvidenceOut(
+                name=item.name,
+                caption=item.caption,
+                url=f"/api/scans/{scan.id}/evidence/{item.name}",
+            )
+            for item in evidence
+        ],
+    )
+
+
+@router.post(
+    "/upload",
+    responses={**errors(400, 401, 413), 202: {"model": ScanEnvelope}},
+    openapi_extra=UPLOAD_BODY,
+)
+async def upload(request: Request, user: CurrentUser, context: Context) -> JSONResponse:
+    """Upload an image, video or audio file; waits a while for the analysis (200), else 202."""
+    scan, finished = await service.upload(context, user, request)
+    body = ScanEnvelope(data=detail(scan, user.name, []))
+    if finished:
+        with context.db.session(writes=False) as session:
+            view = service.get_scan(session, user, scan.id)
+        body = ScanEnvelope(data=detail(view.scan, view.operative, view.evidence))
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if finished else 202)
+
+
+def _day(value: str | None, name: str, *, end: bool) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
+            return day + timedelta(days=1) - timedelta(microseconds=1) if end else day
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed(f"{name}: expected an ISO 8601 date or date-time") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+@router.get("/history", responses=errors(400, 401))
+def history(
+    user: CurrentUser,
+    session: DbSession,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    status: StatusFilter | None = None,
+    media_type: Annotated[MediaTypeFilter | None, Query(alias="mediaType")] = None,
+    verdict: VerdictFilter | None = None,
+    start_date: Annotated[str | None, Query(alias="startDate", max_length=40)] = None,
+    end_date: Annotated[str | None, Query(alias="endDate", max_length=40)] = None,
+    sort_by: Annotated[SortBy, Query(alias="sortBy")] = "date",
+    sort_order: Annotated[SortOrder, Query(alias="sortOrder")] = "desc",
+) -> HistoryEnvelope:
+    filters = HistoryFilters(
+        page=page,
+        limit=limit,
+        search=search.strip() if search else None,
+        status=status,
+        media_type=media_type,
+        verdict=verdict,
+        start_date=_day(start_date, "startDate", end=False),
+        end_date=_day(end_date, "endDate", end=True),
+        sort_by=sort_by,
+        sort_order=sort_order,
+    )
+    rows, total, pages = service.history(session, user, filters)
+    return HistoryEnvelope(
+        data=[
+            HistoryItem(
+                id=str(scan.id),
+                fileName=scan.file_name,
+                type=scan.media_type,
+                result=scan.result,
+                score=scan.risk_score,
+                timestamp=_iso(scan.created_at),
+                operative=operative,
+                status=scan.status,
+            )
+            for scan, operative in rows
+        ],
+        pagination=HistoryPagination(total=total, page=page, limit=limit, pages=pages),
+    )
+
+
+def _scan_id(value: str) -> uuid.UUID:
+    return parse_uuid(value, invalid_status=404, not_found=service.SCAN_NOT_FOUND)
+
+
+@router.get("/{scan_id}", responses=errors(401, 404))
+def get_scan(scan_id: str, user: CurrentUser, session: DbSession) -> ScanEnvelope:
+    view = service.get_scan(session, user, _scan_id(scan_id))
+    return ScanEnvelope(data=detail(view.scan, view.operative, view.evidence))
+
+
+@router.get(
+    "/{scan_id}/evidence/{name}",
+    responses={**errors(401, 404), 200: {"content": {"image/png": {}}}},
+    response_class=Response,
+)
+def get_evidence(scan_id: str, name: str, user: CurrentUser, session: DbSession) -> Response:
+    if not EVIDENCE_NAME.match(name):
+        raise ValidationFailed("Invalid evidence name", status_code=404, code="NOT_FOUND")
+    item = service.get_evidence(session, user, _scan_id(scan_id), name)
+    return Response(
+        item.content,
+        media_type=item.media_type,
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@router.delete("/{scan_id}", responses=errors(401, 403, 404))
+async def delete_scan(scan_id: str, user: CurrentUser, context: Context) -> DeletedEnvelope:
+    await run_in_threadpool(service.delete_scan, context, user, _scan_id(scan_id))
+    return DeletedEnvelope(message="Scan deleted successfully")

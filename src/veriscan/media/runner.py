@@ -1,0 +1,214 @@
+"""Running one claimed media scan: the analyzers, fusion, and one write of the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
+
+from veriscan.analyzers.base import MediaKind, MediaSample
+from veriscan.context import AppContext
+from veriscan.core.db import utcnow
+from veriscan.leases import LostClaim, keep_claim
+from veriscan.media import events
+from veriscan.media.models import LEASES, MediaEvidence, MediaScan, MediaStatus
+
+logger = logging.getLogger("veriscan.media")
+
+DEADLINE_REASON = "The analysis did not finish before its deadline"
+
+
+@dataclass(frozen=True)
+class Job:
+    scan_id: uuid.UUID
+    user_id: uuid.UUID
+    token: str
+    sample: MediaSample
+
+
+def run_media_scan(context: AppContext, scan_id: uuid.UUID) -> None:
+    """The queue task: claim, analyse, record. Safe to call any number of times."""
+    job = _claim(context, scan_id)
+    if job is None:
+        return
+    logger.info("media.scan_started scan_id=%s kind=%s", scan_id, job.sample.kind.value)
+    try:
+        analysis = asyncio.run(_execute(context, job))
+    except LostClaim:
+        logger.warning("media.claim_lost scan_id=%s", scan_id)
+        return
+    except Exception:
+        logger.exception("media.scan_crashed scan_id=%s", scan_id)
+        _fail(context, job, "Internal error while analysing")
+        return
+    _record(context, job, analysis)
+
+
+def _claim(context: AppContext, scan_id: uuid.UUID) -> Job | None:
+    token = uuid.uuid4().hex
+    lease = timedelta(seconds=context.settings.scan_lease_seconds)
+    with context.db.session() as session:
+        if not LEASES.claim(session, scan_id, token, utcnow(), lease):
+            return None
+        scan = session.get(MediaScan, scan_id)
+        if scan is None:
+            return None
+        return Job(
+            scan_id=scan.id,
+            user_id=scan.user_id,
+            token=token,
+            sample=MediaSample(
+                path=context.blobs.path_for(scan.sha256),
+                kind=MediaKind(scan.media_type),
+                mime_type=scan.mime_type,
+                size=scan.file_size,
+                sha256=scan.sha256,
+            ),
+        )
+
+
+async def _execute(context: AppContext, job: Job) -> Any:
+    from veriscan.analyzers.pipeline import analyze_media
+
+    async def progress(stage: str, percent: int) -> None:
+        def save() -> None:
+            with context.db.session() as session:
+                LEASES.owned(session, job.scan_id, job.token, stage=stage[:40], progress=percent)
+
+        await asyncio.to_thread(save)
+        events.progress(context, job.user_id, job.scan_id, percent, stage)
+
+    await progress("started", 5)
+    analysis = asyncio.create_task(
+        analyze_media(
+            job.sample,
+            context.media_analyzers(),
+            thresholds=context.media_thresholds(),
+            progress=progress,
+        )
+    )
+    heartbeat = asyncio.create_task(
+        keep_claim(
+            context.db,
+            LEASES,
+            job.scan_id,
+            job.token,
+            timedelta(seconds=context.settings.scan_lease_seconds),
+            [analysis],
+        )
+    )
+    try:
+        return await analysis
+    except asyncio.CancelledError:
+        if heartbeat.done() and isinstance(heartbeat.exception(), LostClaim):
+            raise LostClaim from None
+        raise
+    finally:
+        heartbeat.cancel()
+
+
+def _record(context: AppContext, job: Job, analysis: Any) -> None:
+    fused = analysis.fused
+    metadata = dict(analysis.metadata)
+    gps = metadata.get("gpsCoordinates") or None
+    findings = [
+        {
+            "analyzer": report.analyzer,
+            "error": report.error,
+            "seconds": round(report.seconds, 3),
+            "findings": [asdict(f) for f in report.findings],
+        }
+        for report in analysis.reports
+    ]
+    usable = [report for report in analysis.reports if report.error is None]
+    with context.db.session() as session:
+        if not usable:
+            reasons = "; ".join(r.error or "" for r in analysis.reports) or "no analyzer applies"
+            owned = LEASES.owned(
+                session,
+                job.scan_id,
+                job.token,
+                status=MediaStatus.FAILED.value,
+                error=f"The file could not be analysed: {reasons}"[:2000],
+                completed_at=utcnow(),
+                lease_until=None,
+                progress=100,
+                stage="failed",
+                findings=findings,
+                media_metadata=metadata,
+            )
+            failed = True
+        else:
+            owned = LEASES.owned(
+                session,
+                job.scan_id,
+                job.token,
+                status=MediaStatus.COMPLETED.value,
+                result=fused.verdict,
+                risk_score=fused.risk_score,
+                confidence=fused.confidence,
+                video_score=fused.video_score,
+                audio_score=fused.audio_score,
+                gan_fingerprint=fused.gan_fingerprint,
+                temporal_consistency=fused.temporal_consistency,
+                explanation=fused.explanation,
+                media_metadata=metadata,
+                findings=findings,
+                gps_latitude=gps.get("latitude") if isinstance(gps, dict) else None,
+                gps_longitude=gps.get("longitude") if isinstance(gps, dict) else None,
+                completed_at=utcnow(),
+                lease_until=None,
+                progress=100,
+                stage="completed",
+            )
+            failed = False
+        if not owned:
+            logger.warning("media.claim_lost_at_record scan_id=%s", job.scan_id)
+            return
+        session.add_all(
+            MediaEvidence(
+                scan_id=job.scan_id, name=item.name, caption=item.caption, content=item.png
+            )
+            for item in analysis.evidence
+        )
+    if failed:
+        events.error(context, job.user_id, job.scan_id, "The file could not be analysed")
+    else:
+        logger.info(
+            "media.scan_finished scan_id=%s verdict=%s risk=%s",
+            job.scan_id,
+            fused.verdict,
+            fused.risk_score,
+        )
+        events.complete(context, job.user_id, job.scan_id, fused.verdict, fused.risk_score)
+
+
+def _fail(context: AppContext, job: Job, reason: str) -> None:
+    with context.db.session() as session:
+        owned = LEASES.owned(
+            session,
+            job.scan_id,
+            job.token,
+            status=MediaStatus.FAILED.value,
+            error=reason,
+            completed_at=utcnow(),
+            lease_until=None,
+            progress=100,
+            stage="failed",
+        )
+    if owned:
+        events.error(context, job.user_id, job.scan_id, reason)
+
+
+def sweep(context: AppContext) -> list[uuid.UUID]:
+    now = utcnow()
+    lease = timedelta(seconds=context.settings.scan_lease_seconds)
+    with context.db.session() as session:
+        overdue = LEASES.fail_overdue(session, now, MediaStatus.FAILED.value, DEADLINE_REASON)
+        lapsed = LEASES.release_lapsed(session, now, lease)
+    for scan_id, user_id in overdue:
+        events.error(context, user_id, scan_id, DEADLINE_REASON)
+    return lapsed
