@@ -106,16 +106,16 @@ class MediaScanRepository:
                 .columns(column("scan_id", MediaScan.id.type))
             )
             return query.where(MediaScan.id.in_(hits))
-        terms = func.websearch_to_tsquery("simple", search)
-        operative = func.to_tsvector("simple", func.coalesce(User.name, "") + " " + User.username)
-        return query.where(
-            or_(
-                text("media_scans.search_vector @@ websearch_to_tsquery('simple', :q)").bindparams(
-                    q=search
-                ),
-                operative.op("@@")(terms),
-            )
+        words = _WORD.findall(search.replace("_", " "))[:16]
+        if not words:
+            return query
+        # Every word must match, as a prefix; the words hold no tsquery operators.
+        terms = func.to_tsquery("simple", " & ".join(f"{word}:*" for word in words))
+        operative = func.to_tsvector(
+            "simple",
+            func.regexp_replace(User.name + " " + User.username, "[^[:alnum:]]+", " ", "g"),
         )
+        return query.where(or_(column("search_vector").op("@@")(terms), operative.op("@@")(terms)))
 
     def evidence(self, scan_id: uuid.UUID) -> Sequence[MediaEvidence]:
         return self.session.scalars(

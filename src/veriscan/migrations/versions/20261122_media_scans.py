@@ -125,10 +125,12 @@ SQLITE_SEARCH = [
         WHERE scan_id IN (SELECT id FROM media_scans WHERE user_id = new.id);
     END""",
 ]
+# Punctuation becomes spaces first, so that "orchard.jpg" is found by "orchard".
 POSTGRES_SEARCH = [
     "ALTER TABLE media_scans ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ("
-    "to_tsvector('simple', coalesce(file_name, '') || ' ' || coalesce(tags_text, '') || ' ' "
-    "|| coalesce(explanation, ''))) STORED",
+    "to_tsvector('simple', regexp_replace(coalesce(file_name, '') || ' ' "
+    "|| coalesce(tags_text, '') || ' ' || coalesce(explanation, ''), '[^[:alnum:]]+', ' ', 'g'))"
+    ") STORED",
     "CREATE INDEX ix_media_scans_search ON media_scans USING gin (search_vector)",
 ]
 
