@@ -34,3 +34,21 @@ def errors(*status_codes: int) -> dict[int | str, dict[str, Any]]:
         code: {"model": ErrorEnvelope, "description": _DESCRIPTIONS.get(code, "Error")}
         for code in (*status_codes, 429)
     }
+
+
+def multipart_upload(**fields: dict[str, Any]) -> dict[str, Any]:
+    """The request body of an upload: a required `file` part, plus optional text fields."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}, **fields},
+                    }
+                }
+            },
+        }
+    }

@@ -8,24 +8,11 @@ from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.files import service
 from veriscan.files.schemas import FileOut, MessageResponse, UploadedFile, UploadScan
 from veriscan.malware import service as malware_service
-from veriscan.openapi import errors
+from veriscan.openapi import errors, multipart_upload
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
+UPLOAD_BODY = multipart_upload()
 
 
 @router.post(

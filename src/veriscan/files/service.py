@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,7 +14,7 @@ from starlette.requests import Request
 
 from veriscan.auth.models import User
 from veriscan.context import AppContext
-from veriscan.core.errors import NotFound, ValidationFailed
+from veriscan.core.errors import NotFound, ValidationFailed, VeriscanError
 from veriscan.core.filenames import clean_filename
 from veriscan.core.sniff import mime_type_of
 from veriscan.files.models import File
@@ -62,12 +62,26 @@ def too_large_message(context: AppContext) -> str:
     return f"File too large: the limit is {context.settings.max_upload_mb} MB"
 
 
-async def receive_upload(context: AppContext, request: Request) -> ReceivedFile:
-    """Stream the request's single `file` part into a temporary blob, hashing as it goes."""
+def file_too_large(message: str) -> VeriscanError:
+    """The VirusTotal document's answer to an upload over the limit: 400."""
+    return ValidationFailed(message, code="FILE_TOO_LARGE")
+
+
+async def receive_upload(
+    context: AppContext,
+    request: Request,
+    too_large: Callable[[str], VeriscanError] = file_too_large,
+) -> tuple[ReceivedFile, dict[str, str]]:
+    """Stream the request's single `file` part into a temporary blob, hashing as it goes.
+
+    Returns the file and the form's text fields. `too_large` makes the error for a file
+    over the limit (the two API documents answer it differently).
+    """
     limit = context.settings.max_upload_bytes
+    message = too_large_message(context)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
-        raise ValidationFailed(too_large_message(context), code="FILE_TOO_LARGE")
+        raise too_large(message)
     try:
         form = await receive_form(
             request.stream(),
@@ -78,14 +92,14 @@ async def receive_upload(context: AppContext, request: Request) -> ReceivedFile:
     except MalformedUpload as exc:
         raise ValidationFailed(str(exc)) from None
     except UploadTooLarge:
-        raise ValidationFailed(too_large_message(context), code="FILE_TOO_LARGE") from None
+        raise too_large(message) from None
     if not form.files:
         raise ValidationFailed("No file part in the request")
     received = form.files[0]
     if not received.filename.strip():
         form.discard()
         raise ValidationFailed("No selected file")
-    return received
+    return received, form.fields
 
 
 def store_upload(context: AppContext, user: User, received: ReceivedFile) -> File:
@@ -119,7 +133,7 @@ def store_upload(context: AppContext, user: User, received: ReceivedFile) -> Fil
 
 
 async def upload(context: AppContext, user: User, request: Request) -> File:
-    received = await receive_upload(context, request)
+    received, _ = await receive_upload(context, request)
     return await run_in_threadpool(store_upload, context, user, received)
 
 

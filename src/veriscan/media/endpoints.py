@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.auth.dependencies import CurrentUser
-from veriscan.core.errors import ValidationFailed
+from veriscan.core.dates import parse_bound
+from veriscan.core.errors import NotFound
 from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.media import service
 from veriscan.media.models import MediaEvidence, MediaScan
@@ -30,27 +31,11 @@ from veriscan.media.schemas import (
     StatusFilter,
     VerdictFilter,
 )
-from veriscan.openapi import errors
+from veriscan.openapi import errors, multipart_upload
 
 router = APIRouter(prefix="/api/scans", tags=["media scans"])
 
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "tags": {"type": "string", "description": "Comma-separated tags"},
-                    },
-                }
-            }
-        },
-    }
-}
+UPLOAD_BODY = multipart_upload(tags={"type": "string", "description": "Comma-separated tags"})
 EVIDENCE_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
 
 
@@ -112,20 +97,6 @@ async def upload(request: Request, user: CurrentUser, context: Context) -> JSONR
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if finished else 202)
 
 
-def _day(value: str | None, name: str, *, end: bool) -> datetime | None:
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        if len(text) == 10:
-            day = datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
-            return day + timedelta(days=1) - timedelta(microseconds=1) if end else day
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationFailed(f"{name}: expected an ISO 8601 date or date-time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 @router.get("/history", responses=errors(400, 401))
 def history(
     user: CurrentUser,
@@ -148,8 +119,8 @@ def history(
         status=status,
         media_type=media_type,
         verdict=verdict,
-        start_date=_day(start_date, "startDate", end=False),
-        end_date=_day(end_date, "endDate", end=True),
+        start_date=parse_bound("startDate", start_date, end_of_day=False),
+        end_date=parse_bound("endDate", end_date, end_of_day=True),
         sort_by=sort_by,
         sort_order=sort_order,
     )
@@ -189,7 +160,7 @@ def get_scan(scan_id: str, user: CurrentUser, session: DbSession) -> ScanEnvelop
 )
 def get_evidence(scan_id: str, name: str, user: CurrentUser, session: DbSession) -> Response:
     if not EVIDENCE_NAME.match(name):
-        raise ValidationFailed("Invalid evidence name", status_code=404, code="NOT_FOUND")
+        raise NotFound("Evidence not found")
     item = service.get_evidence(session, user, _scan_id(scan_id), name)
     return Response(
         item.content,

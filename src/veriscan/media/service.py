@@ -22,10 +22,10 @@ from veriscan.core.db import utcnow
 from veriscan.core.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from veriscan.core.filenames import clean_filename
 from veriscan.core.sniff import mime_type_of
-from veriscan.files.service import FORM_OVERHEAD_BYTES, keep_blob, releasing_blob
+from veriscan.files.service import keep_blob, receive_upload, releasing_blob
 from veriscan.media.models import MediaEvidence, MediaScan, MediaStatus
 from veriscan.media.repository import HistoryFilters, MediaScanRepository
-from veriscan.uploads import MalformedUpload, ReceivedFile, UploadTooLarge, receive_form
+from veriscan.uploads import ReceivedFile
 
 logger = logging.getLogger("veriscan.media")
 
@@ -79,31 +79,13 @@ def parse_tags(raw: str | None) -> list[str]:
 
 
 async def receive(context: AppContext, request: Request) -> tuple[ReceivedFile, list[str]]:
-    limit = context.settings.max_upload_bytes
-    too_large = f"File too large: the limit is {context.settings.max_upload_mb} MB"
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
-        raise PayloadTooLarge(too_large)
+    # The deepfake document answers 413 for a file over the limit.
+    received, fields = await receive_upload(context, request, too_large=PayloadTooLarge)
     try:
-        form = await receive_form(
-            request.stream(),
-            request.headers.get("content-type"),
-            open_writer=context.blobs.writer,
-            max_file_bytes=limit,
-        )
-    except MalformedUpload as exc:
-        raise ValidationFailed(str(exc)) from None
-    except UploadTooLarge:
-        raise PayloadTooLarge(too_large) from None
-    if not form.files:
-        raise ValidationFailed("No file part in the request")
-    received = form.files[0]
-    try:
-        if not received.filename.strip():
-            raise ValidationFailed("No selected file")
-        tags = parse_tags(form.fields.get("tags"))
+        tags = parse_tags(fields.get("tags"))
     except ValidationFailed:
-        form.discard()
+        if received.writer is not None:
+            received.writer.discard()
         raise
     return received, tags
 

@@ -1,0 +1,23 @@
+"""Dates that clients put in query strings."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from veriscan.core.errors import ValidationFailed
+
+
+def parse_bound(name: str, value: str | None, *, end_of_day: bool) -> datetime | None:
+    """An ISO 8601 date-time (UTC when it has no offset), or a date meaning the whole day:
+    its first instant for a lower bound, its last for an upper bound."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
+            return day + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else day
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed(f"{name}: expected an ISO 8601 date or date-time") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
