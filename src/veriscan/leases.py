@@ -15,10 +15,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import String, Text, func, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from veriscan.core.db import Database, utcnow
+
+
+class LeasedJob:
+    """The columns a job row needs to be claimed, kept and finished (a model mixin)."""
+
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    progress: Mapped[int] = mapped_column(default=0)
+    stage: Mapped[str] = mapped_column(String(40), default="queued")
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A worker owns the job while lease_until is in the future; claim_token says which.
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    claim_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    attempts: Mapped[int] = mapped_column(default=0)
+    deadline_at: Mapped[datetime]
 
 
 @dataclass(frozen=True)

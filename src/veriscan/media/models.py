@@ -9,7 +9,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from veriscan.core.db import Base, UUIDPrimaryKey, utcnow
-from veriscan.leases import Leases
+from veriscan.leases import LeasedJob, Leases
 
 
 class MediaStatus(enum.StrEnum):
@@ -28,7 +28,7 @@ class Verdict(enum.StrEnum):
 ACTIVE_MEDIA_STATUSES = (MediaStatus.PENDING.value, MediaStatus.PROCESSING.value)
 
 
-class MediaScan(UUIDPrimaryKey, Base):
+class MediaScan(UUIDPrimaryKey, LeasedJob, Base):
     """An authenticity scan of one image, video or audio file."""
 
     __tablename__ = "media_scans"
@@ -61,17 +61,8 @@ class MediaScan(UUIDPrimaryKey, Base):
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     gps_latitude: Mapped[float | None] = mapped_column(default=None)
     gps_longitude: Mapped[float | None] = mapped_column(default=None)
-    error: Mapped[str | None] = mapped_column(Text, default=None)
-    progress: Mapped[int] = mapped_column(default=0)
-    stage: Mapped[str] = mapped_column(String(40), default="queued")
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    started_at: Mapped[datetime | None] = mapped_column(default=None)
-    completed_at: Mapped[datetime | None] = mapped_column(default=None)
-    lease_until: Mapped[datetime | None] = mapped_column(default=None)
-    claim_token: Mapped[str | None] = mapped_column(String(32), default=None)
-    attempts: Mapped[int] = mapped_column(default=0)
-    deadline_at: Mapped[datetime]
 
 
 class MediaEvidence(UUIDPrimaryKey, Base):
