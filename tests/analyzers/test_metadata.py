@@ -1,0 +1,236 @@
+"""MetadataAnalyzer on media the tests generate, with exact expected facts."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from pathlib import Path
+
+import pytest
+
+from tests.analyzers.fixtures import (
+    KINDS,
+    gps_exif,
+    image_bytes,
+    media_eval,
+    media_sample,
+    write_mp4,
+    write_wav,
+)
+from veriscan.analyzers.base import AnalyzerFailed, MediaKind
+from veriscan.analyzers.metadata import (
+    METADATA_KEYS,
+    MetadataAnalyzer,
+    _parse_iso6709,
+    _probe_av,
+)
+
+ANALYZER = MetadataAnalyzer()
+
+
+def facts(path: Path, kind: MediaKind) -> dict[str, object]:
+    report = ANALYZER.analyze(media_sample(path, kind))
+    assert report.findings == []
+    assert set(report.metadata) == set(METADATA_KEYS)
+    return report.metadata
+
+
+def test_mp4_with_aac_and_location(tmp_path: Path) -> None:
+    path = write_mp4(tmp_path / "clip.mp4", location="+37.7749-122.4194/")
+
+    meta = facts(path, MediaKind.VIDEO)
+
+    assert meta["codec"] == "h264"
+    assert meta["format"] == "mp4"
+    assert meta["resolution"] == "320x240"
+    assert meta["fps"] == 25
+    assert isinstance(meta["duration"], float)
+    assert abs(meta["duration"] - 2.0) <= 1 / 25
+    assert isinstance(meta["bitrate"], str) and meta["bitrate"].isdigit()
+    # The whole file's bits over its duration, as FFmpeg states it.
+    assert int(meta["bitrate"]) == pytest.approx(path.stat().st_size * 8 / 2.0, rel=0.05)
+    assert (meta["sampleRate"], meta["channels"], meta["audioCodec"]) == (44100, 1, "aac")
+    assert meta["gpsCoordinates"] == {"latitude": 37.7749, "longitude": -122.4194}
+
+
+def test_quicktime_iso6709_key(tmp_path: Path) -> None:
+    path = write_mp4(
+        tmp_path / "clip.mp4",
+        audio=False,
+        location="+48.8584+002.2945+035.000/",
+        location_key="com.apple.quicktime.location.ISO6709",
+    )
+
+    meta = facts(path, MediaKind.VIDEO)
+
+    assert meta["gpsCoordinates"] == {"latitude": 48.8584, "longitude": 2.2945}
+    assert (meta["sampleRate"], meta["channels"], meta["audioCodec"]) == (None, None, None)
+
+
+def test_video_without_location_has_no_gps(tmp_path: Path) -> None:
+    meta = facts(write_mp4(tmp_path / "clip.mp4", seconds=1), MediaKind.VIDEO)
+
+    assert meta["gpsCoordinates"] is None
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(16000, 1), (44100, 2)])
+def test_wav(tmp_path: Path, rate: int, channels: int) -> None:
+    path = write_wav(tmp_path / "tone.wav", seconds=1.5, rate=rate, channels=channels)
+
+    meta = facts(path, MediaKind.AUDIO)
+
+    assert meta["codec"] == "pcm_s16le"
+    assert meta["format"] == "wav"
+    assert meta["duration"] == 1.5
+    assert meta["sampleRate"] == rate
+    assert meta["channels"] == channels
+    # The whole file's rate: 16-bit PCM plus the few header bytes.
+    assert isinstance(meta["bitrate"], str)
+    assert int(meta["bitrate"]) == pytest.approx(rate * channels * 16, rel=0.01)
+    assert (meta["resolution"], meta["fps"], meta["gpsCoordinates"]) == (None, None, None)
+
+
+def test_jpeg_with_exif_gps(tmp_path: Path) -> None:
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(image_bytes("JPEG", (640, 480), exif=gps_exif(-33.8568, 151.2153)))
+
+    meta = facts(path, MediaKind.IMAGE)
+
+    assert (meta["codec"], meta["format"], meta["resolution"]) == ("jpeg", "jpeg", "640x480")
+    gps = meta["gpsCoordinates"]
+    assert isinstance(gps, dict)
+    assert round(gps["latitude"], 4) == -33.8568
+    assert round(gps["longitude"], 4) == 151.2153
+    # A still image has no duration, frame rate or bitrate: None, not a made-up number.
+    assert (meta["duration"], meta["fps"], meta["bitrate"]) == (None, None, None)
+
+
+def test_gps_without_reference_is_not_guessed(tmp_path: Path) -> None:
+    exif = gps_exif(40.0, -3.5)
+    del exif.get_ifd(0x8825)[3]  # longitude reference (E/W) gone: the sign is unknown
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(image_bytes("JPEG", exif=exif))
+
+    assert facts(path, MediaKind.IMAGE)["gpsCoordinates"] is None
+
+
+def test_png_without_exif(tmp_path: Path) -> None:
+    path = tmp_path / "picture.png"
+    path.write_bytes(image_bytes("PNG", (33, 17)))
+
+    meta = facts(path, MediaKind.IMAGE)
+
+    assert (meta["codec"], meta["resolution"], meta["gpsCoordinates"]) == ("png", "33x17", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("+37.7749-122.4194/", (37.7749, -122.4194)),
+        ("+40.7128-074.0060+010.500/", (40.7128, -74.006)),
+        ("-33.8568+151.2153CRSWGS_84/", (-33.8568, 151.2153)),
+        ("+4042.77-07400.36/", (40.712833, -74.006)),  # DDMM.MM, DDDMM.MM
+        ("+404246.0-0740021.6/", (40.712778, -74.006)),  # DDMMSS, DDDMMSS
+    ],
+)
+def test_iso6709_forms(text: str, expected: tuple[float, float]) -> None:
+    point = _parse_iso6709(text)
+
+    assert point is not None
+    assert (point["latitude"], point["longitude"]) == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("text", ["", "somewhere", "+95.0000+010.0000/", "+10.0+190.0/"])
+def test_iso6709_rejects_nonsense(text: str) -> None:
+    assert _parse_iso6709(text) is None
+
+
+def _truncate(path: Path, fraction: float) -> Path:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * fraction)])
+    return path
+
+
+@pytest.mark.parametrize("faststart", [False, True], ids=["index-at-end", "index-first"])
+def test_truncated_mp4_fails(tmp_path: Path, faststart: bool) -> None:
+    # Cut before the index, FFmpeg cannot open the file; with the index first it opens and
+    # declares 2 s, but the media data stops early.
+    path = _truncate(write_mp4(tmp_path / "clip.mp4", faststart=faststart), 0.6)
+
+    with pytest.raises(AnalyzerFailed, match="truncated"):
+        ANALYZER.analyze(media_sample(path, MediaKind.VIDEO))
+
+
+def test_complete_faststart_mp4_passes_the_end_check(tmp_path: Path) -> None:
+    path = write_mp4(tmp_path / "clip.mp4", faststart=True)
+
+    assert facts(path, MediaKind.VIDEO)["duration"] == 2.0
+
+
+def test_truncated_wav_fails(tmp_path: Path) -> None:
+    path = _truncate(write_wav(tmp_path / "tone.wav", seconds=2, rate=16000), 0.5)
+
+    with pytest.raises(AnalyzerFailed, match="truncated"):
+        ANALYZER.analyze(media_sample(path, MediaKind.AUDIO))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_truncated_image_fails(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / "picture"
+    path.write_bytes(image_bytes(fmt, (256, 256))[:3000])
+
+    with pytest.raises(AnalyzerFailed, match="corrupt or truncated"):
+        ANALYZER.analyze(media_sample(path, MediaKind.IMAGE))
+
+
+@pytest.mark.parametrize("kind", list(MediaKind))
+@pytest.mark.parametrize("content", [b"", b"\x00\x00\x00\x18ftypisom" + bytes(range(256)) * 8])
+def test_garbage_fails(tmp_path: Path, kind: MediaKind, content: bytes) -> None:
+    path = tmp_path / "garbage"
+    path.write_bytes(content)
+
+    with pytest.raises(AnalyzerFailed):
+        ANALYZER.analyze(media_sample(path, kind))
+
+
+def test_run_reports_the_failure_instead_of_raising(tmp_path: Path) -> None:
+    path = _truncate(write_mp4(tmp_path / "clip.mp4", seconds=1), 0.5)
+
+    report = asyncio.run(ANALYZER.run(media_sample(path, MediaKind.VIDEO)))
+
+    assert report.error is not None and "truncated" in report.error
+    assert report.metadata == {}
+
+
+def test_shared_set_reads_without_false_failures() -> None:
+    """Every file of the evaluation set is a complete, readable file: none may be refused,
+    and the facts the set documents come out right."""
+    root = media_eval()
+    with (root / "manifest.csv").open(newline="") as manifest:
+        rows = list(csv.DictReader(manifest))
+    by_file = {}
+    for row in rows:
+        path = root / row["file"]
+        by_file[row["file"]] = facts(path, KINDS[row["modality"]])
+
+    nikon = by_file["image/real/c2pa-testfiles_nikon-20221019-building.jpeg"]
+    assert nikon["resolution"] == "4128x2752"  # an MPO, read as the JPEG it is
+    assert nikon["gpsCoordinates"] is not None
+    video = by_file["provenance/valid/c2pa-rs_video1.mp4"]
+    assert (video["codec"], video["fps"], video["duration"]) == ("h264", 30, 2.0)
+    mp3 = by_file["provenance/none/c2pa-rs_sample1.mp3"]
+    assert (mp3["codec"], mp3["sampleRate"], mp3["channels"]) == ("mp3", 44100, 2)
+    heic = by_file["provenance/none/c2pa-rs_sample1.heic"]  # Pillow cannot read it; FFmpeg can
+    assert (heic["format"], heic["resolution"]) == ("heic", "8736x5856")
+
+
+def test_images_probed_by_ffmpeg_get_no_video_facts(tmp_path: Path) -> None:
+    # Pictures Pillow cannot read (HEIC) go to FFmpeg, whose image demuxers describe a still
+    # picture as 25 fps lasting 0.04 s: those numbers must not leak into the facts.
+    path = tmp_path / "picture.jpg"
+    path.write_bytes(image_bytes("JPEG", (80, 60)))
+
+    meta = _probe_av(path, MediaKind.IMAGE)
+
+    assert (meta["codec"], meta["resolution"]) == ("mjpeg", "80x60")
+    assert (meta["duration"], meta["fps"], meta["bitrate"]) == (None, None, None)
