@@ -1,0 +1,308 @@
+"""Measure detection quality on a labelled folder (`veriscan eval DIR --labels FILE`).
+
+The labels file is a CSV with at least the columns `file` (relative to DIR), `modality`
+(image, video, audio, or metadata for metadata-only pictures) and `label` (real,
+generated or manipulated), as in the media-eval set's manifest.csv. Each file is copied
+to a neutral name in a temporary folder before analysis, because the folder and file
+names of such sets carry the label.
+
+A verdict other than AUTHENTIC counts as a detection (SUSPICIOUS included); a file with
+no verdict (nothing measurable) counts as not detected. ROC AUC is computed from the
+risk scores by ranks (Mann-Whitney U, ties counted half), over the files that have one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from veriscan.analyzers.base import Analyzer, MediaKind, MediaSample
+from veriscan.analyzers.fusion import Thresholds, Verdict
+from veriscan.analyzers.pipeline import analyze_media
+from veriscan.core.sniff import mime_type_of
+
+LABELS = ("real", "generated", "manipulated")
+POSITIVE_LABELS = frozenset({"generated", "manipulated"})
+KINDS = {
+    "image": MediaKind.IMAGE,
+    "metadata": MediaKind.IMAGE,
+    "video": MediaKind.VIDEO,
+    "audio": MediaKind.AUDIO,
+}
+NO_VERDICT = "none"
+ALL = "all"
+
+
+class LabelsError(ValueError):
+    """The labels file cannot be used (missing columns, unknown labels or modalities)."""
+
+
+@dataclass(frozen=True)
+class LabelledFile:
+    file: str
+    modality: str
+    label: str
+
+    @property
+    def positive(self) -> bool:
+        return self.label in POSITIVE_LABELS
+
+
+@dataclass(frozen=True)
+class FileResult:
+    file: str
+    modality: str
+    label: str
+    verdict: str | None
+    risk_score: int | None
+    confidence: int | None
+    error: str | None = None  # the file could not be evaluated at all (missing, unreadable)
+    seconds: float = 0.0
+
+    @property
+    def detected(self) -> bool:
+        return self.verdict in (Verdict.DEEPFAKE, Verdict.SUSPICIOUS)
+
+
+@dataclass(frozen=True)
+class Confusion:
+    true_positive: int
+    false_positive: int
+    true_negative: int
+    false_negative: int
+    # label -> verdict (or "none") -> count: what each kind of file was called.
+    by_label: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModalityMetrics:
+    modality: str
+    files: int  # evaluated (errors excluded)
+    positives: int
+    negatives: int
+    accuracy: float | None
+    auc: float | None  # None when one class is absent among the scored files
+    confusion: Confusion
+    unscored: int  # evaluated but with no risk score (left out of the AUC)
+    errors: int
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    thresholds: Thresholds
+    metrics: dict[str, ModalityMetrics]  # per modality, then "all"
+    files: list[FileResult]
+
+
+def read_labels(path: Path) -> list[LabelledFile]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"file", "modality", "label"} - set(reader.fieldnames or [])
+        if missing:
+            raise LabelsError(f"{path.name} lacks the column(s) {', '.join(sorted(missing))}")
+        rows = []
+        for number, row in enumerate(reader, start=2):
+            label, modality = row["label"].strip().lower(), row["modality"].strip().lower()
+            if label not in LABELS:
+                raise LabelsError(f"{path.name} line {number}: unknown label {row['label']!r}")
+            if modality not in KINDS:
+                raise LabelsError(
+                    f"{path.name} line {number}: unknown modality {row['modality']!r}"
+                )
+            rows.append(LabelledFile(row["file"].strip(), modality, label))
+    return rows
+
+
+def roc_auc(scores: Sequence[float], positive: Sequence[bool]) -> float | None:
+    """Area under the ROC curve from ranks; None unless both classes are present."""
+    values = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(positive, dtype=bool)
+    count_pos, count_neg = int(labels.sum()), int((~labels).sum())
+    if count_pos == 0 or count_neg == 0:
+        return None
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(values.size)
+    ranks[order] = np.arange(1, values.size + 1)
+    for value in np.unique(values):  # tied scores share their average rank
+        tied = values == value
+        ranks[tied] = ranks[tied].mean()
+    u = ranks[labels].sum() - count_pos * (count_pos + 1) / 2
+    return float(u / (count_pos * count_neg))
+
+
+def _metrics(modality: str, results: Sequence[FileResult]) -> ModalityMetrics:
+    evaluated = [r for r in results if r.error is None]
+    positive = [r.label in POSITIVE_LABELS for r in evaluated]
+    tp = sum(1 for r, p in zip(evaluated, positive, strict=True) if p and r.detected)
+    fp = sum(1 for r, p in zip(evaluated, positive, strict=True) if not p and r.detected)
+    fn = sum(1 for r, p in zip(evaluated, positive, strict=True) if p and not r.detected)
+    tn = len(evaluated) - tp - fp - fn
+    by_label: dict[str, dict[str, int]] = {}
+    for result in evaluated:
+        row = by_label.setdefault(result.label, {})
+        key = result.verdict or NO_VERDICT
+        row[key] = row.get(key, 0) + 1
+    scored = [r for r in evaluated if r.risk_score is not None]
+    auc = roc_auc(
+        [float(r.risk_score or 0) for r in scored], [r.label in POSITIVE_LABELS for r in scored]
+    )
+    return ModalityMetrics(
+        modality=modality,
+        files=len(evaluated),
+        positives=sum(positive),
+        negatives=len(evaluated) - sum(positive),
+        accuracy=(tp + tn) / len(evaluated) if evaluated else None,
+        auc=auc,
+        confusion=Confusion(tp, fp, tn, fn, by_label),
+        unscored=len(evaluated) - len(scored),
+        errors=len(results) - len(evaluated),
+    )
+
+
+async def _evaluate_one(
+    directory: Path,
+    entry: LabelledFile,
+    analyzers: Sequence[Analyzer],
+    thresholds: Thresholds,
+    audio_analyzer: Analyzer | None,
+    workspace: Path,
+) -> FileResult:
+    source = directory / entry.file
+    started = time.monotonic()
+    if not source.is_file():
+        return FileResult(entry.file, entry.modality, entry.label, None, None, None, "not found")
+    # A neutral name: only the format's usual suffix is kept, which the bytes tell anyway.
+    neutral = workspace / f"sample{source.suffix.lower()}"
+    try:
+        await asyncio.to_thread(shutil.copyfile, source, neutral)
+        head = await asyncio.to_thread(_head, neutral)
+    except OSError as exc:
+        neutral.unlink(missing_ok=True)
+        error = f"unreadable ({exc.strerror})"
+        return FileResult(entry.file, entry.modality, entry.label, None, None, None, error)
+    try:
+        sample = MediaSample(
+            neutral, KINDS[entry.modality], mime_type_of(head), neutral.stat().st_size, "0" * 64
+        )
+        analysis = await analyze_media(
+            sample, analyzers, thresholds=thresholds, audio_analyzer=audio_analyzer
+        )
+    finally:
+        neutral.unlink(missing_ok=True)
+    fused = analysis.fused
+    return FileResult(
+        entry.file,
+        entry.modality,
+        entry.label,
+        None if fused.verdict is None else fused.verdict.value,
+        fused.risk_score,
+        fused.confidence,
+        seconds=round(time.monotonic() - started, 3),
+    )
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return handle.read(8192)
+
+
+async def evaluate_async(
+    directory: Path,
+    labels_csv: Path,
+    *,
+    analyzers: Sequence[Analyzer],
+    thresholds: Thresholds | None = None,
+    audio_analyzer: Analyzer | None = None,
+    modalities: Sequence[str] | None = None,
+) -> Evaluation:
+    thresholds = thresholds or Thresholds()
+    entries = [
+        entry
+        for entry in read_labels(labels_csv)
+        if modalities is None or entry.modality in modalities
+    ]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="veriscan-eval-") as folder:
+        for entry in entries:  # one file at a time; its analyzers run side by side
+            results.append(
+                await _evaluate_one(
+                    directory, entry, analyzers, thresholds, audio_analyzer, Path(folder)
+                )
+            )
+    metrics = {
+        modality: _metrics(modality, [r for r in results if r.modality == modality])
+        for modality in sorted({r.modality for r in results})
+    }
+    metrics[ALL] = _metrics(ALL, results)
+    return Evaluation(thresholds, metrics, results)
+
+
+def evaluate(
+    directory: Path,
+    labels_csv: Path,
+    *,
+    analyzers: Sequence[Analyzer],
+    thresholds: Thresholds | None = None,
+    audio_analyzer: Analyzer | None = None,
+    modalities: Sequence[str] | None = None,
+) -> Evaluation:
+    """Blocking entry point for the command line."""
+    return asyncio.run(
+        evaluate_async(
+            directory,
+            labels_csv,
+            analyzers=analyzers,
+            thresholds=thresholds,
+            audio_analyzer=audio_analyzer,
+            modalities=modalities,
+        )
+    )
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def render_table(evaluation: Evaluation, *, per_file: bool = True) -> str:
+    """Plain text: one row per modality (then all), and optionally one per file."""
+    t = evaluation.thresholds
+    lines = [
+        f"Detection = DEEPFAKE or SUSPICIOUS (risk >= {t.suspicious}; DEEPFAKE >= {t.deepfake}).",
+        "",
+        f"{'modality':<10} {'files':>5} {'pos':>4} {'neg':>4} {'accuracy':>8} {'AUC':>6} "
+        f"{'TP':>4} {'FP':>4} {'TN':>4} {'FN':>4} {'no score':>8} {'errors':>6}",
+    ]
+    for name, m in evaluation.metrics.items():
+        c = m.confusion
+        lines.append(
+            f"{name:<10} {m.files:>5} {m.positives:>4} {m.negatives:>4} "
+            f"{_number(m.accuracy):>8} {_number(m.auc):>6} {c.true_positive:>4} "
+            f"{c.false_positive:>4} {c.true_negative:>4} {c.false_negative:>4} "
+            f"{m.unscored:>8} {m.errors:>6}"
+        )
+    overall = evaluation.metrics.get(ALL)
+    if overall and overall.confusion.by_label:
+        verdicts = [v.value for v in Verdict] + [NO_VERDICT]
+        lines += ["", f"{'label':<12}" + "".join(f"{v:>12}" for v in verdicts)]
+        for label in LABELS:
+            row = overall.confusion.by_label.get(label)
+            if row:
+                lines.append(f"{label:<12}" + "".join(f"{row.get(v, 0):>12}" for v in verdicts))
+    if per_file:
+        width = max((len(r.file) for r in evaluation.files), default=4)
+        lines += ["", f"{'file':<{width}}  {'label':<11} {'verdict':<10} {'risk':>4} {'conf':>4}"]
+        for r in evaluation.files:
+            risk = "-" if r.risk_score is None else str(r.risk_score)
+            confidence = "-" if r.confidence is None else str(r.confidence)
+            verdict = "error" if r.error else (r.verdict or NO_VERDICT)
+            line = f"{r.file:<{width}}  {r.label:<11} {verdict:<10} {risk:>4} {confidence:>4}"
+            lines.append(f"{line}  {r.error}" if r.error else line)
+    return "\n".join(lines) + "\n"
