@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -76,6 +77,28 @@ def worker(
     finally:
         sweeper.stop()
         context.close()
+
+
+@app.command("eval")
+def evaluate(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder of media files", exists=True, file_okay=False)
+    ],
+    labels: Annotated[
+        Path, typer.Option(help="CSV with file, modality, label columns", exists=True)
+    ],
+    per_file: Annotated[bool, typer.Option(help="Also print each file's verdict")] = True,
+) -> None:
+    """Run the media analyzers over a labelled set: accuracy, ROC AUC and confusion per modality."""
+    from veriscan.analyzers.evaluation import evaluate as run_evaluation
+    from veriscan.analyzers.evaluation import render_table
+    from veriscan.analyzers.registry import build_analyzers, thresholds
+
+    settings = _settings()
+    result = run_evaluation(
+        directory, labels, analyzers=build_analyzers(settings), thresholds=thresholds(settings)
+    )
+    typer.echo(render_table(result, per_file=per_file))
 
 
 @app.command()

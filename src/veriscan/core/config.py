@@ -6,7 +6,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     suspicious_threshold: int = Field(default=40, ge=1, le=100)
     # Seconds one media analyzer may take on one file.
     analyzer_timeout_seconds: float = Field(default=120.0, gt=0)
+    # PEM file of C2PA trust anchors: signers chaining to one are reported "trusted".
+    # Without it no Content Credential is called trusted (only intact or not).
+    c2pa_trust_anchors: Path | None = None
+    # Optional learned detectors (ONNX models, none shipped), as a JSON list of objects:
+    # {"name", "path", "kinds": ["IMAGE"], "input_size": 224, "output": "probability"}.
+    learned_detectors: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list)
 
     # A VirusTotal key's allowance when VirusTotal does not tell (a free key's).
     virustotal_requests_per_minute: int = Field(default=4, ge=1)
@@ -101,6 +107,15 @@ class Settings(BaseSettings):
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("learned_detectors", mode="before")
+    @classmethod
+    def _parse_detectors(cls, value: object) -> object:
+        if isinstance(value, str):
+            import json
+
+            return json.loads(value) if value.strip() else []
         return value
 
     @field_validator("rate_limit")
