@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -97,7 +98,13 @@ def _fit_residual(y: NDArray[np.float64], x: NDArray[np.float64]) -> NDArray[np.
     if len(np.unique(x)) < 4:
         return resid
     for _ in range(2):
-        coef = np.polyfit(x[keep], y[keep], 2)
+        if len(np.unique(x[keep])) < 4:
+            break
+        with warnings.catch_warnings():
+            # Nearly flat content (few distinct x values among the kept blocks) leaves the
+            # fit poorly conditioned; the residual is still the best estimate there is.
+            warnings.simplefilter("ignore", np.exceptions.RankWarning)
+            coef = np.polyfit(x[keep], y[keep], 2)
         resid = y - np.polyval(coef, x)
         z = _robust_z(resid, 1e-3)
         keep = np.abs(z) < 2.5

@@ -56,7 +56,9 @@ ANALYSIS_SIDE = 768  # image checks per frame: bounded so 16 frames stay a few s
 SPECTRUM_SIDE = 512  # native-pixel crop for the spectral check of each frame
 MOTION_SIDE = 480  # optical flow resolution: enough for face-sized regions
 THUMB_SIDE = 200
-DECODE_BUDGET = 3000  # frames decoded per video at most, whatever its length or GOP
+# Decoding per video is bounded by pixels, whatever its length or GOP: 3000 frames at
+# 1080p (4K gets a quarter as many), so the worst case takes about as long at any size.
+DECODE_BUDGET_PIXELS = 3000 * 1920 * 1080
 SEEK_GAP_WITHOUT_INDEX = 10.0  # seconds: without a keyframe index, seek only past this
 AUDIO_RATE = 16_000
 WEIGHT_FRAMES = 0.6
@@ -97,6 +99,11 @@ def _start(stream: av.VideoStream) -> float:
     return 0.0
 
 
+def _decode_budget(stream: av.VideoStream) -> int:
+    area = max(1, (stream.codec_context.width or 1920) * (stream.codec_context.height or 1080))
+    return max(4 * SAMPLES, DECODE_BUDGET_PIXELS // area)
+
+
 def _keyframes(stream: av.VideoStream) -> list[float] | None:
     try:
         entries = stream.index_entries
@@ -132,6 +139,7 @@ def _seek_samples(path: Path, times: list[float]) -> Iterator[Sampled]:
         if base is None:
             return
         keyframes = _keyframes(stream)
+        budget = _decode_budget(stream)
         half_frame = 0.5 / float(stream.average_rate or 25)
         frames: Iterator[av.VideoFrame] | None = None
         lookahead: av.VideoFrame | None = None
@@ -153,7 +161,7 @@ def _seek_samples(path: Path, times: list[float]) -> Iterator[Sampled]:
             assert frames is not None
             chosen: av.VideoFrame | None = None
             frame: av.VideoFrame | None
-            while decoded < DECODE_BUDGET:
+            while decoded < budget:
                 if lookahead is not None:
                     frame, lookahead = lookahead, None
                 else:
@@ -171,7 +179,7 @@ def _seek_samples(path: Path, times: list[float]) -> Iterator[Sampled]:
                 position = max(position, lookahead.time)
             following = _rgb(lookahead) if lookahead is not None else None
             yield Sampled(chosen.time or 0.0, _rgb(chosen), following)
-            if decoded >= DECODE_BUDGET:
+            if decoded >= budget:
                 return
 
 
@@ -180,11 +188,12 @@ def _sequential_samples(path: Path) -> Iterator[Sampled]:
     evenly spaced frames (within the decode budget)."""
     with _open(path) as container:
         stream = container.streams.video[0]
+        budget = _decode_budget(stream)
         try:
             count = sum(1 for packet in container.demux(stream) if packet.size)
         except av.FFmpegError:
-            count = DECODE_BUDGET
-    count = min(count, DECODE_BUDGET)
+            count = budget
+    count = min(count, budget)
     if count == 0:
         return
     wanted = sorted({min(count - 1, int((i + 0.5) * count / SAMPLES)) for i in range(SAMPLES)})
@@ -324,7 +333,7 @@ def _frame_score(scores: dict[str, float | None]) -> float | None:
     known = [(WEIGHTS[k], v) for k, v in scores.items() if v is not None]
     if not known:
         return None
-    return sum(w * v for w, v in known) / sum(w for w, _ in known)
+    return round(sum(w * v for w, v in known) / sum(w for w, _ in known), 4)
 
 
 def _metadata(path: Path) -> dict[str, Any]:
