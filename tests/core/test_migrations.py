@@ -16,7 +16,9 @@ from veriscan.models import import_all_models
 HAND_MADE = ("media_scans_fts", "search_vector", "ix_media_scans_search")
 
 
-def _hand_made(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+def _hand_made(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     return not (reflected and name is not None and name.startswith(HAND_MADE))
 
 
@@ -43,6 +45,8 @@ def test_downgrade_to_nothing_and_up_again(new_database: Callable[[], str]) -> N
         command.downgrade(config, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         migrate.upgrade(engine)
-        assert {"users", "files", "malware_scans", "media_scans"} <= set(inspect(engine).get_table_names())
+        assert {"users", "files", "malware_scans", "media_scans"} <= set(
+            inspect(engine).get_table_names()
+        )
     finally:
         engine.dispose()

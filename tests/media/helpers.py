@@ -26,13 +26,21 @@ def photo_jpeg(seed: int = 0, size: tuple[int, int] = (160, 120)) -> bytes:
 
 
 def upload_media(
-    client: httpx.Client, account: Account, content: bytes, name: str = "photo.jpg", tags: str | None = None
+    client: httpx.Client,
+    account: Account,
+    content: bytes,
+    name: str = "photo.jpg",
+    tags: str | None = None,
 ) -> httpx.Response:
     data = {"tags": tags} if tags is not None else None
-    return client.post("/api/scans/upload", headers=account.headers, files={"file": (name, content)}, data=data)
+    return client.post(
+        "/api/scans/upload", headers=account.headers, files={"file": (name, content)}, data=data
+    )
 
 
-def wait_media(client: httpx.Client, account: Account, scan_id: str, timeout: float = 60.0) -> dict[str, Any]:
+def wait_media(
+    client: httpx.Client, account: Account, scan_id: str, timeout: float = 60.0
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         response = client.get(f"/api/scans/{scan_id}", headers=account.headers)

@@ -15,9 +15,9 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from tests.conftest import Account
+from tests.live import LiveServer
 from tests.media.helpers import photo_jpeg, upload_media, wait_media
 from tests.test_realtime import listening
-from tests.live import LiveServer
 
 
 def jpeg_with_gps(lat: float, lon: float) -> bytes:
@@ -39,7 +39,10 @@ def jpeg_with_gps(lat: float, lon: float) -> bytes:
 
 def a1111_png() -> bytes:
     info = PngInfo()
-    info.add_text("parameters", "a castle at dusk\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Model: sd15")
+    info.add_text(
+        "parameters",
+        "a castle at dusk\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Model: sd15",
+    )
     out = io.BytesIO()
     Image.open(io.BytesIO(photo_jpeg(seed=6))).save(out, "PNG", pnginfo=info)
     return out.getvalue()
@@ -70,7 +73,11 @@ def test_an_image_is_analysed(api: httpx.Client, account: Account) -> None:
     assert data["result"] in ("DEEPFAKE", "SUSPICIOUS", "AUTHENTIC")
     assert isinstance(data["riskScore"], int) and 0 <= data["riskScore"] <= 100
     assert isinstance(data["confidence"], int) and 0 <= data["confidence"] <= 100
-    assert data["audioScore"] is None and data["videoScore"] is None and data["temporalConsistency"] is None
+    assert (
+        data["audioScore"] is None
+        and data["videoScore"] is None
+        and data["temporalConsistency"] is None
+    )
     assert isinstance(data["ganFingerprint"], int)
     assert data["metadata"]["resolution"] == "400x300"
     assert data["metadata"]["codec"] == "jpeg"
@@ -121,7 +128,9 @@ def test_media_events_reach_the_owner_and_staff(
         "result": final["result"],
         "riskScore": final["riskScore"],
     }
-    stages = [d["stage"] for n, d in mine.events if n == "scan:progress" and d["scanId"] == data["id"]]
+    stages = [
+        d["stage"] for n, d in mine.events if n == "scan:progress" and d["scanId"] == data["id"]
+    ]
     assert "metadata" in stages and "fusion" in stages
     assert not [d for _, d in theirs.events if d.get("scanId") == data["id"]]
 

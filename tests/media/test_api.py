@@ -14,8 +14,12 @@ from tests.live import LiveServer, live_server
 from tests.media.helpers import photo_jpeg, upload_media, wait_media
 
 
-def test_upload_refuses_what_is_not_media(api: httpx.Client, account: Account, server: LiveServer) -> None:
-    response = upload_media(api, account, b"Dear team\nthese are plain words and not a picture\n", "holiday.jpg")
+def test_upload_refuses_what_is_not_media(
+    api: httpx.Client, account: Account, server: LiveServer
+) -> None:
+    response = upload_media(
+        api, account, b"Dear team\nthese are plain words and not a picture\n", "holiday.jpg"
+    )
     error = assert_envelope(response, 400, "UNSUPPORTED_MEDIA")
     assert "text/plain" in error["message"]
     assert list(server.context.blobs.tmp_dir.iterdir()) == []
@@ -24,10 +28,17 @@ def test_upload_refuses_what_is_not_media(api: httpx.Client, account: Account, s
 
 def test_upload_errors(api: httpx.Client, account: Account) -> None:
     assert_envelope(api.post("/api/scans/upload", files={"file": ("a.jpg", photo_jpeg())}), 401)
-    assert_envelope(api.post("/api/scans/upload", headers=account.headers, data={"tags": "x"}, files={"x": ("", b"")}), 400)
+    assert_envelope(
+        api.post(
+            "/api/scans/upload", headers=account.headers, data={"tags": "x"}, files={"x": ("", b"")}
+        ),
+        400,
+    )
     assert_envelope(upload_media(api, account, photo_jpeg(), name=""), 400)
     too_many = ",".join(f"t{i}" for i in range(21))
-    assert_envelope(upload_media(api, account, photo_jpeg(), tags=too_many), 400, "VALIDATION_ERROR")
+    assert_envelope(
+        upload_media(api, account, photo_jpeg(), tags=too_many), 400, "VALIDATION_ERROR"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +47,9 @@ def small_server(settings_factory: Callable[..., Any]) -> Iterator[LiveServer]:
         yield live
 
 
-def test_over_the_limit_is_413(small_server: LiveServer, make_account: Callable[..., Account]) -> None:
+def test_over_the_limit_is_413(
+    small_server: LiveServer, make_account: Callable[..., Account]
+) -> None:
     account = make_account(on=small_server)
     with httpx.Client(base_url=small_server.url, timeout=30) as client:
         big = photo_jpeg() + b"\0" * (1024 * 1024)
@@ -47,7 +60,10 @@ def test_over_the_limit_is_413(small_server: LiveServer, make_account: Callable[
 
 def test_visibility_and_deletion(api: httpx.Client, make_account: Callable[..., Account]) -> None:
     owner, other, analyst, admin = (
-        make_account(), make_account(), make_account("analyst"), make_account("admin"),
+        make_account(),
+        make_account(),
+        make_account("analyst"),
+        make_account("admin"),
     )
     response = upload_media(api, owner, photo_jpeg(seed=1), "evidence.jpg", tags="case-7, field")
     assert response.status_code in (200, 202), response.text
@@ -94,12 +110,16 @@ def test_admin_stats(api: httpx.Client, make_account: Callable[..., Account]) ->
     assert data["system"]["health"] == "operational" and data["system"]["uptime"] >= 0
 
 
-def test_history_shape_filters_and_search(api: httpx.Client, make_account: Callable[..., Account]) -> None:
+def test_history_shape_filters_and_search(
+    api: httpx.Client, make_account: Callable[..., Account]
+) -> None:
     owner = make_account()
     names = ["zebra crossing.jpg", "apple orchard.jpg", "mango grove.jpg"]
     ids = []
     for i, name in enumerate(names):
-        body = upload_media(api, owner, photo_jpeg(seed=10 + i), name, tags=f"batch-{i}").json()["data"]
+        body = upload_media(api, owner, photo_jpeg(seed=10 + i), name, tags=f"batch-{i}").json()[
+            "data"
+        ]
         ids.append(body["id"])
         wait_media(api, owner, body["id"])
     listed = api.get("/api/scans/history", headers=owner.headers, params={"limit": 2})
@@ -111,13 +131,35 @@ def test_history_shape_filters_and_search(api: httpx.Client, make_account: Calla
     item = body["data"][0]
     assert set(item) >= {"id", "fileName", "type", "result", "score", "timestamp", "operative"}
     assert item["type"] == "IMAGE" and item["operative"] == owner.username
-    by_name = api.get("/api/scans/history", headers=owner.headers, params={"sortBy": "fileName", "sortOrder": "asc"})
+    by_name = api.get(
+        "/api/scans/history",
+        headers=owner.headers,
+        params={"sortBy": "fileName", "sortOrder": "asc"},
+    )
     assert [i["fileName"] for i in by_name.json()["data"]] == sorted(names)
-    for query, expected in (("orchard", [ids[1]]), ("zeb", [ids[0]]), ("batch-2", [ids[2]]), (owner.username, ids[::-1])):
+    for query, expected in (
+        ("orchard", [ids[1]]),
+        ("zeb", [ids[0]]),
+        ("batch-2", [ids[2]]),
+        (owner.username, ids[::-1]),
+    ):
         found = api.get("/api/scans/history", headers=owner.headers, params={"search": query})
         assert [i["id"] for i in found.json()["data"]] == expected, query
-    assert api.get("/api/scans/history", headers=owner.headers, params={"mediaType": "VIDEO"}).json()["data"] == []
-    for bad in ({"page": 0}, {"limit": 101}, {"status": "DONE"}, {"mediaType": "TEXT"}, {"verdict": "FAKE"},
-                {"sortBy": "size"}, {"sortOrder": "up"}, {"startDate": "yesterday"},
-                {"startDate": "2026-02-02", "endDate": "2026-01-01"}):
+    assert (
+        api.get("/api/scans/history", headers=owner.headers, params={"mediaType": "VIDEO"}).json()[
+            "data"
+        ]
+        == []
+    )
+    for bad in (
+        {"page": 0},
+        {"limit": 101},
+        {"status": "DONE"},
+        {"mediaType": "TEXT"},
+        {"verdict": "FAKE"},
+        {"sortBy": "size"},
+        {"sortOrder": "up"},
+        {"startDate": "yesterday"},
+        {"startDate": "2026-02-02", "endDate": "2026-01-01"},
+    ):
         assert_envelope(api.get("/api/scans/history", headers=owner.headers, params=bad), 400)
