@@ -221,3 +221,19 @@ def test_user_create_prompts_for_the_password(env: dict[str, str]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "prompted-password" not in result.stdout
+
+
+def test_eval_prints_the_measures(env: dict[str, str], tmp_path: Path) -> None:
+    from tests.media.test_analysis import a1111_png
+
+    folder = tmp_path / "set"
+    (folder / "image" / "generated").mkdir(parents=True)
+    (folder / "image" / "generated" / "castle.png").write_bytes(a1111_png())
+    labels = tmp_path / "labels.csv"
+    labels.write_text("file,modality,label\nimage/generated/castle.png,image,generated\n")
+    result = run(env, "eval", str(folder), "--labels", str(labels))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("image") and " 1.000 " in line for line in lines), result.stdout
+    castle = next(line for line in lines if line.startswith("image/generated/castle.png"))
+    assert castle.split()[1:4] == ["generated", "DEEPFAKE", "95"]
