@@ -79,6 +79,11 @@ def test_visibility_and_deletion(api: httpx.Client, make_account: Callable[..., 
         assert seen.status_code == 200 and seen.json()["data"]["operative"] == owner.username
     assert_envelope(api.get(f"/api/scans/{scan_id}", headers=other.headers), 404)
     assert_envelope(api.get("/api/scans/not-a-uuid", headers=owner.headers), 404)
+    for item in api.get(f"/api/scans/{scan_id}", headers=owner.headers).json()["data"]["evidence"]:
+        assert api.get(item["url"], headers=analyst.headers).status_code == 200
+        assert_envelope(api.get(item["url"], headers=other.headers), 404)
+    assert_envelope(api.get(f"/api/scans/{scan_id}/evidence/nothing", headers=owner.headers), 404)
+    assert_envelope(api.get(f"/api/scans/{scan_id}/evidence/..%2F..", headers=owner.headers), 404)
     for who in (owner, analyst):
         assert_envelope(api.delete(f"/api/scans/{scan_id}", headers=who.headers), 403, "FORBIDDEN")
     deleted = api.delete(f"/api/scans/{scan_id}", headers=admin.headers)
@@ -163,3 +168,17 @@ def test_history_shape_filters_and_search(
         {"startDate": "2026-02-02", "endDate": "2026-01-01"},
     ):
         assert_envelope(api.get("/api/scans/history", headers=owner.headers, params=bad), 400)
+
+
+def test_without_waiting_the_upload_answers_202(
+    settings_factory: Callable[..., Any], make_account: Callable[..., Account]
+) -> None:
+    with (
+        live_server(settings_factory(media_wait_seconds=0)) as live,
+        httpx.Client(base_url=live.url) as client,
+    ):
+        account = make_account(on=live)
+        response = upload_media(client, account, photo_jpeg(seed=4))
+        assert response.status_code == 202
+        assert response.json()["data"]["status"] in ("PENDING", "PROCESSING")
+        assert wait_media(client, account, response.json()["data"]["id"])["status"] == "COMPLETED"

@@ -60,7 +60,16 @@ def statistics(session: Session, context: AppContext) -> dict[str, Any]:
             or 0,
         },
         "system": {
-            "health": "operational",
+            # The database answered (these counts come from it); the queue is asked here.
+            "health": "operational" if _queue_answers(context) else "degraded",
             "uptime": int(time.monotonic() - context.started_at),
         },
     }
+
+
+def _queue_answers(context: AppContext) -> bool:
+    try:
+        context.huey.pending_count()
+    except Exception:  # noqa: BLE001 - any failure means the queue cannot take work
+        return False
+    return True
