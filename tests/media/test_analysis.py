@@ -98,6 +98,9 @@ def test_a_generator_declaration_decides(api: httpx.Client, account: Account) ->
     assert data["result"] == "DEEPFAKE" and data["riskScore"] >= 95 and data["confidence"] >= 95
     assert "AUTOMATIC1111" in data["explanation"]
     assert data["gpsCoordinates"] is None
+    # The explanation is searchable.
+    found = api.get("/api/scans/history", headers=account.headers, params={"search": "automatic1111"})
+    assert [item["id"] for item in found.json()["data"]] == [data["id"]]
 
 
 def test_a_video_is_analysed(api: httpx.Client, account: Account, tmp_path: Path) -> None:
