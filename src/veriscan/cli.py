@@ -199,5 +199,12 @@ def rotate_keys() -> None:
     typer.echo(f"re-encrypted {count} key(s)")
 
 
+from veriscan.client_cli import client_app  # noqa: E402 - registered after the app exists
+from veriscan.scan_cli import register as _register_scan  # noqa: E402
+
+app.add_typer(client_app, name="client")
+_register_scan(app)
+
+
 def main() -> None:
     app()

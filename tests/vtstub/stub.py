@@ -46,6 +46,7 @@ class RecordedRequest(NamedTuple):
     method: str
     path: str  # the full URL path, e.g. "/api/v3/files/<sha256>" or "/upload/<token>"
     key: str | None  # the x-apikey header as sent, None when missing
+    at: float = 0.0  # the stub's clock when the request arrived
 
 
 @dataclass
@@ -267,6 +268,12 @@ class VirusTotalStub:
         with self._lock:
             return list(self._uploads)
 
+    def request_times(self, key: str) -> list[float]:
+        """When each request with this key arrived that VirusTotal would count: every
+        authenticated one but the quota-free user lookups and refusals."""
+        with self._lock:
+            return [r.at for r in self._requests if r.key == key and "/users/" not in r.path]
+
     def usage(self, key: str) -> dict[str, int]:
         """Quota-consuming requests admitted for this key in the current minute, hour,
         day and month windows."""
@@ -370,7 +377,7 @@ class VirusTotalStub:
         path, method = request.url.path, request.method
         key = request.headers.get("x-apikey") or None  # an empty header counts as missing
         with self._lock:
-            self._requests.append(RecordedRequest(method, path, key))
+            self._requests.append(RecordedRequest(method, path, key, self.clock()))
             fault = self._take_fault(path)
             offline = self._offline
         if offline:
