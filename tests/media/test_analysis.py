@@ -99,7 +99,9 @@ def test_a_generator_declaration_decides(api: httpx.Client, account: Account) ->
     assert "AUTOMATIC1111" in data["explanation"]
     assert data["gpsCoordinates"] is None
     # The explanation is searchable.
-    found = api.get("/api/scans/history", headers=account.headers, params={"search": "automatic1111"})
+    found = api.get(
+        "/api/scans/history", headers=account.headers, params={"search": "automatic1111"}
+    )
     assert [item["id"] for item in found.json()["data"]] == [data["id"]]
 
 
