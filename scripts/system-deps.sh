@@ -5,8 +5,9 @@ set -euo pipefail
 
 # libmagic1: content types; clamav-daemon: the local ClamAV engine (tests start their own
 # clamd); poppler-utils: pdftoppm, which the tests use to render exported PDFs;
-# fonts-dejavu-core: fonts with wide Unicode coverage for PDF reports.
-packages=(libmagic1 clamav-daemon poppler-utils fonts-dejavu-core)
+# fonts-dejavu-core: fonts with wide Unicode coverage for PDF reports; chromium: the
+# headless browser the dashboard tests drive (Playwright, never a browser download).
+packages=(libmagic1 clamav-daemon poppler-utils fonts-dejavu-core chromium)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from veriscan import __version__
+from veriscan import __version__, web
 from veriscan.admin.endpoints import router as admin_router
 from veriscan.auth import service as auth_service
 from veriscan.auth.endpoints import router as auth_router
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         admin_router,
     ):
         app.include_router(router)
+    web.mount(app)
 
     @app.get("/health", tags=["health"], include_in_schema=True)
     def health() -> dict[str, str]:

@@ -1,0 +1,88 @@
+"""The dashboard: static pages shipped in the package, served beside the API.
+
+The browser code talks only to the public API and socket.io, like any other client, so
+this module only hands out files: the assets under /static and index.html for every
+client-side route (the page's own router picks the view).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+# The routes the page's own router knows; anything else keeps its normal 404/405 so that
+# unknown /api paths still answer in the error envelope.
+CLIENT_ROUTES = (
+    "/",
+    "/signin",
+    "/register",
+    "/profile",
+    "/upload",
+    "/history",
+    "/keys",
+    "/admin/stats",
+    "/scans/{rest:path}",
+)
+
+# A Host header is echoed into connect-src only when it looks like one (no quotes,
+# spaces or semicolons that could add directives).
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+def security_headers(host: str | None) -> dict[str, str]:
+    """Headers for every dashboard response: nothing from elsewhere, no framing, no referrer."""
+    connect = "'self'"
+    if host and _HOST.match(host):
+        # Older browsers do not count ws:// to the same host as 'self'.
+        connect += f" ws://{host} wss://{host}"
+    policy = "; ".join(
+        (
+            "default-src 'self'",
+            f"connect-src {connect}",
+            # Evidence pictures are fetched with the token and shown as blob: URLs.
+            "img-src 'self' blob: data:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+    }
+
+
+class _DashboardFiles(StaticFiles):
+    """StaticFiles that adds the dashboard's security headers to every asset."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        host = Request(scope).headers.get("host")
+        response.headers.update(security_headers(host))
+        # Assets change with the package version, not by the minute: revalidate each time.
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+def _index(request: Request) -> FileResponse:
+    headers = security_headers(request.headers.get("host"))
+    headers["Cache-Control"] = "no-cache"
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=headers)
+
+
+def mount(app: FastAPI) -> None:
+    """Serve the dashboard: assets under /static, index.html for the client-side routes."""
+    app.mount("/static", _DashboardFiles(directory=STATIC_DIR), name="static")
+    for route in CLIENT_ROUTES:
+        app.add_api_route(route, _index, methods=["GET"], include_in_schema=False)

@@ -1,0 +1,40 @@
+// socket.io: one connection per signed-in tab; events kept per scan so that a page that
+// starts listening late still sees what already happened.
+
+import { session } from "./api.js";
+
+let socket = null;
+const last = new Map();       // scanId -> {event, data}
+const watchers = new Map();   // scanId -> Set(fn)
+
+function deliver(event, data) {
+  if (!data || !data.scanId) return;
+  last.set(data.scanId, { event, data });
+  for (const fn of watchers.get(data.scanId) || []) fn(event, data);
+}
+
+export function connect() {
+  if (socket || !session.token || !window.io) return;
+  socket = window.io({ auth: (cb) => cb({ token: session.token }) });
+  for (const event of ["scan:progress", "scan:complete", "scan:error"]) {
+    socket.on(event, (data) => deliver(event, data));
+  }
+  // A refused connection usually means an expired access token: the auth callback
+  // reads the current one on every attempt.
+  socket.on("connect_error", () => setTimeout(() => socket && socket.connect(), 2000));
+}
+
+export function disconnect() {
+  if (socket) socket.disconnect();
+  socket = null;
+  last.clear();
+}
+
+export function watch(scanId, fn) {
+  connect();
+  if (!watchers.has(scanId)) watchers.set(scanId, new Set());
+  watchers.get(scanId).add(fn);
+  const seen = last.get(scanId);
+  if (seen) fn(seen.event, seen.data);
+  return () => watchers.get(scanId)?.delete(fn);
+}

@@ -1,0 +1,105 @@
+// History of both kinds of scan, with every filter, search, sort and page of the API.
+// The filters live in the address (?kind=media&verdict=...), so a view can be shared.
+
+import { api } from "../api.js";
+import { alertBox, badge, empty, field, fmtDate, h, link, na, pager, select } from "../ui.js";
+
+const KINDS = {
+  malware: {
+    title: "Malware scans",
+    fields: () => [
+      field("Status", select("status", [["", "Any"], ["pending", "pending"], ["scanning", "scanning"], ["completed", "completed"], ["failed", "failed"]])),
+      field("Detections from", h("input", { name: "detection_min", type: "number", min: 0 })),
+      field("Detections to", h("input", { name: "detection_max", type: "number", min: 0 })),
+      field("From date", h("input", { name: "date_from", type: "date" })),
+      field("To date", h("input", { name: "date_to", type: "date" })),
+      field("Sort by", select("sort_by", [["scan_date", "Date"], ["detection_ratio", "Detections"]])),
+      field("Order", select("sort_order", [["desc", "Descending"], ["asc", "Ascending"]])),
+      field("Per page", select("per_page", [["10", "10"], ["25", "25"], ["50", "50"], ["100", "100"]])),
+    ],
+    async load(query) {
+      const body = await api("/api/scan/results", { query });
+      const p = body.pagination;
+      return {
+        rows: body.scans.map((s) => h("tr", {},
+          h("td", { "data-label": "File" }, link(`/scans/malware/${s.id}`, s.filename)),
+          h("td", { "data-label": "Status" }, badge(s.status)),
+          h("td", { "data-label": "Detections" }, na(s.detection_ratio)),
+          h("td", { "data-label": "Date" }, fmtDate(s.scan_date)))),
+        head: ["File", "Status", "Detections", "Date"],
+        pagination: { page: p.page, pages: p.total_pages, total: p.total_items },
+      };
+    },
+  },
+  media: {
+    title: "Media scans",
+    fields: () => [
+      field("Search", h("input", { name: "search", type: "search", placeholder: "File, tag, explanation, operative" })),
+      field("Verdict", select("verdict", [["", "Any"], ["DEEPFAKE", "Deepfake"], ["SUSPICIOUS", "Suspicious"], ["AUTHENTIC", "Authentic"]])),
+      field("Media type", select("mediaType", [["", "Any"], ["IMAGE", "Image"], ["VIDEO", "Video"], ["AUDIO", "Audio"]])),
+      field("Status", select("status", [["", "Any"], ["PENDING", "Pending"], ["PROCESSING", "Processing"], ["COMPLETED", "Completed"], ["FAILED", "Failed"]])),
+      field("From date", h("input", { name: "startDate", type: "date" })),
+      field("To date", h("input", { name: "endDate", type: "date" })),
+      field("Sort by", select("sortBy", [["date", "Date"], ["riskScore", "Risk score"], ["confidence", "Confidence"], ["fileName", "File name"]])),
+      field("Order", select("sortOrder", [["desc", "Descending"], ["asc", "Ascending"]])),
+      field("Per page", select("limit", [["20", "20"], ["10", "10"], ["50", "50"], ["100", "100"]])),
+    ],
+    async load(query) {
+      const body = await api("/api/scans/history", { query });
+      const p = body.pagination;
+      return {
+        rows: body.data.map((s) => h("tr", {},
+          h("td", { "data-label": "File" }, link(`/scans/media/${s.id}`, s.fileName)),
+          h("td", { "data-label": "Type" }, s.type),
+          h("td", { "data-label": "Verdict" }, s.result ? badge(s.result) : badge(s.status)),
+          h("td", { "data-label": "Risk" }, na(s.score)),
+          h("td", { "data-label": "Operative" }, s.operative),
+          h("td", { "data-label": "Date" }, fmtDate(s.timestamp)))),
+        head: ["File", "Type", "Verdict", "Risk", "Operative", "Date"],
+        pagination: { page: p.page, pages: p.pages, total: p.total },
+      };
+    },
+  },
+};
+
+export async function historyPage(view, _params, app) {
+  const params = new URLSearchParams(location.search);
+  const kindName = params.get("kind") === "media" ? "media" : "malware";
+  const kind = KINDS[kindName];
+  const form = h("form", { class: "card filters-form", role: "search", "aria-label": "Filter scans" },
+    kind.fields(),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Apply"),
+      h("button", { type: "button", onclick: () => app.go(`/history?kind=${kindName}`) }, "Reset")));
+  for (const el of form.elements) if (el.name && params.has(el.name)) el.value = params.get(el.name);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const next = new URLSearchParams({ kind: kindName });
+    for (const [k, v] of new FormData(form)) if (v) next.set(k, v);
+    app.go(`/history?${next}`);
+  });
+  const tabs = h("nav", { class: "tabs", "aria-label": "Kind of scan" },
+    Object.entries(KINDS).map(([name, k]) => link(`/history?kind=${name}`, k.title,
+      name === kindName ? { "aria-current": "page" } : {})));
+  const results = h("section", { class: "card", "aria-live": "polite" }, h("p", { class: "muted" }, "Loading…"));
+  view.replaceChildren(h("h1", {}, "History"), tabs, form, results);
+
+  const query = Object.fromEntries([...params].filter(([k]) => k !== "kind"));
+  try {
+    const { rows, head, pagination } = await kind.load(query);
+    if (!rows.length) {
+      results.replaceChildren(empty(params.size > 1 ? "No scans match these filters." : "No scans yet.",
+        link("/upload", "Upload a file", { class: "button" })));
+      return;
+    }
+    results.replaceChildren(
+      h("p", { class: "muted" }, `${pagination.total} scan${pagination.total === 1 ? "" : "s"}`),
+      h("div", { class: "scroll" }, h("table", { class: "table" },
+        h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows))),
+      pager(pagination, (page) => {
+        params.set("page", page);
+        app.go(`/history?${params}`);
+      }));
+  } catch (err) {
+    results.replaceChildren(alertBox(err));
+  }
+}

@@ -1,0 +1,56 @@
+// A media scan's result: verdict, scores, explanation, evidence, metadata, GPS, tags.
+
+import { api, blobUrl } from "../api.js";
+import { followScan } from "../progress.js";
+import { alertBox, badge, barChart, dl, fmtDate, fmtSize, h, na } from "../ui.js";
+
+const SUBSCORES = [
+  ["videoScore", "Video"], ["audioScore", "Audio"],
+  ["ganFingerprint", "GAN fingerprint"], ["temporalConsistency", "Temporal consistency"],
+];
+
+export async function mediaResult(view, { id }, app) {
+  const { data: scan } = await api(`/api/scans/${id}`);
+  if (scan.status === "PENDING" || scan.status === "PROCESSING") {
+    const follower = followScan("media", id, () => setTimeout(() => app.go(`/scans/media/${id}`, { replace: true }), 300));
+    view.replaceChildren(h("h1", {}, scan.fileName), follower.el);
+    return () => follower.stop();
+  }
+  const urls = [];
+  const evidence = h("div", { class: "evidence" });
+  if (!scan.evidence.length) evidence.append(h("p", { class: "muted" }, "No evidence pictures for this scan."));
+  for (const item of scan.evidence) {
+    const img = h("img", { alt: item.caption || item.name });
+    evidence.append(h("figure", {}, img, h("figcaption", {}, item.caption || item.name)));
+    blobUrl(item.url).then((url) => { urls.push(url); img.src = url; })
+      .catch((err) => img.replaceWith(alertBox(err)));
+  }
+  const metadata = Object.entries(scan.metadata || {});
+  const gps = scan.gpsCoordinates;
+  view.replaceChildren(
+    h("h1", {}, scan.fileName, " ", scan.result ? badge(scan.result) : badge(scan.status)),
+    scan.error ? alertBox(`Analysis failed: ${scan.error}`) : "",
+    h("div", { class: "grid" },
+      h("section", { class: "card" },
+        h("p", { class: "big" }, scan.result || "No verdict"),
+        dl([
+          ["Risk score", na(scan.riskScore)], ["Confidence", na(scan.confidence)],
+          ...SUBSCORES.map(([k, label]) => [label, na(scan[k])]),
+        ])),
+      barChart("Scores (0-100)", [["Risk", scan.riskScore ?? 0], ["Confidence", scan.confidence ?? 0],
+        ...SUBSCORES.filter(([k]) => scan[k] !== null).map(([k, label]) => [label, scan[k]])],
+      { tones: { Risk: "bad" } })),
+    h("section", { class: "card" }, h("h2", {}, "Explanation"), h("p", { class: "explanation" }, scan.explanation || "n/a")),
+    h("section", { class: "card" }, h("h2", {}, "Evidence"), evidence),
+    h("div", { class: "grid" },
+      h("section", { class: "card" }, h("h2", {}, "File"), dl([
+        ["Type", scan.mediaType], ["Size", fmtSize(scan.fileSize)], ["Hash", h("code", {}, scan.hash)],
+        ["Uploaded", fmtDate(scan.timestamp)], ["Operative", scan.operative],
+        ["Tags", scan.tags.length ? h("span", {}, scan.tags.map((t) => badge(t, "tag"))) : "none"],
+        ["GPS", gps ? `${gps.latitude.toFixed(5)}, ${gps.longitude.toFixed(5)}` : "n/a"],
+      ])),
+      h("section", { class: "card" }, h("h2", {}, "Metadata"),
+        metadata.length ? dl(metadata.map(([k, v]) => [k, v !== null && typeof v === "object" ? JSON.stringify(v) : na(v)]))
+          : h("p", { class: "muted" }, "No metadata."))));
+  return () => urls.forEach((u) => URL.revokeObjectURL(u));
+}

@@ -1,0 +1,257 @@
+"""The dashboard in headless Chromium (Debian's package), driven by Playwright.
+
+One browser for the module, a fresh context (cookies, storage) per test. Set
+VERISCAN_SCREENSHOTS=docs/screenshots to keep pictures of the main pages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Account
+from tests.live import LiveServer
+from tests.malware.helpers import add_key, eicar_variant, upload, wait_for
+from tests.media.helpers import photo_jpeg, upload_media, wait_media
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = os.environ.get("VERISCAN_TEST_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SCREENSHOTS = os.environ.get("VERISCAN_SCREENSHOTS", "").strip()
+
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM} (Debian package chromium)"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture
+def page(browser: sync_api.Browser, server: LiveServer) -> Iterator[sync_api.Page]:
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on(
+        "console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None
+    )
+    try:
+        yield opened
+    finally:
+        context.close()
+    assert errors == [], errors
+
+
+def snap(page: sync_api.Page, name: str, *, width: int = 1280) -> None:
+    """Keep a picture of the page when asked to (VERISCAN_SCREENSHOTS=folder)."""
+    if not SCREENSHOTS:
+        return
+    folder = Path(SCREENSHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def sign_in(page: sync_api.Page, account: Account, *, by_email: bool = False) -> None:
+    page.goto("/signin")
+    page.get_by_label("Username or email").fill(account.email if by_email else account.username)
+    page.get_by_label("Password").fill(account.password)
+    page.get_by_role("button", name="Sign in").click()
+    sync_api.expect(page.get_by_role("heading", name="Upload")).to_be_visible()
+
+
+def test_security_headers_on_pages_and_assets(server: LiveServer) -> None:
+    with httpx.Client(base_url=server.url) as client:
+        for path in ("/", "/scans/malware/0c7c1a8e-0000-4000-8000-000000000000", "/static/app.css"):
+            response = client.get(path)
+            assert response.status_code == 200, path
+            policy = response.headers["content-security-policy"]
+            assert "default-src 'self'" in policy
+            assert f"ws://127.0.0.1:{server.port}" in policy
+            assert "frame-ancestors 'none'" in policy
+            assert response.headers["x-content-type-options"] == "nosniff"
+            assert response.headers["referrer-policy"] == "no-referrer"
+            assert response.headers["x-frame-options"] == "DENY"
+        assert "<main" in client.get("/").text
+        # The API keeps its own answers: unknown paths are still enveloped 404s.
+        missing = client.get("/api/nothing-here")
+        assert missing.status_code == 404
+        assert missing.json()["success"] is False
+        assert client.get("/static/vendor/socket.io.min.js").status_code == 200
+
+
+def test_sign_in_and_out(page: sync_api.Page, make_account: Callable[..., Account]) -> None:
+    account = make_account()
+    page.goto("/history")  # a protected page sends you to sign in first
+    sync_api.expect(page).to_have_url(re.compile(r"/signin$"))
+    page.get_by_label("Username or email").fill(account.username)
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    sync_api.expect(page.get_by_role("alert")).to_contain_text("nvalid")
+    snap(page, "signin")
+    page.get_by_label("Password").fill(account.password)
+    page.get_by_role("button", name="Sign in").click()
+    # ...and back to where you were going.
+    sync_api.expect(page.get_by_role("heading", name="History")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    sync_api.expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    sign_in(page, account, by_email=True)
+
+
+def test_upload_scans_live_then_result_and_pdf(
+    page: sync_api.Page, make_account: Callable[..., Account]
+) -> None:
+    account = make_account()
+    sign_in(page, account)
+    page.locator("#file-input").set_input_files(
+        {"name": "eicar.com", "mimeType": "application/octet-stream", "buffer": eicar_variant()}
+    )
+    sync_api.expect(page.get_by_text("eicar.com (")).to_be_visible()
+    snap(page, "upload")
+    page.get_by_role("button", name="Upload and scan").click()
+    # The scan's progress arrives over socket.io; the page changes without reloading.
+    page.evaluate("window.__sameDocument = true")
+    sync_api.expect(page.locator(".live .ratio")).to_have_text(re.compile(r"Detection ratio 1/\d+"))
+    assert page.evaluate("window.__sameDocument") is True
+    snap(page, "upload-complete")
+
+    page.get_by_role("link", name="Open the result").click()
+    sync_api.expect(page.get_by_role("heading", name=re.compile("eicar.com"))).to_be_visible()
+    sync_api.expect(page.get_by_label("Detection ratio")).to_have_text(re.compile(r"^1/\d+$"))
+    sync_api.expect(page.locator("figure.chart-box svg rect.chart-bar")).to_have_count(7)
+    sync_api.expect(page.get_by_text("SHA-256")).to_be_visible()
+    assert "null" not in page.locator("main").inner_text()
+    engines = page.locator("table.table tbody tr")
+    sync_api.expect(engines.first).to_be_visible()
+    page.get_by_role("combobox", name=re.compile("^Category")).select_option("malicious")
+    sync_api.expect(engines).to_have_count(1)
+    sync_api.expect(engines.first).to_contain_text("malicious")
+    page.get_by_role("combobox", name=re.compile("^Category")).select_option("")
+    page.get_by_role("button", name="Engine").click()
+    sync_api.expect(page.locator("th[data-key=engine_name]")).to_have_attribute(
+        "aria-sort", "ascending"
+    )
+    snap(page, "malware-result")
+    snap(page, "malware-result-phone", width=390)
+
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Export PDF").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".pdf")
+    path = download.path()
+    assert path is not None
+    assert Path(path).read_bytes().startswith(b"%PDF")
+
+
+def test_history_filters(
+    page: sync_api.Page, make_account: Callable[..., Account], api: httpx.Client
+) -> None:
+    account = make_account()
+    flagged = upload(api, account, eicar_variant(), name="flagged.com")
+    clean = upload(api, account, f"clean {secrets.token_hex(8)}\n".encode(), name="clean.txt")
+    for body in (flagged, clean):
+        assert wait_for(api, account, body["scan"]["scan_id"])["status"] == "completed"
+    response = upload_media(api, account, photo_jpeg(seed=3), name="holiday.jpg", tags="case-7")
+    media_id = response.json()["data"]["id"]
+    assert wait_media(api, account, media_id)["status"] == "COMPLETED"
+
+    sign_in(page, account)
+    page.get_by_role("link", name="History").click()
+    rows = page.locator("table.table tbody tr")
+    sync_api.expect(rows).to_have_count(2)
+    page.get_by_label("Detections from").fill("1")
+    page.get_by_role("button", name="Apply").click()
+    sync_api.expect(rows).to_have_count(1)
+    sync_api.expect(rows.first).to_contain_text("flagged.com")
+    assert "detection_min=1" in page.url
+    snap(page, "history-malware")
+    page.get_by_label("Detections from").fill("5")
+    page.get_by_role("button", name="Apply").click()
+    sync_api.expect(page.get_by_text("No scans match these filters.")).to_be_visible()
+
+    page.get_by_role("link", name="Media scans").click()
+    page.get_by_label("Search").fill("case-7")
+    page.get_by_role("button", name="Apply").click()
+    sync_api.expect(rows).to_have_count(1)
+    snap(page, "history-media")
+    page.get_by_role("link", name="holiday.jpg").click()
+    sync_api.expect(page.get_by_role("heading", name=re.compile("holiday.jpg"))).to_be_visible()
+    sync_api.expect(page.get_by_text("Risk score")).to_be_visible()
+    sync_api.expect(page.get_by_text("case-7")).to_be_visible()
+    snap(page, "media-result")
+
+
+def test_keys_are_listed_without_their_value(
+    page: sync_api.Page, make_account: Callable[..., Account], vt: object
+) -> None:
+    account = make_account()
+    value = secrets.token_hex(32)
+    vt.add_key(value)  # type: ignore[attr-defined]
+    sign_in(page, account)
+    page.get_by_role("link", name="Keys").click()
+    sync_api.expect(page.get_by_text("No VirusTotal keys yet.")).to_be_visible()
+    page.get_by_label("Name").fill("Team key")
+    page.get_by_label("VirusTotal API key").fill(value)
+    page.get_by_role("button", name="Validate").click()
+    sync_api.expect(page.get_by_text("valid", exact=False).first).to_be_visible()
+    page.get_by_role("button", name="Add key").click()
+    row = page.locator("tr", has_text="Team key")
+    sync_api.expect(row).to_be_visible()
+    sync_api.expect(row).to_contain_text("yes")
+    assert value not in page.content()
+    row.get_by_role("button", name="Deactivate").click()
+    sync_api.expect(page.locator("tr", has_text="Team key")).to_contain_text("no")
+    page.get_by_label("New name for Team key").fill("Renamed key")
+    page.get_by_role("button", name="Rename").click()
+    sync_api.expect(page.locator("tr", has_text="Renamed key")).to_be_visible()
+    snap(page, "keys")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    sync_api.expect(page.get_by_text("No VirusTotal keys yet.")).to_be_visible()
+
+
+def test_admin_statistics(
+    page: sync_api.Page, make_account: Callable[..., Account], api: httpx.Client, vt: object
+) -> None:
+    operative = make_account()
+    add_key(api, operative, vt)
+    admin = make_account("admin")
+    sign_in(page, admin)
+    page.get_by_role("link", name="Statistics").click()
+    sync_api.expect(page.get_by_role("heading", name="Statistics")).to_be_visible()
+    sync_api.expect(page.locator("figure.chart-box svg")).to_have_count(5)
+    sync_api.expect(page.get_by_text("operational")).to_be_visible()
+    snap(page, "admin-stats")
+
+    # An operative who types the address gets the API's own refusal.
+    page.get_by_role("button", name="Sign out").click()
+    sync_api.expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    sign_in(page, operative)
+    page.goto("/admin/stats")
+    sync_api.expect(page.get_by_role("alert")).to_be_visible()
+    assert page.get_by_role("link", name="Statistics").count() == 0
