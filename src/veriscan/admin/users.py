@@ -1,0 +1,90 @@
+"""User management for admins: list, create, change role, (de)activate.
+
+At least one active admin always remains: the last one can be neither demoted nor
+deactivated. Deactivating a user ends their logins at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from veriscan.auth.models import Role, User
+from veriscan.auth.repository import SessionRepository
+from veriscan.core.db import utcnow
+from veriscan.core.errors import Conflict, NotFound, ValidationFailed
+
+logger = logging.getLogger("veriscan.admin")
+
+
+def list_users(
+    session: Session,
+    *,
+    search: str | None,
+    role: str | None,
+    active: bool | None,
+    page: int,
+    limit: int,
+) -> tuple[list[User], int, int]:
+    query = select(User)
+    if search:
+        like = f"%{search.lower()}%"
+        query = query.where(
+            or_(User.username.like(like), User.email.like(like), func.lower(User.name).like(like))
+        )
+    if role:
+        query = query.where(User.role == role)
+    if active is not None:
+        query = query.where(User.is_active.is_(active))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    users = session.scalars(
+        query.order_by(User.created_at, User.id).offset((page - 1) * limit).limit(limit)
+    ).all()
+    return list(users), total, math.ceil(total / limit) if total else 0
+
+
+def update_user(
+    session: Session,
+    admin: User,
+    user_id: uuid.UUID,
+    *,
+    role: Role | None,
+    is_active: bool | None,
+) -> User:
+    if role is None and is_active is None:
+        raise ValidationFailed("No update data provided")
+    # Lock the admins' rows so two admins demoting each other at once cannot leave none.
+    active_admins = session.scalars(
+        select(User.id)
+        .where(User.role == Role.ADMIN.value, User.is_active.is_(True))
+        .with_for_update()
+    ).all()
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("User not found")
+    loses_admin = user.id in active_admins and (
+        (role is not None and role != Role.ADMIN) or is_active is False
+    )
+    if loses_admin and len(active_admins) <= 1:
+        raise Conflict("At least one active admin must remain")
+    now = utcnow()
+    if role is not None:
+        user.role = role.value
+    if is_active is not None:
+        user.is_active = is_active
+        if not is_active:
+            SessionRepository(session).revoke_all_for(user.id, now)
+    user.updated_at = now
+    session.flush()
+    logger.info(
+        "admin.user_updated user_id=%s by=%s role=%s active=%s",
+        user.id,
+        admin.id,
+        user.role,
+        user.is_active,
+    )
+    return user
