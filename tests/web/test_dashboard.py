@@ -255,3 +255,59 @@ def test_admin_statistics(
     page.goto("/admin/stats")
     sync_api.expect(page.get_by_role("alert")).to_be_visible()
     assert page.get_by_role("link", name="Statistics").count() == 0
+
+
+def test_admin_manages_users(
+    page: sync_api.Page, make_account: Callable[..., Account], api: httpx.Client
+) -> None:
+    operative = make_account()
+    admin = make_account("admin")
+
+    def reported() -> dict[str, object]:
+        response = api.get(
+            "/api/admin/users", params={"search": operative.username}, headers=admin.headers
+        )
+        assert response.status_code == 200, response.text
+        [user] = response.json()["data"]
+        return dict(user)
+
+    sign_in(page, admin)
+    page.get_by_role("link", name="Users").click()
+    sync_api.expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    page.get_by_label("Search").fill(operative.username)
+    page.get_by_label("Role", exact=True).select_option("operative")
+    page.get_by_role("button", name="Apply").click()
+    rows = page.locator("table.users tbody tr")
+    sync_api.expect(rows).to_have_count(1)
+    sync_api.expect(rows.first).to_contain_text(operative.email)
+    assert f"search={operative.username}" in page.url
+
+    page.get_by_label(f"Role for {operative.username}").select_option("analyst")
+    sync_api.expect(page.get_by_text("role is now analyst")).to_be_visible()
+    assert reported()["role"] == "analyst"
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Deactivate {operative.username}").click()
+    sync_api.expect(rows.first).to_contain_text("inactive")
+    sync_api.expect(
+        page.get_by_role("button", name=f"Activate {operative.username}")
+    ).to_be_focused()
+    assert reported()["is_active"] is False
+
+    # The API's own message when it refuses: the username is taken.
+    page.get_by_label("Username", exact=True).fill(operative.username)
+    page.get_by_label("Email", exact=True).fill(f"other-{operative.email}")
+    page.get_by_label("Password", exact=True).fill("another-long-password")
+    page.get_by_role("button", name="Create user").click()
+    sync_api.expect(page.get_by_role("alert")).to_have_text("Username already exists")
+    snap(page, "admin-users")
+
+    # An operative sees no link, and the API's refusal at the address.
+    page.get_by_role("button", name="Sign out").click()
+    sync_api.expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    other = make_account()
+    sign_in(page, other)
+    assert page.get_by_role("link", name="Users").count() == 0
+    page.goto("/admin/users")
+    sync_api.expect(page.get_by_role("alert")).to_be_visible()
+    assert page.locator("table.users").count() == 0

@@ -29,6 +29,7 @@ CLIENT_ROUTES = (
     "/history",
     "/keys",
     "/admin/stats",
+    "/admin/users",
     "/scans/{rest:path}",
 )
 

@@ -10,6 +10,7 @@ import { malwareResult } from "./pages/malware.js";
 import { mediaResult } from "./pages/media.js";
 import { statsPage } from "./pages/stats.js";
 import { uploadPage } from "./pages/upload.js";
+import { usersPage } from "./pages/users.js";
 
 const ROUTES = [
   [/^\/signin$/, signin, { public: true, title: "Sign in" }],
@@ -19,6 +20,7 @@ const ROUTES = [
   [/^\/keys$/, keysPage, { title: "Keys" }],
   [/^\/profile$/, profile, { title: "Profile" }],
   [/^\/admin\/stats$/, statsPage, { title: "Statistics", admin: true }],
+  [/^\/admin\/users$/, usersPage, { title: "Users", admin: true }],
   [/^\/scans\/malware\/(?<id>[0-9a-f-]{36})$/, malwareResult, { title: "Malware result" }],
   [/^\/scans\/media\/(?<id>[0-9a-f-]{36})$/, mediaResult, { title: "Media result" }],
 ];
@@ -57,6 +59,7 @@ const app = {
     nav.replaceChildren(...(user ? [
       item("/upload", "Upload"), item("/history", "History"), item("/keys", "Keys"),
       user.role === "admin" ? item("/admin/stats", "Statistics") : null,
+      user.role === "admin" ? item("/admin/users", "Users") : null,
       item("/profile", user.name || user.username),
       h("button", { type: "button", class: "link", onclick: () => this.signOut() }, "Sign out"),
     ] : [item("/signin", "Sign in"), item("/register", "Register")]).filter(Boolean));
