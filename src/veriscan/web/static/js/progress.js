@@ -57,7 +57,16 @@ export function followScan(kind, scanId, onFinish) {
     }
   }
 
-  const unwatch = watch(scanId, onEvent);
+  // Declared before watch(): events kept for this scan may be replayed at once, and
+  // finishing then must be able to stop what is not started yet.
+  let timer = null;
+  let unwatch = () => {};
+  function stop() {
+    if (timer !== null) clearInterval(timer);
+    unwatch();
+  }
+  unwatch = watch(scanId, onEvent);
+  if (finished) unwatch();
   async function check() {
     try {
       const state = await currentState(kind, scanId);
@@ -71,8 +80,9 @@ export function followScan(kind, scanId, onFinish) {
   }
   // Once now (the scan may have finished before we listened), then slowly in case
   // the socket cannot connect (a proxy without WebSocket, for instance).
-  check();
-  const timer = setInterval(check, 8000);
-  function stop() { clearInterval(timer); unwatch(); }
+  if (!finished) {
+    check();
+    timer = setInterval(check, 8000);
+  }
   return { el, stop };
 }
