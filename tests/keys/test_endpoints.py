@@ -97,6 +97,7 @@ def test_create_while_virustotal_is_unreachable_keeps_the_key_unverified(
         {"name": "x", "key_value": "a b"},
         {"name": "x" * 101, "key_value": "abc"},
         {"name": "x", "key_value": 5},
+        {"name": "x", "key_value": "ключ-ü"},
     ],
 )
 def test_create_validation(api: httpx.Client, account: Account, body: dict[str, Any]) -> None:

@@ -7,10 +7,13 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-# VirusTotal keys are 64 hex characters today; accept any plausible token and let
-# VirusTotal say whether it is valid.
+# VirusTotal keys are 64 hex characters today; accept any plausible token (visible ASCII:
+# it travels in an HTTP header) and let VirusTotal say whether it is valid.
 KeyValue = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=256, pattern=r"^\S+$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=256, pattern=r"^[\x21-\x7e]+$"
+    ),
 ]
 
 
