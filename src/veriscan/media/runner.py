@@ -123,10 +123,15 @@ def _record(context: AppContext, job: Job, analysis: Any) -> None:
         }
         for report in analysis.reports
     ]
+    # The metadata analyzer reads the whole container: when it cannot, the file is corrupt
+    # or truncated, and no verdict drawn from the rest (a manifest, a half-decoded picture)
+    # would be honest. Otherwise the scan fails only if no analyzer could read the file.
+    unreadable = [r.error for r in analysis.reports if r.analyzer == "metadata" and r.error]
     usable = [report for report in analysis.reports if report.error is None]
     with context.db.session() as session:
-        if not usable:
-            reasons = "; ".join(r.error or "" for r in analysis.reports) or "no analyzer applies"
+        if unreadable or not usable:
+            reasons = "; ".join(unreadable) or "; ".join(r.error or "" for r in analysis.reports)
+            reasons = reasons or "no analyzer applies"
             owned = LEASES.owned(
                 session,
                 job.scan_id,
