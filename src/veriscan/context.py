@@ -53,9 +53,9 @@ class AppContext:
     realtime: Realtime
     huey: Huey
     started_at: float = field(default_factory=time.monotonic)
-    # Set when the tasks are registered (malware.tasks.register): puts a scan on the queue.
+    # Set when the tasks are registered (jobs.register_all): puts a scan on the queue.
     enqueue_scan: Callable[[uuid.UUID], None] = field(default=lambda _: None)
-    # Set by media.tasks.register: puts a media scan on the queue.
+    # Set by jobs.register_all: puts a media scan on the queue.
     enqueue_media: Callable[[uuid.UUID], None] = field(default=lambda _: None)
     _media_analyzers: list[Any] | None = None
 

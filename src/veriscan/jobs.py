@@ -1,17 +1,51 @@
-"""Every kind of job in one place: registered on a process's queue, swept together."""
+"""Every kind of job in one place: registered on a process's queue, swept together.
+
+A queued task carries only a scan id; the scan rows are the truth (see leases.py), so
+enqueueing happens after the row is committed, and a wake-up call that is lost, or a
+worker that dies, is made good by the sweep, which finds the scan by its lapsed lease.
+"""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections.abc import Callable
+
 from veriscan.context import AppContext
-from veriscan.malware import tasks as malware_tasks
-from veriscan.media import tasks as media_tasks
+from veriscan.malware import runner as malware_runner
+from veriscan.media import runner as media_runner
+
+logger = logging.getLogger("veriscan.jobs")
+
+
+def _scan_task(
+    context: AppContext, name: str, run: Callable[[AppContext, uuid.UUID], None]
+) -> Callable[[uuid.UUID], None]:
+    """Register `run` as the queue task `name`; returns the function that enqueues it."""
+
+    @context.huey.task(name=name)  # type: ignore[untyped-decorator]
+    def task(scan_id: str) -> None:
+        run(context, uuid.UUID(scan_id))
+
+    def enqueue(scan_id: uuid.UUID) -> None:
+        try:
+            task(str(scan_id))
+        except Exception:  # the sweep finds the scan by its lapsed lease
+            logger.exception("jobs.enqueue_failed task=%s scan_id=%s", name, scan_id)
+
+    return enqueue
 
 
 def register_all(context: AppContext) -> None:
-    malware_tasks.register(context)
-    media_tasks.register(context)
+    context.enqueue_scan = _scan_task(context, "malware.run_scan", malware_runner.run_scan)
+    context.enqueue_media = _scan_task(context, "media.run_scan", media_runner.run_media_scan)
 
 
 def sweep_all(context: AppContext) -> None:
-    malware_tasks.sweep(context)
-    media_tasks.sweep(context)
+    for sweep, enqueue, kind in (
+        (malware_runner.sweep, context.enqueue_scan, "malware"),
+        (media_runner.sweep, context.enqueue_media, "media"),
+    ):
+        for scan_id in sweep(context):
+            logger.info("jobs.requeued kind=%s scan_id=%s", kind, scan_id)
+            enqueue(scan_id)
