@@ -15,6 +15,7 @@ import uvicorn
 from veriscan.app import create_app
 from veriscan.context import AppContext
 from veriscan.core.config import Settings
+from veriscan.core.httpserver import BoundedHttpToolsProtocol
 
 
 class LogCapture(logging.Handler):
@@ -50,7 +51,11 @@ class LiveServer:
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            self.app, log_config=None, lifespan="on", timeout_graceful_shutdown=2
+            self.app,
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+            http=BoundedHttpToolsProtocol,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"live-{self.port}")

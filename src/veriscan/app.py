@@ -22,6 +22,7 @@ from veriscan.context import AppContext
 from veriscan.core import migrate
 from veriscan.core.config import Settings
 from veriscan.core.errors import VeriscanError, error_response, install_error_handlers
+from veriscan.core.guard import RequestGuardMiddleware
 from veriscan.core.ratelimit import LimiterStore, RateLimitMiddleware
 from veriscan.files.endpoints import router as files_router
 from veriscan.jobs import register_all, sweep_all
@@ -32,6 +33,9 @@ from veriscan.queue import EmbeddedConsumer, Sweeper
 from veriscan.realtime import Identity
 
 logger = logging.getLogger("veriscan.app")
+
+# Routes that stream their body to disk under the upload limit rather than the JSON one.
+STREAMED_UPLOADS = ("/api/files/upload", "/api/scans/upload")
 
 DESCRIPTION = """
 Veriscan answers two questions about any file a team receives: **is it malicious?**
@@ -127,6 +131,12 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
             limit=settings.rate_limit,
             storage=limiter.storage,
         )
+    # Added last, so it wraps the rate limiter: a 429 carries the headers too.
+    app.add_middleware(
+        RequestGuardMiddleware,
+        max_body_bytes=settings.max_body_kb * 1024,
+        streamed_paths=STREAMED_UPLOADS,
+    )
     asgi = context.realtime.asgi(app)
     asgi.state = app.state  # tests and tools reach the context through the ASGI app
     return asgi

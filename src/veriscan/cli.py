@@ -32,12 +32,14 @@ def serve(
     import uvicorn
 
     from veriscan.app import create_app
+    from veriscan.core.httpserver import BoundedHttpToolsProtocol
 
     settings = _settings()
     uvicorn.run(
         create_app(settings),
         host=host,
         port=port,
+        http=BoundedHttpToolsProtocol,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         log_config=None,
