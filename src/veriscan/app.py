@@ -64,7 +64,11 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     context = AppContext.from_settings(settings)
     context.realtime.set_authenticator(_authenticator(context))
     register_all(context)
-    limiter = LimiterStore(settings.redis_url) if settings.rate_limit_enabled else None
+    limiter = (
+        LimiterStore(settings.redis_url, settings.queue_name)
+        if settings.rate_limit_enabled
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -72,6 +74,9 @@ def worker(
     sweeper = Sweeper(lambda: sweep_all(context), settings.sweep_interval_seconds)
     sweeper.start()
     consumer = Consumer(context.huey, workers=threads, worker_type="thread", periodic=False)
+    logging.getLogger("veriscan.worker").info(
+        "worker.started threads=%d queue=%s pid=%d", threads, settings.queue_name, os.getpid()
+    )
     try:
         # huey's own consumer: SIGTERM stops it (running scans are taken over by others
         # once their leases run out), SIGINT lets running scans finish first.

@@ -66,6 +66,7 @@ class AppContext:
         virustotal = VirusTotalClient(settings.virustotal_url, settings.virustotal_timeout)
         quota = QuotaGate(
             settings.redis_url,
+            namespace=settings.queue_name,
             minute_seconds=settings.virustotal_minute_seconds,
             day_seconds=settings.virustotal_day_seconds,
             margin_seconds=settings.virustotal_quota_margin_seconds,
@@ -99,8 +100,8 @@ class AppContext:
             ),
             quota=quota,
             local_engines=build_local_engines(settings),
-            locks=NamedLocks(settings.redis_url),
-            realtime=Realtime(settings.redis_url),
+            locks=NamedLocks(settings.redis_url, settings.queue_name),
+            realtime=Realtime(settings.redis_url, settings.queue_name),
             huey=make_huey(settings),
         )
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, Text, func, or_, select, update
+from sqlalchemy import String, Text, bindparam, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from veriscan.core.db import Database, utcnow
@@ -38,7 +37,8 @@ class LeasedJob:
 
 @dataclass(frozen=True)
 class Leases:
-    model: Any  # a mapped class with status, lease_until, claim_token, attempts, deadline_at
+    # A mapped class with status, created_at, lease_until, claim_token, attempts, deadline_at.
+    model: Any
     waiting: str
     running: str
 
@@ -80,23 +80,38 @@ class Leases:
 
     def release_lapsed(self, session: Session, now: datetime, lease: timedelta) -> list[uuid.UUID]:
         """Jobs whose lease ran out go back to waiting (their old claim void); returns them
-        to be enqueued again. They are not returned again until another lease has passed."""
+        to be enqueued again.
+
+        A job is not returned again before another lease, or its own age, has passed,
+        whichever is longer. A wake-up lost by the queue is rare, but a backlog is not:
+        a job still waiting behind hundreds of others must not be enqueued again every
+        lease (that grows the queue by the backlog each time); this way a job waiting for
+        a time T is enqueued about log2(T / lease) times.
+        """
         model = self.model
-        lapsed: Sequence[uuid.UUID] = session.scalars(
-            select(model.id).where(
+        lapsed = session.execute(
+            select(model.id, model.created_at).where(
                 model.status.in_((self.waiting, self.running)),
                 model.lease_until < now,
                 model.deadline_at > now,
             )
         ).all()
         if lapsed:
+            table = model.__table__  # Core: one statement executed per row, each its lease
             session.execute(
-                update(model)
-                .where(model.id.in_(lapsed), model.status.in_((self.waiting, self.running)))
-                .values(status=self.waiting, claim_token=None, lease_until=now + lease)
-                .execution_options(synchronize_session=False)
+                update(table)
+                .where(
+                    table.c.id == bindparam("job_id"),
+                    # Not IN (...): an expanding parameter cannot be used per row.
+                    or_(table.c.status == self.waiting, table.c.status == self.running),
+                )
+                .values(status=self.waiting, claim_token=None, lease_until=bindparam("until")),
+                [
+                    {"job_id": job_id, "until": now + max(lease, now - created)}
+                    for job_id, created in lapsed
+                ],
             )
-        return list(lapsed)
+        return [job_id for job_id, _ in lapsed]
 
     def fail_overdue(
         self, session: Session, now: datetime, failed: str, reason: str

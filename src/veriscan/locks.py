@@ -17,7 +17,8 @@ import redis
 
 
 class NamedLocks:
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, namespace: str = "veriscan") -> None:
+        self._namespace = namespace
         self._redis = redis.Redis.from_url(redis_url) if redis_url else None
         self._local: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -47,7 +48,7 @@ class NamedLocks:
         # that died frees itself soon; while held, it is renewed every third of that.
         ttl = max(ttl, 1.0)
         redis_lock = self._redis.lock(
-            f"veriscan-lock:{name}", timeout=ttl, blocking_timeout=1.0, thread_local=False
+            f"{self._namespace}-lock:{name}", timeout=ttl, blocking_timeout=1.0, thread_local=False
         )
         give_up = time.monotonic() + wait
         # Short blocking waits in a loop, so that a stopping process is not held up.

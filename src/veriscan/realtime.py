@@ -34,8 +34,10 @@ class Identity:
 
 
 class Realtime:
-    def __init__(self, redis_url: str) -> None:
-        manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
+    def __init__(self, redis_url: str, namespace: str = "veriscan") -> None:
+        # The pub/sub channel is the deployment's own, so deployments can share a Redis.
+        channel = f"{namespace}-socketio"
+        manager = socketio.AsyncRedisManager(redis_url, channel=channel) if redis_url else None
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             client_manager=manager,
@@ -46,7 +48,9 @@ class Realtime:
         self._authenticate: Callable[[str], Identity | None] = lambda _: None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._redis_publisher = (
-            socketio.RedisManager(redis_url, write_only=True) if redis_url else None
+            socketio.RedisManager(redis_url, channel=channel, write_only=True)
+            if redis_url
+            else None
         )
         self.sio.on("connect", self._on_connect)
 
@@ -69,8 +73,10 @@ class Realtime:
         self._authenticate = authenticate
 
     def close(self) -> None:
-        if self._redis_publisher is not None:
-            self._redis_publisher.redis.close()
+        # The publisher connects on its first emit: a server that never sent one has none.
+        connection = getattr(self._redis_publisher, "redis", None)
+        if connection is not None:
+            connection.close()
 
     def asgi(self, app: Any) -> socketio.ASGIApp:
         return socketio.ASGIApp(self.sio, other_asgi_app=app, socketio_path="socket.io")

@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     # Folder of the users' own YARA rules; empty means data_dir/yara-rules.
     yara_rules_dir: Path | None = None
 
-    # Name of the task queue: the servers and workers of one deployment share it (with
-    # Redis, it prefixes the queue's keys, so several deployments can share one Redis).
+    # Name of the deployment: the servers and workers of one deployment share it. With
+    # Redis it prefixes every key (queue, rate limits, VirusTotal quotas, locks) and the
+    # socket.io channel, so several deployments can share one Redis.
     queue_name: str = Field(default="veriscan", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     # Worker threads that run scans inside `veriscan serve`. Default: 4 on the embedded
     # queue (no Redis), 0 with Redis, where `veriscan worker` processes do the work.

@@ -24,7 +24,7 @@ logger = logging.getLogger("veriscan.ratelimit")
 class LimiterStore:
     """The limits storage, and the Redis connections behind it to close at shutdown."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, namespace: str = "veriscan") -> None:
         self._pool: ConnectionPool | None = None
         if redis_url:
             self._pool = ConnectionPool.from_url(redis_url)
@@ -32,7 +32,7 @@ class LimiterStore:
             self.storage: Storage = RedisStorage(
                 "async+" + redis_url,
                 implementation="redispy",
-                key_prefix="veriscan-rl",
+                key_prefix=f"{namespace}-rl",
                 connection_pool=self._pool,  # type: ignore[arg-type]  # passed to redis-py
             )
         else:

@@ -33,12 +33,13 @@ class QuotaGate:
         self,
         redis_url: str,
         *,
+        namespace: str = "veriscan",
         minute_seconds: float = 60.0,
         day_seconds: float = 86400.0,
         margin_seconds: float = 1.0,
     ) -> None:
         self.storage: Storage = (
-            RedisStorage(redis_url, key_prefix="veriscan-vtq") if redis_url else MemoryStorage()
+            RedisStorage(redis_url, key_prefix=f"{namespace}-vtq") if redis_url else MemoryStorage()
         )
         self.limiter = MovingWindowRateLimiter(self.storage)
         # VirusTotal counts a request when it arrives; a little slack on each window keeps
