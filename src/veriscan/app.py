@@ -21,7 +21,12 @@ from veriscan.auth.endpoints import router as auth_router
 from veriscan.context import AppContext
 from veriscan.core import migrate
 from veriscan.core.config import Settings
-from veriscan.core.errors import VeriscanError, error_response, install_error_handlers
+from veriscan.core.errors import (
+    ConcretePathMethods,
+    VeriscanError,
+    error_response,
+    install_error_handlers,
+)
 from veriscan.core.guard import RequestGuardMiddleware
 from veriscan.core.ratelimit import LimiterStore, RateLimitMiddleware
 from veriscan.files.endpoints import router as files_router
@@ -135,11 +140,15 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
             limit=settings.rate_limit,
             storage=limiter.storage,
         )
+    app.add_middleware(ConcretePathMethods, api=app)
     # Added last, so it wraps the rate limiter: a 429 carries the headers too.
     app.add_middleware(
         RequestGuardMiddleware,
         max_body_bytes=settings.max_body_kb * 1024,
         streamed_paths=STREAMED_UPLOADS,
+        # /static answers its own 404s in the envelope: those get the API's headers (the
+        # assets keep the dashboard's own, which are already there).
+        prefixes=("/api", "/health", "/static"),
     )
     asgi = context.realtime.asgi(app)
     asgi.state = app.state  # tests and tools reach the context through the ASGI app

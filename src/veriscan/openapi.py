@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import BaseModel
+
+# An id in a path. Checked by the services (a malformed one is a 400 in the envelope);
+# the schema says it is a UUID so that clients, and fuzzers, know.
+ResourceId = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
+# A query bound that is a date (a whole day) or a date-time (core/dates.py), or empty for
+# none; replaces the schema of an optional string parameter.
+DATE_OR_DATE_TIME: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "maxLength": 0},
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time", "maxLength": 40},
+        {"type": "null"},
+    ]
+}
 
 _DESCRIPTIONS = {
     400: "Invalid request",

@@ -26,6 +26,8 @@ MAX_IN_FLIGHT = 4  # pieces queued for the writer thread: bounds memory to ~4 MB
 MAX_PARTS = 32
 MAX_PART_HEADER_BYTES = 16 * 1024
 MAX_FIELD_BYTES = 64 * 1024  # all non-file fields together
+# Everything a form may hold besides its files: fields, part headers and boundaries.
+MAX_FORM_OVERHEAD_BYTES = MAX_FIELD_BYTES + MAX_PARTS * (MAX_PART_HEADER_BYTES + 512)
 
 
 class MalformedUpload(Exception):
@@ -33,7 +35,7 @@ class MalformedUpload(Exception):
 
 
 class UploadTooLarge(Exception):
-    """A file part is larger than the configured limit."""
+    """A file part, or the form as a whole, is larger than the configured limit allows."""
 
 
 @dataclass
@@ -246,10 +248,17 @@ async def receive_form(
                 await in_flight.popleft()
 
     form = ReceivedForm(receiver.files, receiver.fields)
+    # The parser ignores whatever follows the closing boundary; without this bound a
+    # chunked body (no Content-Length to refuse up front) could go on for ever.
+    max_body_bytes = max_files * max_file_bytes + MAX_FORM_OVERHEAD_BYTES
+    body_bytes = 0
     try:
         async for chunk in stream:
             if not chunk:
                 continue
+            body_bytes += len(chunk)
+            if body_bytes > max_body_bytes:
+                raise UploadTooLarge
             try:
                 parser.write(chunk)
             except MultipartParseError as exc:

@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from veriscan.admin import service, users
 from veriscan.auth import service as auth_service
@@ -12,7 +12,7 @@ from veriscan.auth.dependencies import AdminUser
 from veriscan.auth.models import Role
 from veriscan.auth.schemas import DisplayName, Email, Password, Username, UserOut
 from veriscan.deps import Context, DbSession, parse_uuid
-from veriscan.openapi import errors
+from veriscan.openapi import ResourceId, errors
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -52,7 +52,8 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Role | None = None
-    is_active: bool | None = None
+    # Strict: true or false, not 0/1 or "yes" (the schema says boolean).
+    is_active: StrictBool | None = None
 
 
 @router.get("/stats", responses=errors(401, 403))
@@ -102,7 +103,7 @@ def create_user(
 
 @router.patch("/users/{user_id}", responses=errors(400, 401, 403, 404, 409))
 def update_user(
-    user_id: str, body: UserUpdate, admin: AdminUser, session: DbSession
+    user_id: ResourceId, body: UserUpdate, admin: AdminUser, session: DbSession
 ) -> UserEnvelope:
     parsed: uuid.UUID = parse_uuid(user_id, invalid_status=404, not_found="User not found")
     user = users.update_user(session, admin, parsed, role=body.role, is_active=body.is_active)

@@ -29,8 +29,18 @@ class RegisterRequest(StrictModel):
 
 
 class LoginRequest(StrictModel):
-    username: Annotated[str, StringConstraints(max_length=254)] | None = None
-    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+    # Either name signs in; the schema says so too, so clients and fuzzers know.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("username", "email")
+            ]
+        }
+    )
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=254)] | None = None
+    email: Annotated[str, StringConstraints(min_length=1, max_length=254)] | None = None
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
     @model_validator(mode="after")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 
 from veriscan.core.errors import ValidationFailed
 
@@ -15,9 +15,10 @@ def parse_bound(name: str, value: str | None, *, end_of_day: bool) -> datetime |
     text = value.strip()
     try:
         if len(text) == 10:
-            day = datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
-            return day + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else day
+            return datetime.combine(
+                date.fromisoformat(text), time.max if end_of_day else time.min, tzinfo=UTC
+            )
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # overflow: year 1 or 9999 moved to UTC
         raise ValidationFailed(f"{name}: expected an ISO 8601 date or date-time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 logger = logging.getLogger("veriscan.errors")
 
@@ -121,6 +124,71 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "Invalid request"
 
 
+def _method_table(app: Any) -> tuple[dict[str, set[str]], list[tuple[re.Pattern[str], set[str]]]]:
+    """The methods of every path: concrete paths, and templated ones as patterns. From the
+    OpenAPI document plus the undocumented routes (the dashboard's); built once."""
+    table = getattr(app.state, "method_table", None)
+    if table is None:
+        concrete: dict[str, set[str]] = {}
+        templated: list[tuple[re.Pattern[str], set[str]]] = []
+        paths = {p: {m.upper() for m in ops} for p, ops in app.openapi().get("paths", {}).items()}
+        for route in app.router.routes:
+            path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+            if path and methods:
+                paths.setdefault(path, set()).update(methods)
+        for path, methods in paths.items():
+            if "{" in path:
+                templated.append((compile_path(path)[0], methods))
+            else:
+                concrete[path] = methods
+        table = app.state.method_table = (concrete, templated)
+    return table
+
+
+def _allowed_methods(app: Any, path: str) -> list[str]:
+    """The methods served at this path. As in OpenAPI, a concrete path wins over templates
+    (/api/keys/validate is not a /api/keys/{key_id}). Starlette's own 405 names only the
+    first matching route's methods, and FastAPI makes a route per method."""
+    concrete, templated = _method_table(app)
+    if path in concrete:
+        return sorted(concrete[path])
+    allowed: set[str] = set()
+    for pattern, methods in templated:
+        if pattern.match(path):
+            allowed |= methods
+    return sorted(allowed)
+
+
+def _method_not_allowed(method: str, path: str, allowed: list[str]) -> JSONResponse:
+    return error_response(
+        405,
+        "METHOD_NOT_ALLOWED",
+        f"Method {method} is not allowed on {path}",
+        headers={"Allow": ", ".join(allowed)},
+    )
+
+
+class ConcretePathMethods:
+    """A request to a concrete path with a method it does not serve is a 405, even when a
+    templated route would take it (PUT /api/keys/validate is not PUT /api/keys/{key_id}):
+    the API behaves as its OpenAPI document reads."""
+
+    def __init__(self, app: ASGIApp, *, api: Any, prefix: str = "/api") -> None:
+        self.app = app
+        self.api = api
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix):
+            concrete, _ = _method_table(self.api)
+            methods = concrete.get(scope["path"])
+            if methods is not None and scope["method"] not in methods:
+                response = _method_not_allowed(scope["method"], scope["path"], sorted(methods))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(VeriscanError)
     async def _veriscan_error(_: Request, exc: VeriscanError) -> JSONResponse:
@@ -133,10 +201,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _CODES_BY_STATUS.get(exc.status_code, "HTTP_ERROR")
+        if exc.status_code == 405:
+            path = request.url.path
+            return _method_not_allowed(request.method, path, _allowed_methods(request.app, path))
         if exc.status_code == 404:
             message = f"No route for {request.method} {request.url.path}"
-        elif exc.status_code == 405:
-            message = f"Method {request.method} is not allowed on {request.url.path}"
         else:
             message = str(exc.detail)
         return error_response(exc.status_code, code, message, getattr(exc, "headers", None))

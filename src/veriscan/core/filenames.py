@@ -16,4 +16,6 @@ def clean_filename(raw: str) -> str:
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
     name = unicodedata.normalize("NFC", name).strip().strip(".")
     name = sanitize_filename(name, platform="universal", max_len=MAX_NAME_BYTES)
+    # Again: sanitising can leave dots at an end (". . ." becomes ".").
+    name = name.strip(" .")
     return name or FALLBACK_NAME

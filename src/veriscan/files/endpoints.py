@@ -8,7 +8,7 @@ from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.files import service
 from veriscan.files.schemas import FileOut, MessageResponse, UploadedFile, UploadScan
 from veriscan.malware import service as malware_service
-from veriscan.openapi import errors, multipart_upload
+from veriscan.openapi import ResourceId, errors, multipart_upload
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 
@@ -40,13 +40,13 @@ def list_files(user: CurrentUser, session: DbSession) -> list[FileOut]:
 
 
 @router.get("/{file_id}", responses=errors(401, 404))
-def get_file(file_id: str, user: CurrentUser, session: DbSession) -> FileOut:
+def get_file(file_id: ResourceId, user: CurrentUser, session: DbSession) -> FileOut:
     parsed = parse_uuid(file_id, invalid_status=404, not_found=service.FILE_NOT_FOUND)
     return FileOut.model_validate(service.get_file(session, user, parsed))
 
 
 @router.delete("/{file_id}", responses=errors(400, 401, 404))
-async def delete_file(file_id: str, user: CurrentUser, context: Context) -> MessageResponse:
+async def delete_file(file_id: ResourceId, user: CurrentUser, context: Context) -> MessageResponse:
     parsed = parse_uuid(file_id, invalid_status=400, not_found=service.FILE_NOT_FOUND)
     await run_in_threadpool(service.delete_file, context, user, parsed)
     return MessageResponse(message="File deleted successfully")

@@ -18,7 +18,7 @@ from veriscan.keys.schemas import (
     KeyValidateRequest,
     KeyValidateResponse,
 )
-from veriscan.openapi import errors
+from veriscan.openapi import ResourceId, errors
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
 
@@ -54,14 +54,14 @@ async def validate_key(
 
 
 @router.get("/{key_id}", responses=errors(401, 404))
-def get_key(key_id: str, user: CurrentUser, session: DbSession) -> ApiKeyEnvelope:
+def get_key(key_id: ResourceId, user: CurrentUser, session: DbSession) -> ApiKeyEnvelope:
     key = service.get_key(session, user, _key_id(key_id))
     return ApiKeyEnvelope(api_key=ApiKeyOut.model_validate(key))
 
 
 @router.put("/{key_id}", responses=errors(400, 401, 404))
 async def update_key(
-    key_id: str, body: KeyUpdate, user: CurrentUser, context: Context
+    key_id: ResourceId, body: KeyUpdate, user: CurrentUser, context: Context
 ) -> ApiKeyMessage:
     key = await service.update_key(context, user, _key_id(key_id), body)
     return ApiKeyMessage(
@@ -70,6 +70,6 @@ async def update_key(
 
 
 @router.delete("/{key_id}", responses=errors(401, 404))
-def delete_key(key_id: str, user: CurrentUser, session: DbSession) -> MessageResponse:
+def delete_key(key_id: ResourceId, user: CurrentUser, session: DbSession) -> MessageResponse:
     service.delete_key(session, user, _key_id(key_id))
     return MessageResponse(message="API key deleted successfully")

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # VirusTotal keys are 64 hex characters today; accept any plausible token (visible ASCII:
@@ -27,7 +27,8 @@ class KeyUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: KeyName | None = None
     key_value: KeyValue | None = None
-    is_active: bool | None = None
+    # Strict: true or false, not 0/1 or "yes" (the schema says boolean).
+    is_active: StrictBool | None = None
 
 
 class KeyValidateRequest(BaseModel):

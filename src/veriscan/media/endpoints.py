@@ -31,7 +31,7 @@ from veriscan.media.schemas import (
     StatusFilter,
     VerdictFilter,
 )
-from veriscan.openapi import errors, multipart_upload
+from veriscan.openapi import DATE_OR_DATE_TIME, ResourceId, errors, multipart_upload
 
 router = APIRouter(prefix="/api/scans", tags=["media scans"])
 
@@ -107,8 +107,12 @@ def history(
     status: StatusFilter | None = None,
     media_type: Annotated[MediaTypeFilter | None, Query(alias="mediaType")] = None,
     verdict: VerdictFilter | None = None,
-    start_date: Annotated[str | None, Query(alias="startDate", max_length=40)] = None,
-    end_date: Annotated[str | None, Query(alias="endDate", max_length=40)] = None,
+    start_date: Annotated[
+        str | None, Query(alias="startDate", max_length=40, json_schema_extra=DATE_OR_DATE_TIME)
+    ] = None,
+    end_date: Annotated[
+        str | None, Query(alias="endDate", max_length=40, json_schema_extra=DATE_OR_DATE_TIME)
+    ] = None,
     sort_by: Annotated[SortBy, Query(alias="sortBy")] = "date",
     sort_order: Annotated[SortOrder, Query(alias="sortOrder")] = "desc",
 ) -> HistoryEnvelope:
@@ -148,7 +152,7 @@ def _scan_id(value: str) -> uuid.UUID:
 
 
 @router.get("/{scan_id}", responses=errors(401, 404))
-def get_scan(scan_id: str, user: CurrentUser, session: DbSession) -> ScanEnvelope:
+def get_scan(scan_id: ResourceId, user: CurrentUser, session: DbSession) -> ScanEnvelope:
     view = service.get_scan(session, user, _scan_id(scan_id))
     return ScanEnvelope(data=detail(view.scan, view.operative, view.evidence))
 
@@ -158,7 +162,7 @@ def get_scan(scan_id: str, user: CurrentUser, session: DbSession) -> ScanEnvelop
     responses={**errors(401, 404), 200: {"content": {"image/png": {}}}},
     response_class=Response,
 )
-def get_evidence(scan_id: str, name: str, user: CurrentUser, session: DbSession) -> Response:
+def get_evidence(scan_id: ResourceId, name: str, user: CurrentUser, session: DbSession) -> Response:
     if not EVIDENCE_NAME.match(name):
         raise NotFound("Evidence not found")
     item = service.get_evidence(session, user, _scan_id(scan_id), name)
@@ -170,6 +174,6 @@ def get_evidence(scan_id: str, name: str, user: CurrentUser, session: DbSession)
 
 
 @router.delete("/{scan_id}", responses=errors(401, 403, 404))
-async def delete_scan(scan_id: str, user: CurrentUser, context: Context) -> DeletedEnvelope:
+async def delete_scan(scan_id: ResourceId, user: CurrentUser, context: Context) -> DeletedEnvelope:
     await run_in_threadpool(service.delete_scan, context, user, _scan_id(scan_id))
     return DeletedEnvelope(message="Scan deleted successfully")
