@@ -72,12 +72,14 @@ class Cluster:
         threads: int = 2,
         **settings: str,
     ) -> Cluster:
+        workdir.mkdir(parents=True, exist_ok=True)
         data_dir = workdir / "data"
         env = {k: v for k, v in os.environ.items() if not k.startswith("VERISCAN_")}
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
         env.update(
             {
                 "VERISCAN_DATA_DIR": str(data_dir),
+                # Empty: the embedded default (SQLite in the data dir, in-process queue).
                 "VERISCAN_DATABASE_URL": database_url,
                 "VERISCAN_REDIS_URL": redis_url,
                 "VERISCAN_SECRET_KEY": secrets.token_urlsafe(32),

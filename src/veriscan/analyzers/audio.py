@@ -8,7 +8,8 @@ where a microphone always hears a room. None of these is proof: a low-bitrate co
 cuts the bandwidth and flattens noise. The cues are combined into one `audio_synthetic`
 finding whose details list every cue with its measured value, so a reader can check why.
 
-Memory stays bounded: at most `max_seconds` of audio (mono) are decoded, frame by frame.
+Memory stays bounded: at most `max_seconds` of audio (mono, at most 48 kHz) are decoded,
+frame by frame, whatever rate the file declares.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from PIL import Image, ImageDraw
 from scipy.signal import resample_poly, savgol_filter
 
 from veriscan.analyzers.base import (
+    AV_OPTIONS,
+    MAX_SAMPLE_RATE,
     Analyzer,
     AnalyzerFailed,
     EvidenceImage,
@@ -40,6 +43,9 @@ Signal = npt.NDArray[np.float64]
 Complex = npt.NDArray[np.complex128]
 
 RATE = 16_000  # every cue but the bandwidth is measured at this rate
+# Wider files are decoded at this rate: every cue lives below its 24 kHz, and decoded size,
+# like the resampling filter, would otherwise grow with whatever rate a file declares.
+MAX_ANALYSIS_RATE = 48_000
 HOP = 160  # 10 ms between analysis frames
 WINDOW = 400  # 25 ms level and pitch window
 STFT_SIZE = 512  # 32 ms spectra for flatness and phase
@@ -101,11 +107,12 @@ FINDING_WEIGHT = 0.5
 
 @dataclass(frozen=True)
 class DecodedAudio:
-    samples: Signal  # mono, native rate, at most max_seconds
-    rate: int
+    samples: Signal  # mono, at most max_seconds
+    rate: int  # of `samples`: the native rate, or MAX_ANALYSIS_RATE if that is lower
     codec: str
     channels: int
     duration: float | None  # the whole stream's, from the container, when it says
+    native_rate: int
 
 
 @dataclass(frozen=True)
@@ -116,15 +123,24 @@ class Cue:
 
 
 def decode_audio(path: Path, *, max_seconds: float = 60.0) -> DecodedAudio:
-    """Decode the first audio stream to mono float at its own rate, stopping at the cap."""
+    """Decode the first audio stream to mono float at its own rate (at most
+    MAX_ANALYSIS_RATE, which FFmpeg resamples to), stopping at the cap."""
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), options=AV_OPTIONS) as container:
             if not container.streams.audio:
                 raise AnalyzerFailed("the file has no audio stream")
             stream = container.streams.audio[0]
-            rate = int(stream.codec_context.sample_rate or stream.rate or 0)
-            if rate <= 0:
+            native = int(stream.codec_context.sample_rate or stream.rate or 0)
+            if native <= 0:
                 raise AnalyzerFailed("the audio stream does not state its sample rate")
+            if native > MAX_SAMPLE_RATE:
+                raise AnalyzerFailed(
+                    f"the audio stream declares {native} Hz, above the {MAX_SAMPLE_RATE} Hz "
+                    "of any recording"
+                )
+            if not stream.codec_context.channels:
+                raise AnalyzerFailed("the audio stream declares no channels")
+            rate = min(native, MAX_ANALYSIS_RATE)
             limit = int(max_seconds * rate)
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
             chunks: list[npt.NDArray[np.float32]] = []
@@ -154,7 +170,7 @@ def decode_audio(path: Path, *, max_seconds: float = 60.0) -> DecodedAudio:
     samples = np.concatenate(chunks)[:limit].astype(np.float64)
     if not np.all(np.isfinite(samples)):
         raise AnalyzerFailed("the audio decodes to invalid sample values")
-    return DecodedAudio(samples, rate, codec, channels, duration)
+    return DecodedAudio(samples, rate, codec, channels, duration, native)
 
 
 def to_rate(samples: Signal, rate: int, target: int = RATE) -> Signal:
@@ -491,13 +507,13 @@ class AudioAnalyzer(Analyzer):
         decoded = decode_audio(sample.path, max_seconds=self.max_seconds)
         metadata: dict[str, Any] = {
             "codec": decoded.codec,
-            "sampleRate": decoded.rate,
+            "sampleRate": decoded.native_rate,
             "channels": decoded.channels,
         }
         if decoded.duration is not None:
             metadata["duration"] = round(decoded.duration, 3)
         cues, reason, facts = measure_cues(decoded)
-        details: dict[str, Any] = {**facts, "native_rate": decoded.rate}
+        details: dict[str, Any] = {**facts, "native_rate": decoded.native_rate}
         report = Report(self.name, metadata=metadata)
         score = combine(cues) if cues else None
         if cues is None or score is None:

@@ -20,6 +20,18 @@ from typing import Any, ClassVar
 
 logger = logging.getLogger("veriscan.analyzers")
 
+# Bounds on what one file may make an analyzer allocate, whatever its headers declare.
+# Still images have Pillow's own bound, PIL.Image.MAX_IMAGE_PIXELS.
+#: The largest picture FFmpeg may decode (video frames, cover art): 8192x8192, above 8K and
+#: 360-degree video. FFmpeg checks it before allocating, so a small file declaring
+#: gigapixel frames costs nothing.
+MAX_FRAME_PIXELS = 8192 * 8192
+#: The highest audio sample rate accepted: 768 kHz, the top of any PCM recorder or DAC.
+#: Resampling from absurd rates makes filters that grow with the rate ratio.
+MAX_SAMPLE_RATE = 768_000
+#: For every `av.open`: the decoders FFmpeg opens while probing a file get the frame bound.
+AV_OPTIONS = {"max_pixels": str(MAX_FRAME_PIXELS)}
+
 
 class MediaKind(enum.StrEnum):
     IMAGE = "IMAGE"

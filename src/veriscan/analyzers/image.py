@@ -466,6 +466,15 @@ def load_image(data: Any) -> RGB:
     any decoding problem becomes AnalyzerFailed."""
     try:
         with Image.open(data) as opened:
+            width, height = opened.size
+            # Pillow only warns between its limit and twice it, and warnings are not errors
+            # in production: the limit is enforced here, before any pixel is decoded.
+            limit = Image.MAX_IMAGE_PIXELS  # None: the operator turned the check off
+            if limit is not None and width * height > limit:
+                raise AnalyzerFailed(
+                    f"image is too large to decode safely: {width}x{height} pixels, "
+                    f"over the limit of {limit}"
+                )
             opened.load()
             # In place and convert only when needed: each copy of a large photo is big.
             ImageOps.exif_transpose(opened, in_place=True)

@@ -33,7 +33,16 @@ from typing import Any, ClassVar
 import av
 from PIL import Image, UnidentifiedImageError
 
-from veriscan.analyzers.base import Analyzer, AnalyzerFailed, MediaKind, MediaSample, Report
+from veriscan.analyzers.base import (
+    AV_OPTIONS,
+    MAX_FRAME_PIXELS,
+    MAX_SAMPLE_RATE,
+    Analyzer,
+    AnalyzerFailed,
+    MediaKind,
+    MediaSample,
+    Report,
+)
 
 METADATA_KEYS = (
     "codec",
@@ -55,6 +64,16 @@ _INDEXED_FORMATS = ("mov", "mp4", "m4a", "3gp", "matroska", "webm", "avi")
 _TAIL_PACKET_LIMIT = 20_000
 _ISO6709 = re.compile(r"^\s*([+-]\d+(?:\.\d*)?)([+-]\d+(?:\.\d*)?)")
 _LOCATION_KEYS = ("location", "com.apple.quicktime.location.iso6709", "©xyz", "xyz")
+# FFmpeg's codecs for the picture formats Pillow reads itself, with the names users know.
+_PILLOW_CODECS = {
+    "mjpeg": "JPEG",
+    "png": "PNG",
+    "apng": "PNG",
+    "gif": "GIF",
+    "tiff": "TIFF",
+    "bmp": "BMP",
+    "webp": "WebP",
+}
 
 
 class MetadataAnalyzer(Analyzer):
@@ -83,6 +102,14 @@ def _probe_image(path: Path) -> dict[str, Any]:
             # MPO (phones, some cameras) is a JPEG with further pictures appended.
             fmt = "jpeg" if image.format == "MPO" else (image.format or "").lower()
             width, height = image.size
+            # Pillow only warns between its limit and twice it, and warnings are not errors
+            # in production: the limit is enforced here, before any pixel is decoded.
+            limit = Image.MAX_IMAGE_PIXELS  # None: the operator turned the check off
+            if limit is not None and width * height > limit:
+                raise AnalyzerFailed(
+                    f"image is too large to analyse safely: {width}x{height} pixels, "
+                    f"over the limit of {limit}"
+                )
             gps = _exif_gps(image)
             # Reading the pixels is the only way to learn that an image is cut short. A JPEG
             # is decoded at 1/8 scale (draft), which still reads every byte of scan data.
@@ -91,8 +118,17 @@ def _probe_image(path: Path) -> dict[str, Any]:
             image.load()
     except UnidentifiedImageError:
         # HEIC and other formats Pillow cannot read: FFmpeg knows their headers.
-        return _probe_av(path, MediaKind.IMAGE)
-    except Image.DecompressionBombError as exc:
+        facts = _probe_av(path, MediaKind.IMAGE)
+        if facts["codec"] in _PILLOW_CODECS:
+            # A format Pillow reads, yet Pillow could not even identify it: the file is
+            # damaged. FFmpeg's image demuxers only look at the first bytes.
+            name = _PILLOW_CODECS[facts["codec"]]
+            raise AnalyzerFailed(
+                f"image is corrupt or truncated: not a readable {name} file"
+            ) from None
+        return facts
+    # The warning too: processes that turn warnings into errors raise it from open().
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise AnalyzerFailed(f"image is too large to analyse safely: {exc}") from exc
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise AnalyzerFailed(f"image is corrupt or truncated: {exc}") from exc
@@ -108,15 +144,17 @@ def _probe_image(path: Path) -> dict[str, Any]:
 def _probe_av(path: Path, kind: MediaKind) -> dict[str, Any]:
     facts = _empty_facts()
     try:
-        container = av.open(str(path), metadata_errors="replace")
+        container = av.open(str(path), metadata_errors="replace", options=AV_OPTIONS)
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        raise AnalyzerFailed(f"not a readable media file (corrupt or truncated): {exc}") from exc
+        reason = _reason(exc)
+        raise AnalyzerFailed(f"not a readable media file (corrupt or truncated): {reason}") from exc
     with container:
         video = _main_stream(container.streams.video)
         audio = _main_stream(container.streams.audio)
         if video is None and audio is None:
             raise AnalyzerFailed("the file has no audio or video stream")
         main = audio if kind is MediaKind.AUDIO and audio is not None else video or audio
+        _check_declared(kind, video, audio)
         codecs = [_codec_name(s) for s in (video, audio) if s is not None]
         facts["codec"] = _codec_name(main)
         facts["format"] = _format_name(container, codecs)
@@ -146,6 +184,34 @@ def _probe_av(path: Path, kind: MediaKind) -> dict[str, Any]:
     if facts["format"] == "wav":
         _check_riff_complete(path)
     return facts
+
+
+def _reason(exc: BaseException) -> str:
+    """An error's words without the file name FFmpeg adds: the path is the blob store's."""
+    return str(getattr(exc, "strerror", None) or type(exc).__name__)
+
+
+def _check_declared(kind: MediaKind, video: Any, audio: Any) -> None:
+    """Refuse streams whose declared shape no analyzer can honestly read."""
+    if kind is MediaKind.VIDEO and video is not None:
+        context = video.codec_context
+        # FFmpeg forgets a size over AV_OPTIONS' max_pixels rather than decode such a frame.
+        if not (context.width and context.height):
+            raise AnalyzerFailed(
+                "the video frames cannot be decoded: their size is unknown "
+                f"or over the limit of {MAX_FRAME_PIXELS} pixels"
+            )
+    if audio is None:
+        return
+    rate = audio.codec_context.sample_rate or 0
+    if rate > MAX_SAMPLE_RATE:
+        raise AnalyzerFailed(
+            f"the audio stream declares {rate} Hz, above the {MAX_SAMPLE_RATE} Hz of any recording"
+        )
+    if kind is MediaKind.AUDIO and rate <= 0:
+        raise AnalyzerFailed("the audio stream does not state its sample rate")
+    if kind is MediaKind.AUDIO and not audio.codec_context.layout.nb_channels:
+        raise AnalyzerFailed("the audio stream declares no channels")
 
 
 def _main_stream(streams: Iterable[Any]) -> Any:
@@ -208,7 +274,8 @@ def _check_data_reaches_end(container: Any, streams: list[Any], duration: float)
             if count >= _TAIL_PACKET_LIMIT:
                 return  # a pathological index; stop rather than read the whole file
     except av.error.FFmpegError as exc:
-        raise AnalyzerFailed(f"media data is corrupt near the end of the file: {exc}") from exc
+        reason = _reason(exc)
+        raise AnalyzerFailed(f"media data is corrupt near the end of the file: {reason}") from exc
     if duration - end > max(0.5, 0.02 * duration):
         raise AnalyzerFailed(
             f"file is truncated: its headers declare {duration:.2f} s "

@@ -31,6 +31,8 @@ import cv2
 import numpy as np
 
 from veriscan.analyzers.base import (
+    AV_OPTIONS,
+    MAX_SAMPLE_RATE,
     Analyzer,
     AnalyzerFailed,
     EvidenceImage,
@@ -80,9 +82,16 @@ def _rgb(frame: av.VideoFrame) -> RGB:
 
 def _open(path: Path) -> av.container.InputContainer:
     try:
-        return av.open(str(path), mode="r")
+        container = av.open(str(path), mode="r", options=AV_OPTIONS)
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise AnalyzerFailed(f"cannot open video: {exc}") from exc
+    for stream in container.streams.video:
+        # av.open's options reach only the decoders FFmpeg opens while probing; the ones
+        # decoding here need the frame bound too, or a frame larger than its header
+        # declares is decoded (and converted to RGB) at whatever size it claims.
+        if stream.codec_context is not None:
+            stream.codec_context.options = dict(AV_OPTIONS)
+    return container
 
 
 def _duration(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
@@ -462,6 +471,10 @@ def extract_audio(path: Path, out_wav: Path, max_seconds: float) -> bool:
         if not container.streams.audio or limit <= 0:
             return False
         stream = container.streams.audio[0]
+        rate = stream.codec_context.sample_rate or 0
+        if rate > MAX_SAMPLE_RATE:
+            # The resampler's filter grows with the rate ratio: refuse before building it.
+            raise AnalyzerFailed(f"the soundtrack declares {rate} Hz")
         resampler = av.AudioResampler(format="s16", layout="mono", rate=AUDIO_RATE)
         with wave.open(str(out_wav), "wb") as wav:
             wav.setnchannels(1)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from veriscan.analyzers.base import MediaKind
+from veriscan.analyzers.base import AV_OPTIONS, MediaKind
 from veriscan.auth.models import Role, User
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
@@ -51,7 +51,8 @@ def media_kind(path: Path, mime_type: str) -> MediaKind | None:
         try:
             import av
 
-            with av.open(str(path)) as container:
+            # With the analyzers' frame bound: probing decodes a frame, in this request.
+            with av.open(str(path), options=AV_OPTIONS) as container:
                 if container.streams.video:
                     return MediaKind.VIDEO
                 if container.streams.audio:
