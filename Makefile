@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench bench-load fuzz clean
 
 install: $(STAMP)
 
@@ -32,6 +32,16 @@ format: install
 
 bench: install
 	$(BIN)/python bench/upload_throughput.py
+
+# 50 clients for 60 s against PostgreSQL + Redis (2 serve, 2 worker), then the embedded default.
+bench-load: install
+	$(BIN)/python bench/load.py
+
+# The longer fuzzing profile: schemathesis with 200 examples per operation and a fresh seed
+# (the suite runs 15 with a fixed one). VERISCAN_FUZZ_EXAMPLES / VERISCAN_FUZZ_SEED override.
+fuzz: install
+	VERISCAN_FUZZ_EXAMPLES=$${VERISCAN_FUZZ_EXAMPLES:-200} VERISCAN_FUZZ_SEED=$${VERISCAN_FUZZ_SEED:-} \
+		$(BIN)/python -m pytest tests/fuzz -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

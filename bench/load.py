@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.distributed.cluster import Cluster
 
+IDLE_SECONDS = 10.0
 PASSWORD = "bench-password-123"  # noqa: S105 - accounts made for the run
 # Operation: weight in the mix.
 MIX = {
@@ -139,7 +140,20 @@ class Client:
             await sio.disconnect()
 
 
-async def drive(servers: list[str], clients: int, seconds: float) -> tuple[Results, float]:
+async def sample_memory(
+    cluster: Cluster, seconds: float, every: float, into: list[dict[str, float]]
+) -> None:
+    """RSS of every process every `every` seconds: growth that levels off is warm-up
+    (caches, pools, lazily loaded engines); growth that keeps going is a leak."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        await asyncio.sleep(every)
+        into.append(rss_mb(cluster))
+
+
+async def drive(
+    servers: list[str], clients: int, seconds: float, cluster: Cluster
+) -> tuple[Results, float, list[dict[str, float]]]:
     pool = [Client(servers[i % len(servers)], i) for i in range(clients)]
     # Sign-ups in small groups: Argon2 takes 64 MB per hash, 50 at once is not the mix.
     for start in range(0, clients, 5):
@@ -159,12 +173,18 @@ async def drive(servers: list[str], clients: int, seconds: float) -> tuple[Resul
                 outcome = type(exc).__name__
             results.record(op, outcome, time.perf_counter() - began)
 
+    samples: list[dict[str, float]] = [rss_mb(cluster)]
     began = time.monotonic()
-    await asyncio.gather(*(loop(c) for c in pool))
+    await asyncio.gather(
+        *(loop(c) for c in pool), sample_memory(cluster, seconds, seconds / 4, samples)
+    )
     elapsed = time.monotonic() - began
     for c in pool:
         await c.http.aclose()
-    return results, elapsed
+    # Once the last requests and queued scans are done: what the processes keep.
+    await asyncio.sleep(IDLE_SECONDS)
+    samples.append(rss_mb(cluster))
+    return results, elapsed, samples
 
 
 def rss_mb(cluster: Cluster) -> dict[str, float]:
@@ -175,8 +195,23 @@ def rss_mb(cluster: Cluster) -> dict[str, float]:
     return out
 
 
+def cpu_seconds(cluster: Cluster) -> dict[str, float]:
+    out = {}
+    for process in cluster.servers + cluster.workers:
+        assert process.popen is not None
+        times = psutil.Process(process.popen.pid).cpu_times()
+        out[process.name] = times.user + times.system
+    own = psutil.Process().cpu_times()
+    out["load generator"] = own.user + own.system
+    return out
+
+
 def report(
-    name: str, results: Results, elapsed: float, before: dict[str, float], after: dict[str, float]
+    name: str,
+    results: Results,
+    elapsed: float,
+    samples: list[dict[str, float]],
+    cpu: dict[str, float],
 ) -> None:
     total_ok = sum(len(v) for v in results.latencies.values())
     total_err = sum(sum(v.values()) for v in results.errors.values())
@@ -197,10 +232,17 @@ def report(
             f"{1000 * percentile(values, 0.99):.0f} | {1000 * max(values, default=0):.0f} | "
             f"{errs or ''} |"
         )
-    print("\n| process | RSS at start MB | RSS at end MB |")
-    print("|---|---:|---:|")
-    for process, start in before.items():
-        print(f"| {process} | {start:.0f} | {after[process]:.0f} |")
+    during = len(samples) - 2  # the first is the start, the last is after the idle wait
+    marks = " | ".join(
+        [f"{i * elapsed / during:.0f} s" for i in range(during + 1)]
+        + [f"idle {IDLE_SECONDS:.0f} s after"]
+    )
+    print(f"\n| process | CPU s | RSS MB at {marks} |")
+    print("|---|---:|" + "---:|" * len(samples))
+    for process in samples[0]:
+        series = " | ".join(f"{sample[process]:.0f}" for sample in samples)
+        print(f"| {process} | {cpu[process]:.0f} | {series} |")
+    print(f"| load generator | {cpu['load generator']:.0f} | |")
 
 
 def new_pg_database(base: str) -> str:
@@ -217,12 +259,11 @@ def run(name: str, cluster: Cluster, clients: int, seconds: float) -> None:
         # Warm-up: every server process answers a request before memory is read.
         for server in cluster.servers:
             httpx.get(f"{server.url}/health", timeout=10).raise_for_status()
-        before = rss_mb(cluster)
         urls = [server.url for server in cluster.servers]
-        results, elapsed = asyncio.run(drive(urls, clients, seconds))
-        time.sleep(2)  # scans still queued finish; memory is read once they have
-        after = rss_mb(cluster)
-        report(name, results, elapsed, before, after)
+        cpu_before = cpu_seconds(cluster)
+        results, elapsed, samples = asyncio.run(drive(urls, clients, seconds, cluster))
+        cpu = {k: v - cpu_before[k] for k, v in cpu_seconds(cluster).items()}
+        report(name, results, elapsed, samples, cpu)
         errors = [line for line in cluster.logs().splitlines() if " ERROR " in line]
         if errors:
             print(f"\n{len(errors)} ERROR lines in the logs, first: {errors[0][:300]}")

@@ -354,7 +354,8 @@ MEDIA_CASES = [
         id="tar-gz-in-tar-gz-x50",
     ),
     pytest.param(
-        MediaCase(hostile.empty, "empty.jpg", not_media("application/x-empty")), id="zero-length"
+        MediaCase(hostile.empty, "empty.jpg", Refused(400, "EMPTY_FILE", "The file is empty")),
+        id="zero-length",
     ),
     pytest.param(
         MediaCase(

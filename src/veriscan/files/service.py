@@ -99,6 +99,10 @@ async def receive_upload(
     if not received.filename.strip():
         form.discard()
         raise ValidationFailed("No selected file")
+    if received.digests is not None and received.digests.size == 0:
+        # Nothing to scan or analyse: almost surely a failed upload on the client's side.
+        form.discard()
+        raise ValidationFailed("The file is empty", code="EMPTY_FILE")
     return received, form.fields
 
 
