@@ -4,8 +4,10 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
+    import veriscan.audit.models
     import veriscan.auth.models
     import veriscan.files.models
     import veriscan.keys.models
     import veriscan.malware.models
-    import veriscan.media.models  # noqa: F401
+    import veriscan.media.models
+    import veriscan.notifications.models  # noqa: F401

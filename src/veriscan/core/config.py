@@ -102,6 +102,17 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(default=7, ge=1)
     # Trust X-Forwarded-For from these addresses (comma separated) when a proxy is in front.
     forwarded_allow_ips: str = "127.0.0.1"
+    # E-mail notifications through SMTP; empty host: no e-mail is sent (in-app only).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    # "starttls" (upgrade on the submission port), "tls" (implicit, port 465) or "none".
+    smtp_security: str = Field(default="starttls", pattern=r"^(starttls|tls|none)$")
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "Veriscan <veriscan@localhost>"
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    # The dashboard's address, for links in e-mails (empty: no links).
+    public_url: str = ""
     # Python log level for the service's own loggers.
     log_level: str = "INFO"
 
