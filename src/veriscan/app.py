@@ -10,12 +10,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from veriscan import __version__, web
+from veriscan.admin.endpoints import health_router
 from veriscan.admin.endpoints import router as admin_router
+from veriscan.audit.endpoints import router as audit_router
 from veriscan.auth import service as auth_service
 from veriscan.auth.endpoints import router as auth_router
 from veriscan.context import AppContext
@@ -34,8 +35,10 @@ from veriscan.jobs import register_all, sweep_all
 from veriscan.keys.endpoints import router as keys_router
 from veriscan.malware.endpoints import router as malware_router
 from veriscan.media.endpoints import router as media_router
+from veriscan.notifications.endpoints import router as notifications_router
 from veriscan.queue import EmbeddedConsumer, Sweeper
 from veriscan.realtime import Identity
+from veriscan.reports.endpoints import router as reports_router
 
 logger = logging.getLogger("veriscan.app")
 
@@ -121,18 +124,18 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         auth_router,
         keys_router,
         files_router,
+        reports_router,  # before media and malware: /api/scans/export
         malware_router,
         media_router,
+        notifications_router,
         admin_router,
+        audit_router,
     ):
         app.include_router(router)
     web.mount(app)
 
-    @app.get("/health", tags=["health"], include_in_schema=True)
-    def health() -> dict[str, str]:
-        with context.db.session(writes=False) as session:
-            session.execute(text("SELECT 1"))
-        return {"status": "ok", "version": __version__}
+    # GET /health and GET /api/health (admin/health.py says what each check means).
+    app.include_router(health_router)
 
     if limiter is not None:
         app.add_middleware(

@@ -75,7 +75,10 @@ class AppContext:
             settings=settings,
             db=Database(settings.resolved_database_url),
             blobs=BlobStore(settings.blob_dir),
-            passwords=Passwords(),
+            passwords=Passwords(
+                memory_kib=settings.password_hash_memory_kib,
+                time_cost=settings.password_hash_time_cost,
+            ),
             tokens=Tokens(
                 secrets,
                 access_ttl=timedelta(minutes=settings.access_token_minutes),

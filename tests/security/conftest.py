@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,8 @@ from veriscan.core.config import Settings
 
 @dataclass(frozen=True)
 class Victim:
-    """A (an operative) with a VirusTotal key, two scanned files and a media scan."""
+    """A (an operative) with a VirusTotal key, two scanned files, a media scan and the
+    notifications those three scans gave A."""
 
     account: Account
     key_id: str
@@ -36,6 +38,9 @@ class Victim:
     media_tag: str
     media_content: bytes
     evidence: tuple[str, ...]
+    # A's notifications, one per finished scan (all unread), as GET /api/notifications
+    # lists them: newest first.
+    notification_ids: tuple[str, ...]
     # Bytes of the stored samples that no answer may carry.
     markers: tuple[bytes, ...]
 
@@ -50,6 +55,7 @@ class Victim:
             "file_id": list(self.file_ids),
             "user_id": [self.account.id],
             "name": list(self.evidence),
+            "notification_id": list(self.notification_ids),
             "scan_id": (
                 list(self.malware_scan_ids) if path.startswith("/api/scan/") else [self.media_id]
             ),
@@ -67,6 +73,22 @@ class Victim:
             self.account.username,
             self.account.email,
         ]
+
+
+def wait_for_notifications(
+    api: httpx.Client, account: Account, scan_ids: set[str], timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """A's notifications, once there is one for each of these scans (each finished scan
+    notifies its owner; the notification is written with the scan's final status)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = api.get("/api/notifications", headers=account.headers, params={"per_page": 100})
+        assert response.status_code == 200, response.text
+        listed: list[dict[str, Any]] = response.json()["data"]
+        if {item["scanId"] for item in listed} >= scan_ids:
+            return listed
+        assert time.monotonic() < deadline, f"no notification for every scan: {listed}"
+        time.sleep(0.05)
 
 
 def marked_jpeg(marker: bytes) -> bytes:
@@ -106,6 +128,9 @@ def victim(server: LiveServer, vt: Any) -> Iterator[Victim]:
         assert media["status"] == "COMPLETED"
         evidence = tuple(item["name"] for item in media["evidence"])
         assert evidence, "an image scan shows its evidence"
+        notifications = wait_for_notifications(api, account, {*scan_ids, media["id"]})
+        assert len(notifications) == 3, notifications
+        assert not any(item["read"] for item in notifications)
     yield Victim(
         account=account,
         key_id=created.json()["api_key"]["id"],
@@ -121,6 +146,7 @@ def victim(server: LiveServer, vt: Any) -> Iterator[Victim]:
         media_tag=media_tag,
         media_content=media_content,
         evidence=evidence,
+        notification_ids=tuple(item["id"] for item in notifications),
         markers=(
             sample_marker,
             b"X5O!P%@AP[4",

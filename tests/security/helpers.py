@@ -147,10 +147,11 @@ def combinations(path: str, ids: dict[str, list[str]]) -> list[dict[str, str]]:
 
 
 def enum_queries(operation: dict[str, Any]) -> list[dict[str, str]]:
-    """One query per value of the operation's `format` parameter (the export formats),
-    else just the empty query."""
+    """One query per value of the operation's `format` parameter (the export formats; a
+    single format is a `const`), else just the empty query."""
     for parameter in operation.get("parameters", []):
-        enum = parameter.get("schema", {}).get("enum")
+        schema = parameter.get("schema", {})
+        enum = schema.get("enum") or ([schema["const"]] if "const" in schema else None)
         if parameter["in"] == "query" and enum and parameter["name"] == "format":
             return [{parameter["name"]: value} for value in enum]
     return [{}]

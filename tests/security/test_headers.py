@@ -27,7 +27,7 @@ from veriscan.web import CLIENT_ROUTES, STATIC_DIR
 
 # The one /api answer that may be cached: evidence pictures, in the browser only
 # (media/endpoints.py asks for it; the guard keeps a route's own Cache-Control).
-PUBLIC = {"/api/auth/register", "/api/auth/login", "/health"}
+PUBLIC = {"/api/auth/register", "/api/auth/login", "/health", "/api/health"}
 PRIVATELY_CACHED = {"/api/scans/{scan_id}/evidence/{name}": "private, max-age=3600"}
 
 

@@ -1,7 +1,8 @@
 """What is stored is never handed out: neither a sample's bytes (CONTRACT.md: samples are
 hazardous, never served raw) nor a VirusTotal key's value (write-only: no endpoint, log
 line or export shows it). Every GET endpoint of the schema is called with the ids of A's
-data, as A, an analyst and an admin, and the exports in every format."""
+data, as A, an analyst and an admin, and every export (one scan's and the bulk ones) in
+every format: each answer is searched for the samples' bytes and the key's value."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -32,6 +34,14 @@ class Seen:
     url: str
     status: int
     body: bytes
+
+    @property
+    def export(self) -> tuple[str, str] | None:
+        """(path, format) when this is an export, else None."""
+        parts = urlsplit(self.url)
+        if not parts.path.endswith("/export"):
+            return None
+        return parts.path, parse_qs(parts.query).get("format", [""])[0]
 
     def texts(self, tmp_path: Path) -> list[bytes]:
         if not self.body.startswith(b"%PDF-"):
@@ -71,7 +81,7 @@ def everything(
     return seen
 
 
-def test_the_owner_got_every_answer(everything: list[Seen], victim: Victim) -> None:
+def test_the_owner_got_every_answer(everything: list[Seen], victim: Victim, tmp_path: Path) -> None:
     """The control: the sweep reached the data (so a leak would have shown)."""
     mine = [s for s in everything if s.sweep == "owner"]
     failed = [(s.url, s.status) for s in mine if s.status != 200]
@@ -82,17 +92,68 @@ def test_the_owner_got_every_answer(everything: list[Seen], victim: Victim) -> N
         *victim.malware_scan_ids,
         victim.media_id,
         victim.key_id,
-        "format=pdf",
-        "format=csv",
-        "format=json",
         *victim.evidence,
     ):
         assert wanted in urls, wanted
-    exports = [s for s in everything if "format=pdf" in s.url and s.sweep == "owner"]
-    assert exports and all(s.body.startswith(b"%PDF-") for s in exports)
-    # The exports name A's file: the sample's identity is there, not its bytes.
-    csv = next(s for s in everything if "format=csv" in s.url and s.sweep == "owner")
-    assert any(name.encode() in csv.body for name in victim.file_names)
+    # A's notifications are listed to A (they name A's files).
+    listed = next(s for s in mine if urlsplit(s.url).path == "/api/notifications")
+    for notification_id in victim.notification_ids:
+        assert notification_id.encode() in listed.body
+    exports = {s.export: s for s in mine if s.export}
+    assert set(exports) == _exports(victim)
+    for (_, fmt), seen in exports.items():
+        assert seen.body.startswith(b"%PDF-") == (fmt == "pdf"), seen.url
+    # Each scan's exports name its file: the sample's identity is there, not its bytes.
+    for scan_id, name, sha256 in zip(
+        victim.malware_scan_ids, victim.file_names, victim.sha256s, strict=True
+    ):
+        for fmt in ("json", "csv", "pdf"):
+            seen = exports[(f"/api/scan/{scan_id}/export", fmt)]
+            assert name.encode() in seen.texts(tmp_path)[-1], (seen.url, name)
+            if fmt != "pdf":
+                assert sha256.encode() in seen.body, (seen.url, sha256)
+    for fmt in ("json", "csv"):
+        bulk = exports[("/api/scan/export", fmt)].body
+        for wanted in (*victim.malware_scan_ids, *victim.file_names, *victim.sha256s):
+            assert wanted.encode() in bulk, ("/api/scan/export", fmt, wanted)
+    media = [exports[(f"/api/scans/{victim.media_id}/export", f)] for f in ("json", "csv", "pdf")]
+    media += [exports[("/api/scans/export", f)] for f in ("json", "csv")]
+    for seen in media:
+        assert victim.media_name.encode() in seen.texts(tmp_path)[-1], seen.url
+
+
+def test_staff_got_the_media_exports(everything: list[Seen], victim: Victim) -> None:
+    """Analysts and admins see A's media scan, so their exports carry it (and were searched
+    like the owner's); A's malware scans are not theirs to export."""
+    for sweep in ("analyst", "admin"):
+        exports = {s.export: s for s in everything if s.sweep == sweep and s.export}
+        assert set(exports) == _exports(victim), sweep
+        for (path, _), seen in exports.items():
+            if path.startswith("/api/scan/") and path != "/api/scan/export":
+                assert seen.status == 404, seen.url
+            else:
+                assert seen.status == 200, seen.url
+        for fmt in ("json", "csv", "pdf"):
+            single = exports[(f"/api/scans/{victim.media_id}/export", fmt)]
+            assert single.body.startswith(b"%PDF-") == (fmt == "pdf"), single.url
+        for fmt in ("json", "csv"):
+            assert victim.media_id.encode() in exports[("/api/scans/export", fmt)].body
+            malware = exports[("/api/scan/export", fmt)].body
+            for wanted in (*victim.malware_scan_ids, *victim.file_names):
+                assert wanted.encode() not in malware, (sweep, fmt, wanted)
+
+
+def _exports(victim: Victim) -> set[tuple[str, str]]:
+    """Every export the sweep makes with A's ids, in every format the schema offers."""
+    single = ("json", "csv", "pdf")
+    scans = [*(f"/api/scan/{scan_id}/export" for scan_id in victim.malware_scan_ids)]
+    scans.append(f"/api/scans/{victim.media_id}/export")
+    bulk = ("/api/scan/export", "/api/scans/export")
+    return {
+        *((path, f) for path in scans for f in single),
+        *((path, f) for path in bulk for f in ("json", "csv")),
+        ("/api/admin/audit/export", "csv"),
+    }
 
 
 def _forbidden_bytes(victim: Victim) -> list[bytes]:

@@ -4,6 +4,7 @@ CONTRACT.md: files, VirusTotal keys and malware scans answer 404 to anyone but t
 owner, whatever the role (an id's existence is not revealed), except
 GET /api/scan/user/{user_id}, which is 403 unless the caller is an admin. Media scans are
 seen by their owner, analysts and admins; only admins delete them and use /api/admin.
+Notifications are their owner's only: anyone else, admins included, gets 404.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/scan/{scan_id}/results"): NOT_YOURS,
     ("GET", "/api/scan/{scan_id}/export"): NOT_YOURS,
     ("GET", "/api/scans/{scan_id}"): {"operative": 404, "analyst": 200, "admin": 200},
+    ("GET", "/api/scans/{scan_id}/export"): {"operative": 404, "analyst": 200, "admin": 200},
     ("DELETE", "/api/scans/{scan_id}"): {"operative": 403, "analyst": 403},
     ("GET", "/api/scans/{scan_id}/evidence/{name}"): {
         "operative": 404,
@@ -42,6 +44,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "admin": 200,
     },
     ("PATCH", "/api/admin/users/{user_id}"): {"operative": 403, "analyst": 403},
+    ("POST", "/api/notifications/{notification_id}/read"): NOT_YOURS,
+    ("DELETE", "/api/notifications/{notification_id}"): NOT_YOURS,
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/keys/{key_id}"): {"name": "taken over", "is_active": False},
@@ -74,6 +78,11 @@ def _assert_owner_still_has_everything(api: httpx.Client, victim: Victim) -> Non
     assert api.get(f"/api/scans/{victim.media_id}", headers=owner).status_code == 200
     profile = api.get("/api/auth/profile", headers=owner).json()["user"]
     assert profile["role"] == "operative"
+    # Nobody else read or deleted A's notifications.
+    listed = api.get("/api/notifications", headers=owner, params={"per_page": 100}).json()
+    assert [item["id"] for item in listed["data"]] == list(victim.notification_ids)
+    assert not any(item["read"] for item in listed["data"])
+    assert listed["unread"] == len(victim.notification_ids)
 
 
 def test_other_users_get_the_contracts_answer_for_every_id(
@@ -106,6 +115,9 @@ def test_other_users_get_the_contracts_answer_for_every_id(
                             assert secret not in response.text, (where, secret)
                     else:
                         assert response.status_code == status, (where, response.text)
+                        if template.endswith("/export"):
+                            disposition = response.headers["content-disposition"]
+                            assert disposition.startswith("attachment;"), where
     assert calls >= len(EXPECTED) * 2
     _assert_owner_still_has_everything(api, victim)
 
@@ -139,19 +151,38 @@ def test_listings_hold_only_what_the_caller_may_see(
                 assert secret not in listed.text, (viewer.role, path)
             for secret in victim.private_strings():
                 assert secret not in listed.text, (viewer.role, path)
+        for path in ("/api/notifications", "/api/notifications/unread-count"):
+            own_only = api.get(path, headers=viewer.headers, params={"per_page": 100})
+            assert own_only.status_code == 200, own_only.text
+            for secret in (*victim.notification_ids, *victim.private_strings()):
+                assert secret not in own_only.text, (viewer.role, path)
+        for fmt in ("json", "csv"):
+            exported = api.get("/api/scan/export", headers=viewer.headers, params={"format": fmt})
+            assert exported.status_code == 200, exported.text
+            for secret in (*victim.malware_scan_ids, *victim.private_strings()):
+                assert secret not in exported.text, (viewer.role, fmt, secret)
         own = api.get(f"/api/scan/user/{viewer.id}", headers=viewer.headers)
         assert own.status_code == 200
         assert {scan["id"] for scan in own.json()}.isdisjoint(victim.malware_scan_ids)
-    search = {"search": victim.media_name, "limit": 100}
+    search: dict[str, str | int] = {"search": victim.media_name, "limit": 100}
     hidden = api.get("/api/scans/history", headers=others.operative.headers, params=search)
     assert hidden.status_code == 200
     assert hidden.json()["pagination"]["total"] == 0
     assert (
         victim.media_id not in api.get("/api/scans/history", headers=others.operative.headers).text
     )
+    for fmt in ("json", "csv"):
+        exported = api.get(
+            "/api/scans/export", headers=others.operative.headers, params={"format": fmt}
+        )
+        assert exported.status_code == 200, exported.text
+        for secret in (victim.media_id, victim.media_name, victim.media_tag):
+            assert secret not in exported.text, (fmt, secret)
     for staff in (others.analyst, others.admin):
         seen = api.get("/api/scans/history", headers=staff.headers, params=search)
         assert [item["id"] for item in seen.json()["data"]] == [victim.media_id]
+        exported = api.get("/api/scans/export", headers=staff.headers, params=search)
+        assert [item["id"] for item in exported.json()] == [victim.media_id]
     as_admin = api.get(f"/api/scan/user/{victim.account.id}", headers=others.admin.headers)
     assert sorted(scan["id"] for scan in as_admin.json()) == sorted(victim.malware_scan_ids)
 

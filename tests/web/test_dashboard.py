@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -292,7 +293,12 @@ def test_admin_manages_users(
     sync_api.expect(
         page.get_by_role("button", name=f"Activate {operative.username}")
     ).to_be_focused()
-    assert reported()["is_active"] is False
+    # Polled: once in CI (a loaded 2-core machine) the server logged this update only
+    # after the page already showed it; not understood yet (see the session note).
+    deadline = time.monotonic() + 10
+    while reported()["is_active"] is not False:
+        assert time.monotonic() < deadline, "the API still reports the user active"
+        time.sleep(0.1)
 
     # The API's own message when it refuses: the username is taken.
     page.get_by_label("Username", exact=True).fill(operative.username)

@@ -13,8 +13,12 @@ import uuid
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from veriscan.audit import service as audit
+from veriscan.audit.service import Origin
+from veriscan.auth import service as auth_service
 from veriscan.auth.models import Role, User
 from veriscan.auth.repository import SessionRepository
+from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Conflict, NotFound, ValidationFailed
 
@@ -47,6 +51,39 @@ def list_users(
     return list(users), total, math.ceil(total / limit) if total else 0
 
 
+def create_user(
+    session: Session,
+    context: AppContext,
+    admin: User,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    role: Role,
+    name: str | None,
+    origin: Origin | None = None,
+) -> User:
+    user = auth_service.create_user(
+        session,
+        context,
+        username=username,
+        email=email,
+        password=password,
+        role=role,
+        name=name,
+    )
+    audit.record(
+        session,
+        action="user.create",
+        actor=admin,
+        origin=origin,
+        target_type="user",
+        target_id=user.id,
+        details={"username": user.username, "role": user.role},
+    )
+    return user
+
+
 def update_user(
     session: Session,
     admin: User,
@@ -54,6 +91,7 @@ def update_user(
     *,
     role: Role | None,
     is_active: bool | None,
+    origin: Origin | None = None,
 ) -> User:
     if role is None and is_active is None:
         raise ValidationFailed("No update data provided")
@@ -72,6 +110,26 @@ def update_user(
     if loses_admin and len(active_admins) <= 1:
         raise Conflict("At least one active admin must remain")
     now = utcnow()
+    if role is not None and user.role != role.value:
+        audit.record(
+            session,
+            action="user.role_changed",
+            actor=admin,
+            origin=origin,
+            target_type="user",
+            target_id=user.id,
+            details={"username": user.username, "old": user.role, "new": role.value},
+        )
+    if is_active is not None and user.is_active != is_active:
+        audit.record(
+            session,
+            action="user.activated" if is_active else "user.deactivated",
+            actor=admin,
+            origin=origin,
+            target_type="user",
+            target_id=user.id,
+            details={"username": user.username},
+        )
     if role is not None:
         user.role = role.value
     if is_active is not None:

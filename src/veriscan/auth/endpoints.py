@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
+from veriscan.audit.service import Origin
 from veriscan.auth import service
 from veriscan.auth.dependencies import CurrentAuth, CurrentUser, RefreshToken
 from veriscan.auth.schemas import (
@@ -28,8 +29,10 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
     status_code=status.HTTP_201_CREATED,
     responses=errors(400, 409),
 )
-def register(body: RegisterRequest, session: DbSession, context: Context) -> RegisterResponse:
-    user = service.register(session, context, body)
+def register(
+    body: RegisterRequest, request: Request, session: DbSession, context: Context
+) -> RegisterResponse:
+    user = service.register(session, context, body, origin=Origin.of(request))
     return RegisterResponse(
         message="User registered successfully", user=UserOut.model_validate(user)
     )
@@ -64,15 +67,19 @@ def get_profile(user: CurrentUser) -> UserEnvelope:
 
 @router.put("/profile", responses=errors(400, 401, 409))
 def update_profile(
-    body: ProfileUpdate, current: CurrentAuth, session: DbSession, context: Context
+    body: ProfileUpdate,
+    request: Request,
+    current: CurrentAuth,
+    session: DbSession,
+    context: Context,
 ) -> ProfileUpdateResponse:
-    user = service.update_profile(session, context, current, body)
+    user = service.update_profile(session, context, current, body, origin=Origin.of(request))
     return ProfileUpdateResponse(
         message="Profile updated successfully", user=UserOut.model_validate(user)
     )
 
 
 @router.post("/logout", responses=errors(401))
-def logout(current: CurrentAuth, session: DbSession) -> MessageResponse:
-    service.logout(session, current.claims)
+def logout(current: CurrentAuth, request: Request, session: DbSession) -> MessageResponse:
+    service.logout(session, current, origin=Origin.of(request))
     return MessageResponse(message="Successfully logged out")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from veriscan.audit import service as audit
+from veriscan.audit.service import Origin
 from veriscan.auth.models import AuthSession, Role, User
 from veriscan.auth.repository import SessionRepository, UserRepository
 from veriscan.auth.schemas import LoginRequest, ProfileUpdate, RegisterRequest
@@ -74,8 +76,10 @@ def create_user(
     return user
 
 
-def register(session: Session, context: AppContext, request: RegisterRequest) -> User:
-    return create_user(
+def register(
+    session: Session, context: AppContext, request: RegisterRequest, *, origin: Origin | None = None
+) -> User:
+    user = create_user(
         session,
         context,
         username=request.username,
@@ -83,6 +87,15 @@ def register(session: Session, context: AppContext, request: RegisterRequest) ->
         password=request.password,
         name=request.name,
     )
+    audit.record(
+        session,
+        action="auth.register",
+        actor=user,
+        origin=origin,
+        target_type="user",
+        target_id=user.id,
+    )
+    return user
 
 
 def login(
@@ -92,10 +105,13 @@ def login(
     with context.db.session(writes=False) as session:
         user = UserRepository(session).by_login(request.identifier)
     password_ok = context.passwords.verify(request.password, user.password_hash if user else None)
+    origin = Origin(client_address, user_agent or "")
     if user is None or not password_ok:
         logger.info("auth.login_failed")
+        _record_failed_login(context, request.identifier, origin, "invalid_credentials")
         raise Unauthorized(INVALID_LOGIN)
     if not user.is_active:
+        _record_failed_login(context, request.identifier, origin, "deactivated")
         raise Unauthorized("This account is deactivated")
     now = utcnow()
     auth_session = AuthSession(
@@ -108,12 +124,33 @@ def login(
     )
     with context.db.session() as session:
         SessionRepository(session).add(auth_session)
+        audit.record(
+            session,
+            action="auth.login",
+            actor=user,
+            origin=origin,
+            target_type="user",
+            target_id=user.id,
+            details={"session_id": str(auth_session.id)},
+        )
     logger.info("auth.login user_id=%s session_id=%s", user.id, auth_session.id)
     return LoginResult(
         user=user,
         access_token=context.tokens.issue(user.id, auth_session.id, "access"),
         refresh_token=context.tokens.issue(user.id, auth_session.id, "refresh"),
     )
+
+
+def _record_failed_login(context: AppContext, identifier: str, origin: Origin, reason: str) -> None:
+    # A transaction of its own: the failure is answered with an error, which rolls back
+    # whatever the request would have written, and the attempt must still be kept.
+    with context.db.session() as session:
+        audit.record(
+            session,
+            action="auth.login_failed",
+            origin=origin,
+            details={"identifier": identifier[:100], "reason": reason},
+        )
 
 
 def authenticate(context: AppContext, token: str, expected: str = "access") -> Authenticated:
@@ -135,13 +172,28 @@ def refresh(context: AppContext, refresh_token: str) -> str:
     return context.tokens.issue(authenticated.user.id, authenticated.claims.session_id, "access")
 
 
-def logout(session: Session, claims: TokenClaims) -> None:
+def logout(session: Session, current: Authenticated, *, origin: Origin | None = None) -> None:
+    claims = current.claims
     SessionRepository(session).revoke(claims.session_id, utcnow())
+    audit.record(
+        session,
+        action="auth.logout",
+        actor=current.user,
+        origin=origin,
+        target_type="user",
+        target_id=current.user.id,
+        details={"session_id": str(claims.session_id)},
+    )
     logger.info("auth.logout user_id=%s session_id=%s", claims.user_id, claims.session_id)
 
 
 def update_profile(
-    session: Session, context: AppContext, current: Authenticated, request: ProfileUpdate
+    session: Session,
+    context: AppContext,
+    current: Authenticated,
+    request: ProfileUpdate,
+    *,
+    origin: Origin | None = None,
 ) -> User:
     fields = request.model_fields_set - {"current_password"}
     if not any(getattr(request, name) is not None for name in fields):
@@ -177,5 +229,16 @@ def update_profile(
             session.flush()
     except IntegrityError:
         raise _conflict(set()) from None
+    changed = sorted(name for name in fields if getattr(request, name) is not None)
+    audit.record(
+        session,
+        action="auth.password_changed" if new_hash else "auth.profile_updated",
+        actor=user,
+        origin=origin,
+        target_type="user",
+        target_id=user.id,
+        # Names of the fields only: never their values (a password is one of them).
+        details={"fields": changed},
+    )
     logger.info("auth.profile_updated user_id=%s fields=%s", user.id, ",".join(sorted(fields)))
     return user

@@ -97,6 +97,10 @@ class Settings(BaseSettings):
     # Retrying after a VirusTotal server error or a network failure: first wait, longest.
     virustotal_retry_seconds: float = Field(default=5.0, gt=0)
     virustotal_retry_max_seconds: float = Field(default=300.0, gt=0)
+    # Argon2id cost of password hashes: memory (KiB) and passes. Lower them only for tests:
+    # every sign-in pays this cost, which is the point.
+    password_hash_memory_kib: int = Field(default=65536, ge=1024)
+    password_hash_time_cost: int = Field(default=3, ge=1)
     # Lifetime of access tokens (minutes) and refresh tokens (days).
     access_token_minutes: int = Field(default=60, ge=1)
     refresh_token_days: int = Field(default=7, ge=1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
+from veriscan.audit.service import Origin
 from veriscan.auth.dependencies import CurrentUser
 from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.files import service
@@ -23,8 +24,11 @@ UPLOAD_BODY = multipart_upload()
 )
 async def upload_file(request: Request, user: CurrentUser, context: Context) -> UploadedFile:
     """Stream a file into storage (md5, sha1 and sha256 computed on the way), then scan it."""
-    file = await service.upload(context, user, request)
-    scan = await run_in_threadpool(malware_service.scan_uploaded, context, user, file)
+    origin = Origin.of(request)
+    file = await service.upload(context, user, request, origin=origin)
+    scan = await run_in_threadpool(
+        malware_service.scan_uploaded, context, user, file, origin=origin
+    )
     block = (
         UploadScan(scan_id=scan.id, status=scan.status, message="Scan initiated automatically")
         if scan is not None
@@ -46,7 +50,9 @@ def get_file(file_id: ResourceId, user: CurrentUser, session: DbSession) -> File
 
 
 @router.delete("/{file_id}", responses=errors(400, 401, 404))
-async def delete_file(file_id: ResourceId, user: CurrentUser, context: Context) -> MessageResponse:
+async def delete_file(
+    file_id: ResourceId, request: Request, user: CurrentUser, context: Context
+) -> MessageResponse:
     parsed = parse_uuid(file_id, invalid_status=400, not_found=service.FILE_NOT_FOUND)
-    await run_in_threadpool(service.delete_file, context, user, parsed)
+    await run_in_threadpool(service.delete_file, context, user, parsed, origin=Origin.of(request))
     return MessageResponse(message="File deleted successfully")

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from veriscan.audit import service as audit
+from veriscan.audit.service import Origin
 from veriscan.auth.models import User
 from veriscan.context import AppContext
 from veriscan.core.errors import NotFound, ValidationFailed, VeriscanError
@@ -106,7 +108,9 @@ async def receive_upload(
     return received, form.fields
 
 
-def store_upload(context: AppContext, user: User, received: ReceivedFile) -> File:
+def store_upload(
+    context: AppContext, user: User, received: ReceivedFile, *, origin: Origin | None = None
+) -> File:
     writer = received.writer
     assert writer is not None and writer.digests is not None
     digests = writer.digests
@@ -124,6 +128,19 @@ def store_upload(context: AppContext, user: User, received: ReceivedFile) -> Fil
                     hash_sha256=digests.sha256,
                 )
             )
+            audit.record(
+                session,
+                action="file.upload",
+                actor=user,
+                origin=origin,
+                target_type="file",
+                target_id=file.id,
+                details={
+                    "filename": file.filename,
+                    "size": file.file_size,
+                    "sha256": file.hash_sha256,
+                },
+            )
     finally:
         writer.discard()  # a no-op once the blob was placed
     logger.info(
@@ -136,9 +153,11 @@ def store_upload(context: AppContext, user: User, received: ReceivedFile) -> Fil
     return file
 
 
-async def upload(context: AppContext, user: User, request: Request) -> File:
+async def upload(
+    context: AppContext, user: User, request: Request, *, origin: Origin | None = None
+) -> File:
     received, _ = await receive_upload(context, request)
-    return await run_in_threadpool(store_upload, context, user, received)
+    return await run_in_threadpool(store_upload, context, user, received, origin=origin)
 
 
 def list_files(session: Session, user: User) -> list[File]:
@@ -152,10 +171,21 @@ def get_file(session: Session, user: User, file_id: uuid.UUID) -> File:
     return file
 
 
-def delete_file(context: AppContext, user: User, file_id: uuid.UUID) -> None:
+def delete_file(
+    context: AppContext, user: User, file_id: uuid.UUID, *, origin: Origin | None = None
+) -> None:
     with context.db.session() as session:
         file = get_file(session, user, file_id)
         sha256 = file.hash_sha256
+        audit.record(
+            session,
+            action="file.delete",
+            actor=user,
+            origin=origin,
+            target_type="file",
+            target_id=file.id,
+            details={"filename": file.filename, "sha256": sha256},
+        )
         FileRepository(session).delete(file)
         with releasing_blob(session, context, sha256):
             session.commit()

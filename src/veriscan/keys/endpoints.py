@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
+from veriscan.audit.service import Origin
 from veriscan.auth.dependencies import CurrentUser
 from veriscan.auth.schemas import MessageResponse
 from veriscan.deps import Context, DbSession, parse_uuid
@@ -36,8 +37,10 @@ def list_keys(user: CurrentUser, session: DbSession) -> ApiKeyList:
 
 @router.post("/", status_code=status.HTTP_201_CREATED, responses=errors(400, 401))
 @router.post("", status_code=status.HTTP_201_CREATED, include_in_schema=False)
-async def create_key(body: KeyCreate, user: CurrentUser, context: Context) -> ApiKeyMessage:
-    key = await service.create_key(context, user, body)
+async def create_key(
+    body: KeyCreate, request: Request, user: CurrentUser, context: Context
+) -> ApiKeyMessage:
+    key = await service.create_key(context, user, body, origin=Origin.of(request))
     return ApiKeyMessage(
         message="API key created successfully", api_key=ApiKeyOut.model_validate(key)
     )
@@ -61,15 +64,17 @@ def get_key(key_id: ResourceId, user: CurrentUser, session: DbSession) -> ApiKey
 
 @router.put("/{key_id}", responses=errors(400, 401, 404))
 async def update_key(
-    key_id: ResourceId, body: KeyUpdate, user: CurrentUser, context: Context
+    key_id: ResourceId, body: KeyUpdate, request: Request, user: CurrentUser, context: Context
 ) -> ApiKeyMessage:
-    key = await service.update_key(context, user, _key_id(key_id), body)
+    key = await service.update_key(context, user, _key_id(key_id), body, origin=Origin.of(request))
     return ApiKeyMessage(
         message="API key updated successfully", api_key=ApiKeyOut.model_validate(key)
     )
 
 
 @router.delete("/{key_id}", responses=errors(401, 404))
-def delete_key(key_id: ResourceId, user: CurrentUser, session: DbSession) -> MessageResponse:
-    service.delete_key(session, user, _key_id(key_id))
+def delete_key(
+    key_id: ResourceId, request: Request, user: CurrentUser, session: DbSession
+) -> MessageResponse:
+    service.delete_key(session, user, _key_id(key_id), origin=Origin.of(request))
     return MessageResponse(message="API key deleted successfully")

@@ -8,6 +8,8 @@ import uuid
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from veriscan.audit import service as audit
+from veriscan.audit.service import Origin
 from veriscan.auth.models import User
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
@@ -44,7 +46,9 @@ async def validate(context: AppContext, key_value: str) -> KeyValidation:
     return check
 
 
-async def create_key(context: AppContext, user: User, body: KeyCreate) -> ApiKey:
+async def create_key(
+    context: AppContext, user: User, body: KeyCreate, *, origin: Origin | None = None
+) -> ApiKey:
     # VirusTotal is asked before anything is stored; when it cannot be reached the key is
     # kept as "unverified" so that an offline install can still be set up.
     check = await validate(context, body.key_value)
@@ -61,6 +65,15 @@ async def create_key(context: AppContext, user: User, body: KeyCreate) -> ApiKey
                 last_validated_at=utcnow() if check.status == KeyCheck.VALID else None,
             )
             ApiKeyRepository(session).add(key)
+            audit.record(
+                session,
+                action="key.create",
+                actor=user,
+                origin=origin,
+                target_type="api_key",
+                target_id=key.id,
+                details={"name": key.name, "status": key.status},  # never the key itself
+            )
             return key
 
     key = await run_in_threadpool(store)
@@ -68,7 +81,14 @@ async def create_key(context: AppContext, user: User, body: KeyCreate) -> ApiKey
     return key
 
 
-async def update_key(context: AppContext, user: User, key_id: uuid.UUID, body: KeyUpdate) -> ApiKey:
+async def update_key(
+    context: AppContext,
+    user: User,
+    key_id: uuid.UUID,
+    body: KeyUpdate,
+    *,
+    origin: Origin | None = None,
+) -> ApiKey:
     if body.name is None and body.key_value is None and body.is_active is None:
         raise ValidationFailed("No update data provided")
     with context.db.session(writes=False) as session:
@@ -91,6 +111,26 @@ async def update_key(context: AppContext, user: User, key_id: uuid.UUID, body: K
                 key.last_validated_at = utcnow() if check.status == KeyCheck.VALID else None
             key.updated_at = utcnow()
             session.flush()
+            changed = [
+                name
+                for name in ("name", "key_value", "is_active")
+                if getattr(body, name) is not None
+            ]
+            audit.record(
+                session,
+                action="key.update",
+                actor=user,
+                origin=origin,
+                target_type="api_key",
+                target_id=key.id,
+                # Which fields changed, and the new name and state: never the key value.
+                details={
+                    "fields": changed,
+                    "name": key.name,
+                    "is_active": key.is_active,
+                    "status": key.status,
+                },
+            )
             return key
 
     key = await run_in_threadpool(apply)
@@ -98,11 +138,22 @@ async def update_key(context: AppContext, user: User, key_id: uuid.UUID, body: K
     return key
 
 
-def delete_key(session: Session, user: User, key_id: uuid.UUID) -> None:
+def delete_key(
+    session: Session, user: User, key_id: uuid.UUID, *, origin: Origin | None = None
+) -> None:
     repository = ApiKeyRepository(session)
     key = repository.get_for(user.id, key_id)
     if key is None:
         raise NotFound(KEY_NOT_FOUND)
+    audit.record(
+        session,
+        action="key.delete",
+        actor=user,
+        origin=origin,
+        target_type="api_key",
+        target_id=key.id,
+        details={"name": key.name},
+    )
     repository.delete(key)
     logger.info("keys.deleted key_id=%s user_id=%s", key_id, user.id)
 

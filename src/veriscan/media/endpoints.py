@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from veriscan.audit.service import Origin
 from veriscan.auth.dependencies import CurrentUser
 from veriscan.core.dates import parse_bound
 from veriscan.core.errors import NotFound
@@ -88,7 +90,7 @@ def detail(scan: MediaScan, operative: str, evidence: list[MediaEvidence]) -> Sc
 )
 async def upload(request: Request, user: CurrentUser, context: Context) -> JSONResponse:
     """Upload an image, video or audio file; waits a while for the analysis (200), else 202."""
-    scan, finished = await service.upload(context, user, request)
+    scan, finished = await service.upload(context, user, request, origin=Origin.of(request))
     body = ScanEnvelope(data=detail(scan, user.name, []))
     if finished:
         with context.db.session(writes=False) as session:
@@ -97,12 +99,7 @@ async def upload(request: Request, user: CurrentUser, context: Context) -> JSONR
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if finished else 202)
 
 
-@router.get("/history", responses=errors(400, 401))
-def history(
-    user: CurrentUser,
-    session: DbSession,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+def history_filters(
     search: Annotated[str | None, Query(max_length=200)] = None,
     status: StatusFilter | None = None,
     media_type: Annotated[MediaTypeFilter | None, Query(alias="mediaType")] = None,
@@ -115,10 +112,9 @@ def history(
     ] = None,
     sort_by: Annotated[SortBy, Query(alias="sortBy")] = "date",
     sort_order: Annotated[SortOrder, Query(alias="sortOrder")] = "desc",
-) -> HistoryEnvelope:
-    filters = HistoryFilters(
-        page=page,
-        limit=limit,
+) -> HistoryFilters:
+    """The history's filters, shared with its bulk export (reports/endpoints.py)."""
+    return HistoryFilters(
         search=search.strip() if search else None,
         status=status,
         media_type=media_type,
@@ -128,6 +124,20 @@ def history(
         sort_by=sort_by,
         sort_order=sort_order,
     )
+
+
+HistoryQuery = Annotated[HistoryFilters, Depends(history_filters)]
+
+
+@router.get("/history", responses=errors(400, 401))
+def history(
+    user: CurrentUser,
+    session: DbSession,
+    filters: HistoryQuery,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> HistoryEnvelope:
+    filters = replace(filters, page=page, limit=limit)
     rows, total, pages = service.history(session, user, filters)
     return HistoryEnvelope(
         data=[
@@ -174,6 +184,10 @@ def get_evidence(scan_id: ResourceId, name: str, user: CurrentUser, session: DbS
 
 
 @router.delete("/{scan_id}", responses=errors(401, 403, 404))
-async def delete_scan(scan_id: ResourceId, user: CurrentUser, context: Context) -> DeletedEnvelope:
-    await run_in_threadpool(service.delete_scan, context, user, _scan_id(scan_id))
+async def delete_scan(
+    scan_id: ResourceId, request: Request, user: CurrentUser, context: Context
+) -> DeletedEnvelope:
+    await run_in_threadpool(
+        service.delete_scan, context, user, _scan_id(scan_id), origin=Origin.of(request)
+    )
     return DeletedEnvelope(message="Scan deleted successfully")

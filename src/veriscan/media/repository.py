@@ -67,6 +67,17 @@ class MediaScanRepository:
     def history(
         self, viewer: User, filters: HistoryFilters
     ) -> tuple[list[tuple[MediaScan, str]], int]:
+        query = self.filtered(viewer, filters)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = self.session.execute(
+            self.ordered(query, filters)
+            .offset((filters.page - 1) * filters.limit)
+            .limit(filters.limit)
+        )
+        return [(row[0], row[1]) for row in rows], total
+
+    def filtered(self, viewer: User, filters: HistoryFilters) -> Select[MediaScan, str]:
+        """The history's rows before sorting and paging (also what bulk exports stream)."""
         query = self.visible(viewer)
         if filters.status:
             query = query.where(MediaScan.status == filters.status)
@@ -80,7 +91,11 @@ class MediaScanRepository:
             query = query.where(MediaScan.created_at <= filters.end_date)
         if filters.search:
             query = self._search(query, filters.search)
-        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        return query
+
+    def ordered(
+        self, query: Select[MediaScan, str], filters: HistoryFilters
+    ) -> Select[MediaScan, str]:
         column: Any = {
             "date": MediaScan.created_at,
             "confidence": MediaScan.confidence,
@@ -89,11 +104,7 @@ class MediaScanRepository:
         }[filters.sort_by]
         ordered = column.desc() if filters.sort_order == "desc" else column.asc()
         # Scans without a score (not finished) sort last either way.
-        query = query.order_by(column.is_(None), ordered, MediaScan.created_at.desc(), MediaScan.id)
-        rows = self.session.execute(
-            query.offset((filters.page - 1) * filters.limit).limit(filters.limit)
-        )
-        return [(row[0], row[1]) for row in rows], total
+        return query.order_by(column.is_(None), ordered, MediaScan.created_at.desc(), MediaScan.id)
 
     def _search(self, query: Select[MediaScan, str], search: str) -> Select[MediaScan, str]:
         if self.session.get_bind().dialect.name == "sqlite":

@@ -15,6 +15,7 @@ from veriscan.core.db import utcnow
 from veriscan.leases import LostClaim, keep_claim
 from veriscan.media import events
 from veriscan.media.models import LEASES, MediaEvidence, MediaScan, MediaStatus
+from veriscan.notifications import service as notifications
 
 logger = logging.getLogger("veriscan.media")
 
@@ -179,6 +180,21 @@ def _record(context: AppContext, job: Job, analysis: Any) -> None:
             )
             for item in analysis.evidence
         )
+        scan = session.get(MediaScan, job.scan_id)
+        assert scan is not None
+        # In the transaction of the final status: the notification exists iff the outcome does.
+        notice = notifications.notify_scan_finished(
+            session,
+            context,
+            notifications.media_finished(
+                user_id=job.user_id,
+                scan_id=job.scan_id,
+                file_name=scan.file_name,
+                verdict=scan.result,
+                risk_score=scan.risk_score,
+                error=scan.error if failed else None,
+            ),
+        )
     if failed:
         events.error(context, job.user_id, job.scan_id, "The file could not be analysed")
     else:
@@ -189,6 +205,7 @@ def _record(context: AppContext, job: Job, analysis: Any) -> None:
             fused.risk_score,
         )
         events.complete(context, job.user_id, job.scan_id, fused.verdict, fused.risk_score)
+    notifications.deliver(context, notice)
 
 
 def _fail(context: AppContext, job: Job, reason: str) -> None:
@@ -204,8 +221,27 @@ def _fail(context: AppContext, job: Job, reason: str) -> None:
             progress=100,
             stage="failed",
         )
+        scan = session.get(MediaScan, job.scan_id) if owned else None
+        notice = (
+            notifications.notify_scan_finished(
+                session,
+                context,
+                notifications.media_finished(
+                    user_id=job.user_id,
+                    scan_id=job.scan_id,
+                    file_name=scan.file_name,
+                    verdict=None,
+                    risk_score=None,
+                    error=reason,
+                ),
+            )
+            if scan is not None
+            else None
+        )
     if owned:
         events.error(context, job.user_id, job.scan_id, reason)
+    if notice is not None:
+        notifications.deliver(context, notice)
 
 
 def sweep(context: AppContext) -> list[uuid.UUID]:
@@ -214,6 +250,24 @@ def sweep(context: AppContext) -> list[uuid.UUID]:
     with context.db.session() as session:
         overdue = LEASES.fail_overdue(session, now, MediaStatus.FAILED.value, DEADLINE_REASON)
         lapsed = LEASES.release_lapsed(session, now, lease)
+        notices = [
+            notifications.notify_scan_finished(
+                session,
+                context,
+                notifications.media_finished(
+                    user_id=user_id,
+                    scan_id=scan_id,
+                    file_name=scan.file_name if scan is not None else "a file",
+                    verdict=None,
+                    risk_score=None,
+                    error=DEADLINE_REASON,
+                ),
+            )
+            for scan_id, user_id in overdue
+            for scan in [session.get(MediaScan, scan_id)]
+        ]
     for scan_id, user_id in overdue:
         events.error(context, user_id, scan_id, DEADLINE_REASON)
+    for notice in notices:
+        notifications.deliver(context, notice)
     return lapsed

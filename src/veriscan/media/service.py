@@ -16,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from veriscan.analyzers.base import AV_OPTIONS, MediaKind
+from veriscan.audit import service as audit
+from veriscan.audit.service import Origin
 from veriscan.auth.models import Role, User
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
@@ -91,7 +93,14 @@ async def receive(context: AppContext, request: Request) -> tuple[ReceivedFile, 
     return received, tags
 
 
-def accept(context: AppContext, user: User, received: ReceivedFile, tags: list[str]) -> MediaScan:
+def accept(
+    context: AppContext,
+    user: User,
+    received: ReceivedFile,
+    tags: list[str],
+    *,
+    origin: Origin | None = None,
+) -> MediaScan:
     writer = received.writer
     assert writer is not None and writer.digests is not None
     try:
@@ -121,6 +130,20 @@ def accept(context: AppContext, user: User, received: ReceivedFile, tags: list[s
                     deadline_at=now + timedelta(seconds=context.settings.scan_deadline_seconds),
                 )
             )
+            audit.record(
+                session,
+                action="media.upload",
+                actor=user,
+                origin=origin,
+                target_type="media_scan",
+                target_id=scan.id,
+                details={
+                    "filename": scan.file_name,
+                    "media_type": scan.media_type,
+                    "size": scan.file_size,
+                    "sha256": scan.sha256,
+                },
+            )
     finally:
         writer.discard()
     context.enqueue_media(scan.id)
@@ -130,10 +153,12 @@ def accept(context: AppContext, user: User, received: ReceivedFile, tags: list[s
     return scan
 
 
-async def upload(context: AppContext, user: User, request: Request) -> tuple[MediaScan, bool]:
+async def upload(
+    context: AppContext, user: User, request: Request, *, origin: Origin | None = None
+) -> tuple[MediaScan, bool]:
     """Accept an upload and wait a while for its analysis; True when it finished in time."""
     received, tags = await receive(context, request)
-    scan = await run_in_threadpool(accept, context, user, received, tags)
+    scan = await run_in_threadpool(accept, context, user, received, tags, origin=origin)
     deadline = time.monotonic() + context.settings.media_wait_seconds
     delay = 0.05
     while True:
@@ -187,7 +212,9 @@ def history(
     return rows, total, math.ceil(total / filters.limit) if total else 0
 
 
-def delete_scan(context: AppContext, viewer: User, scan_id: uuid.UUID) -> None:
+def delete_scan(
+    context: AppContext, viewer: User, scan_id: uuid.UUID, *, origin: Origin | None = None
+) -> None:
     if viewer.role != Role.ADMIN.value:
         raise Forbidden("Only admins delete scans")
     with context.db.session() as session:
@@ -195,6 +222,15 @@ def delete_scan(context: AppContext, viewer: User, scan_id: uuid.UUID) -> None:
         if scan is None:
             raise NotFound(SCAN_NOT_FOUND)
         sha256 = scan.sha256
+        audit.record(
+            session,
+            action="media.delete",
+            actor=viewer,
+            origin=origin,
+            target_type="media_scan",
+            target_id=scan.id,
+            details={"filename": scan.file_name, "owner_id": str(scan.user_id)},
+        )
         session.delete(scan)
         session.flush()
         with releasing_blob(session, context, sha256):

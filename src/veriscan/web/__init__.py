@@ -28,8 +28,10 @@ CLIENT_ROUTES = (
     "/upload",
     "/history",
     "/keys",
+    "/notifications",
     "/admin/stats",
     "/admin/users",
+    "/admin/audit",
     "/scans/{rest:path}",
 )
 

@@ -8,9 +8,12 @@ import { historyPage } from "./pages/history.js";
 import { keysPage } from "./pages/keys.js";
 import { malwareResult } from "./pages/malware.js";
 import { mediaResult } from "./pages/media.js";
+import { notificationsPage } from "./pages/notifications.js";
+import { bellLink } from "./bell.js";
 import { statsPage } from "./pages/stats.js";
 import { uploadPage } from "./pages/upload.js";
 import { usersPage } from "./pages/users.js";
+import { auditPage } from "./pages/audit.js";
 
 const ROUTES = [
   [/^\/signin$/, signin, { public: true, title: "Sign in" }],
@@ -18,9 +21,11 @@ const ROUTES = [
   [/^\/(upload)?$/, uploadPage, { title: "Upload" }],
   [/^\/history$/, historyPage, { title: "History" }],
   [/^\/keys$/, keysPage, { title: "Keys" }],
+  [/^\/notifications$/, notificationsPage, { title: "Notifications" }],
   [/^\/profile$/, profile, { title: "Profile" }],
   [/^\/admin\/stats$/, statsPage, { title: "Statistics", admin: true }],
   [/^\/admin\/users$/, usersPage, { title: "Users", admin: true }],
+  [/^\/admin\/audit$/, auditPage, { title: "Audit log", admin: true }],
   [/^\/scans\/malware\/(?<id>[0-9a-f-]{36})$/, malwareResult, { title: "Malware result" }],
   [/^\/scans\/media\/(?<id>[0-9a-f-]{36})$/, mediaResult, { title: "Media result" }],
 ];
@@ -60,6 +65,8 @@ const app = {
       item("/upload", "Upload"), item("/history", "History"), item("/keys", "Keys"),
       user.role === "admin" ? item("/admin/stats", "Statistics") : null,
       user.role === "admin" ? item("/admin/users", "Users") : null,
+      user.role === "admin" ? item("/admin/audit", "Audit log") : null,
+      bellLink(here),
       item("/profile", user.name || user.username),
       h("button", { type: "button", class: "link", onclick: () => this.signOut() }, "Sign out"),
     ] : [item("/signin", "Sign in"), item("/register", "Register")]).filter(Boolean));

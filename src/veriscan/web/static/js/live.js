@@ -6,6 +6,7 @@ import { session } from "./api.js";
 let socket = null;
 const last = new Map();       // scanId -> {event, data}
 const watchers = new Map();   // scanId -> Set(fn)
+const listeners = new Map();  // event not about one scan (notification:new) -> Set(fn)
 
 function deliver(event, data) {
   if (!data || !data.scanId) return;
@@ -19,6 +20,9 @@ export function connect() {
   for (const event of ["scan:progress", "scan:complete", "scan:error"]) {
     socket.on(event, (data) => deliver(event, data));
   }
+  socket.on("notification:new", (data) => {
+    for (const fn of listeners.get("notification:new") || []) fn(data);
+  });
   // A refused connection usually means an expired access token: the auth callback
   // reads the current one on every attempt.
   socket.on("connect_error", () => setTimeout(() => socket && socket.connect(), 2000));
@@ -37,4 +41,11 @@ export function watch(scanId, fn) {
   const seen = last.get(scanId);
   if (seen) fn(seen.event, seen.data);
   return () => watchers.get(scanId)?.delete(fn);
+}
+
+// Events about the user rather than one scan; returns the function that stops listening.
+export function on(event, fn) {
+  if (!listeners.has(event)) listeners.set(event, new Set());
+  listeners.get(event).add(fn);
+  return () => listeners.get(event)?.delete(fn);
 }

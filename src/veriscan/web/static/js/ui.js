@@ -147,3 +147,59 @@ export function pager(pagination, onPage) {
     h("span", {}, `Page ${page} of ${Math.max(1, pages)}`),
     h("button", { type: "button", disabled: page >= pages, onclick: () => onPage(page + 1) }, "Next"));
 }
+
+// A chart over time: per label, one column of the series stacked ("columns"), or one line
+// per series ("lines"). series: [{name, values, tone}], values aligned with labels.
+export function trendChart(title, labels, series, { kind = "columns" } = {}) {
+  const width = 960, height = 240, left = 36, right = 8, top = 10, bottom = 30;
+  const plotW = width - left - right, plotH = height - top - bottom;
+  const peaks = labels.map((_, i) => kind === "columns"
+    ? series.reduce((sum, x) => sum + x.values[i], 0)
+    : Math.max(0, ...series.map((x) => x.values[i])));
+  const max = Math.max(1, ...peaks);
+  const slot = plotW / Math.max(1, labels.length);
+  const y = (v) => top + plotH - (v / max) * plotH;
+  const svg = s("svg", {
+    viewBox: `0 0 ${width} ${height}`, role: "img", class: "chart trend",
+    "aria-label": `${title}: ` + labels.map((l, i) =>
+      `${l} ` + series.map((x) => `${x.name} ${x.values[i]}`).join(" ")).join(", "),
+  });
+  svg.append(s("title", {}, title));
+  for (const v of [0, max]) {
+    svg.append(s("line", { x1: left, x2: width - right, y1: y(v), y2: y(v), class: "chart-axis" }));
+    svg.append(s("text", { x: left - 6, y: y(v) + 4, "text-anchor": "end", class: "chart-value" }, String(v)));
+  }
+  const every = Math.ceil(labels.length / 8);
+  labels.forEach((label, i) => {
+    if (i % every === 0) {
+      svg.append(s("text", { x: left + i * slot + slot / 2, y: height - 10, "text-anchor": "middle", class: "chart-label" }, label));
+    }
+  });
+  if (kind === "columns") {
+    labels.forEach((label, i) => {
+      let base = 0;
+      for (const x of series) {
+        const v = x.values[i];
+        if (!v) continue;
+        const bar = s("rect", { x: left + i * slot + slot * 0.15, y: y(base + v), width: slot * 0.7,
+          height: y(base) - y(base + v), class: `chart-bar ${x.tone || ""}` });
+        bar.append(s("title", {}, `${label}: ${x.name} ${v}`));
+        svg.append(bar);
+        base += v;
+      }
+    });
+  } else {
+    for (const x of series) {
+      const points = x.values.map((v, i) => `${left + i * slot + slot / 2},${y(v)}`);
+      svg.append(s("polyline", { points: points.join(" "), class: `trend-line ${x.tone || ""}` }));
+      x.values.forEach((v, i) => {
+        const dot = s("circle", { cx: left + i * slot + slot / 2, cy: y(v), r: 2.5, class: `trend-dot ${x.tone || ""}` });
+        dot.append(s("title", {}, `${labels[i]}: ${x.name} ${v}`));
+        svg.append(dot);
+      });
+    }
+  }
+  const legend = h("ul", { class: "legend" },
+    series.map((x) => h("li", {}, h("span", { class: `swatch ${x.tone || ""}` }), x.name)));
+  return h("figure", { class: "trend-box" }, h("figcaption", {}, title), svg, legend);
+}

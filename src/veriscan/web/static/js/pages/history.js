@@ -1,12 +1,14 @@
 // History of both kinds of scan, with every filter, search, sort and page of the API.
 // The filters live in the address (?kind=media&verdict=...), so a view can be shared.
 
-import { api } from "../api.js";
-import { alertBox, badge, empty, field, fmtDate, h, link, na, pager, select } from "../ui.js";
+import { api, download } from "../api.js";
+import { alertBox, badge, empty, field, fmtDate, h, link, na, notify, pager, select } from "../ui.js";
 
 const KINDS = {
   malware: {
     title: "Malware scans",
+    exportPath: "/api/scan/export",
+    paging: ["page", "per_page"],
     fields: () => [
       field("Status", select("status", [["", "Any"], ["pending", "pending"], ["scanning", "scanning"], ["completed", "completed"], ["failed", "failed"]])),
       field("Detections from", h("input", { name: "detection_min", type: "number", min: 0 })),
@@ -33,6 +35,8 @@ const KINDS = {
   },
   media: {
     title: "Media scans",
+    exportPath: "/api/scans/export",
+    paging: ["page", "limit"],
     fields: () => [
       field("Search", h("input", { name: "search", type: "search", placeholder: "File, tag, explanation, operative" })),
       field("Verdict", select("verdict", [["", "Any"], ["DEEPFAKE", "Deepfake"], ["SUSPICIOUS", "Suspicious"], ["AUTHENTIC", "Authentic"]])),
@@ -84,6 +88,16 @@ export async function historyPage(view, _params, app) {
   view.replaceChildren(h("h1", {}, "History"), tabs, form, results);
 
   const query = Object.fromEntries([...params].filter(([k]) => k !== "kind"));
+  // Every page of the current filters, streamed by the server.
+  const downloads = h("div", { class: "actions" }, ["csv", "json"].map((format) =>
+    h("button", { type: "button", onclick: async (e) => {
+      const filters = new URLSearchParams(Object.entries(query).filter(([k]) => !kind.paging.includes(k)));
+      filters.set("format", format);
+      e.target.disabled = true;
+      try { await download(`${kind.exportPath}?${filters}`, `${kindName}-scans.${format}`); }
+      catch (err) { notify(err.message, "error"); }
+      finally { e.target.disabled = false; }
+    } }, `Download all (${format.toUpperCase()})`)));
   try {
     const { rows, head, pagination } = await kind.load(query);
     if (!rows.length) {
@@ -93,6 +107,7 @@ export async function historyPage(view, _params, app) {
     }
     results.replaceChildren(
       h("p", { class: "muted" }, `${pagination.total} scan${pagination.total === 1 ? "" : "s"}`),
+      downloads,
       h("div", { class: "scroll" }, h("table", { class: "table" },
         h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows))),
       pager(pagination, (page) => {

@@ -1,8 +1,8 @@
 // A media scan's result: verdict, scores, explanation, evidence, metadata, GPS, tags.
 
-import { api, blobUrl } from "../api.js";
+import { api, blobUrl, download } from "../api.js";
 import { followScan } from "../progress.js";
-import { alertBox, badge, barChart, dl, fmtDate, fmtSize, h, na } from "../ui.js";
+import { alertBox, badge, barChart, dl, fmtDate, fmtSize, h, na, notify } from "../ui.js";
 
 const SUBSCORES = [
   ["videoScore", "Video"], ["audioScore", "Audio"],
@@ -25,6 +25,13 @@ export async function mediaResult(view, { id }, app) {
     blobUrl(item.url).then((url) => { urls.push(url); img.src = url; })
       .catch((err) => img.replaceWith(alertBox(err)));
   }
+  const exportButtons = h("div", { class: "actions" }, ["json", "csv", "pdf"].map((format) =>
+    h("button", { type: "button", onclick: async (e) => {
+      e.target.disabled = true;
+      try { await download(`/api/scans/${id}/export?format=${format}`, `media-scan-${id}.${format}`); }
+      catch (err) { notify(err.message, "error"); }
+      finally { e.target.disabled = false; }
+    } }, `Export ${format.toUpperCase()}`)));
   const metadata = Object.entries(scan.metadata || {});
   const gps = scan.gpsCoordinates;
   view.replaceChildren(
@@ -36,7 +43,8 @@ export async function mediaResult(view, { id }, app) {
         dl([
           ["Risk score", na(scan.riskScore)], ["Confidence", na(scan.confidence)],
           ...SUBSCORES.map(([k, label]) => [label, na(scan[k])]),
-        ])),
+        ]),
+        exportButtons),
       barChart("Scores (0-100)", [["Risk", scan.riskScore ?? 0], ["Confidence", scan.confidence ?? 0],
         ...SUBSCORES.filter(([k]) => scan[k] !== null).map(([k, label]) => [label, scan[k]])],
       { tones: { Risk: "bad" } })),

@@ -1,0 +1,216 @@
+"""In-app notifications of finished scans, over HTTP and socket.io."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.conftest import Account, assert_envelope
+from tests.live import LiveServer, live_server
+from tests.malware.helpers import add_key, eicar_variant, unique_content, upload, wait_for
+from tests.media.helpers import photo_jpeg, upload_media
+from tests.notifications.helpers import listening, notifications, set_preferences
+from veriscan.core.config import Settings
+from veriscan.notifications import service
+
+
+def seed(server: LiveServer, account: Account, count: int) -> list[str]:
+    """Notifications made by the service itself, oldest first (no scan needed)."""
+    context = server.context
+    ids = []
+    for i in range(count):
+        with context.db.session() as session:
+            delivery = service.notify_scan_finished(
+                session,
+                context,
+                service.malware_finished(
+                    user_id=uuid.UUID(account.id),
+                    scan_id=uuid.uuid4(),
+                    file_name=f"seed-{i}.bin",
+                    malicious=0,
+                    detection_ratio="0/1",
+                    error=None,
+                ),
+            )
+        assert delivery.event is not None
+        ids.append(delivery.event["id"])
+    return ids
+
+
+def test_malware_found_is_critical_and_a_clean_file_is_info(
+    server: LiveServer, api: httpx.Client, account: Account, vt: Any
+) -> None:
+    add_key(api, account, vt)
+    bad = upload(api, account, eicar_variant(), "invoice.exe")["scan"]["scan_id"]
+    assert wait_for(api, account, bad)["status"] == "completed"
+    good = upload(api, account, unique_content(), "notes.txt")["scan"]["scan_id"]
+    assert wait_for(api, account, good)["status"] == "completed"
+
+    body = notifications(api, account)
+    assert body["success"] is True and body["unread"] == 2
+    clean, critical = body["data"]  # newest first
+    assert critical["scanId"] == bad and critical["scanKind"] == "malware"
+    assert critical["kind"] == "scan.completed" and critical["severity"] == "critical"
+    assert critical["title"] == "Malware found in invoice.exe"
+    assert "verdict MALICIOUS" in critical["message"] and "9/9" in critical["message"]
+    assert critical["read"] is False and critical["readAt"] is None
+    assert clean["scanId"] == good and clean["severity"] == "info"
+    assert clean["title"] == "No malware found in notes.txt"
+    assert "verdict CLEAN" in clean["message"]
+
+
+def test_a_failed_scan_notifies_with_its_reason(api: httpx.Client, account: Account) -> None:
+    response = upload_media(api, account, photo_jpeg(seed=3)[:400], "cut.jpg")
+    assert response.status_code == 200, response.text
+    scan = response.json()["data"]
+    assert scan["status"] == "FAILED"
+
+    [failure] = notifications(api, account)["data"]
+    assert failure["scanId"] == scan["id"] and failure["scanKind"] == "media"
+    assert failure["kind"] == "scan.failed" and failure["severity"] == "info"
+    assert failure["title"] == "Scan failed: cut.jpg"
+    assert failure["message"] == (
+        "The media analysis of cut.jpg failed: The file could not be analysed: "
+        "image is corrupt or truncated: Truncated File Read"
+    )
+
+
+def test_the_owner_hears_notification_new_and_nobody_else(
+    server: LiveServer, api: httpx.Client, make_account: Callable[..., Account], vt: Any
+) -> None:
+    owner, other = make_account(), make_account()
+    add_key(api, owner, vt)
+    seed(server, owner, 1)  # one unread already
+    with (
+        listening(server, owner.access_token) as mine,
+        listening(server, other.access_token) as theirs,
+    ):
+        scan_id = upload(api, owner, eicar_variant(), "dropper.js")["scan"]["scan_id"]
+        event = mine.wait_for(scan_id)
+        wait_for(api, owner, scan_id)
+    stored = notifications(api, owner)["data"][0]
+    assert event == {
+        "id": stored["id"],
+        "kind": "scan.completed",
+        "severity": "critical",
+        "title": "Malware found in dropper.js",
+        "message": stored["message"],
+        "scanKind": "malware",
+        "scanId": scan_id,
+        "createdAt": event["createdAt"],
+        "unread": 2,
+    }
+    assert theirs.received == []
+
+
+def test_unread_count_read_read_all_and_delete(
+    server: LiveServer, api: httpx.Client, account: Account
+) -> None:
+    first, second, third = seed(server, account, 3)
+    count = api.get("/api/notifications/unread-count", headers=account.headers)
+    assert count.json() == {"success": True, "data": {"unread": 3}}
+
+    read = api.post(f"/api/notifications/{second}/read", headers=account.headers)
+    assert read.status_code == 200, read.text
+    assert read.json()["data"]["read"] is True and read.json()["data"]["readAt"]
+    again = api.post(f"/api/notifications/{second}/read", headers=account.headers)
+    assert again.json()["data"]["readAt"] == read.json()["data"]["readAt"]  # idempotent
+    unread = notifications(api, account, unread="true")
+    assert [n["id"] for n in unread["data"]] == [third, first] and unread["unread"] == 2
+
+    read_all = api.post("/api/notifications/read-all", headers=account.headers)
+    assert read_all.json() == {"success": True, "data": {"marked": 2, "unread": 0}}
+    assert notifications(api, account, unread="true")["data"] == []
+
+    deleted = api.delete(f"/api/notifications/{first}", headers=account.headers)
+    assert deleted.status_code == 200 and deleted.json()["success"] is True
+    assert [n["id"] for n in notifications(api, account)["data"]] == [third, second]
+    assert_envelope(
+        api.delete(f"/api/notifications/{first}", headers=account.headers), 404, "NOT_FOUND"
+    )
+
+
+def test_pagination_newest_first(server: LiveServer, api: httpx.Client, account: Account) -> None:
+    ids = seed(server, account, 5)
+    page1 = notifications(api, account, page=1, per_page=2)
+    page3 = notifications(api, account, page=3, per_page=2)
+    assert [n["id"] for n in page1["data"]] == [ids[4], ids[3]]
+    assert [n["id"] for n in page3["data"]] == [ids[0]]
+    assert page1["pagination"] == {"page": 1, "per_page": 2, "total": 5, "pages": 3}
+    assert page1["unread"] == 5
+    assert_envelope(
+        api.get("/api/notifications", headers=account.headers, params={"per_page": 0}), 400
+    )
+
+
+def test_other_users_get_404_and_never_see_them(
+    server: LiveServer, api: httpx.Client, make_account: Callable[..., Account]
+) -> None:
+    owner, other, admin = make_account(), make_account(), make_account("admin")
+    [mine] = seed(server, owner, 1)
+    for intruder in (other, admin):
+        assert notifications(api, intruder)["data"] == []
+        headers = intruder.headers
+        read = api.post(f"/api/notifications/{mine}/read", headers=headers)
+        assert_envelope(read, 404, "NOT_FOUND")
+        gone = api.delete(f"/api/notifications/{mine}", headers=headers)
+        assert_envelope(gone, 404, "NOT_FOUND")
+        api.post("/api/notifications/read-all", headers=headers)
+    assert notifications(api, owner)["unread"] == 1
+    assert_envelope(api.post("/api/notifications/not-a-uuid/read", headers=owner.headers), 404)
+    assert_envelope(api.get("/api/notifications"), 401, "UNAUTHORIZED")
+
+
+def test_preferences_in_app_off_stores_nothing(
+    api: httpx.Client, account: Account, vt: Any
+) -> None:
+    defaults = api.get("/api/notifications/preferences", headers=account.headers)
+    assert defaults.json() == {"success": True, "data": {"inApp": True, "email": "never"}}
+    assert set_preferences(api, account, inApp=False) == {"inApp": False, "email": "never"}
+    assert set_preferences(api, account, email="critical") == {
+        "inApp": False,
+        "email": "critical",
+    }
+    for bad in ({"email": "sometimes"}, {"inApp": "no"}, {"unknown": 1}):
+        response = api.put("/api/notifications/preferences", headers=account.headers, json=bad)
+        assert_envelope(response, 400, "VALIDATION_ERROR")
+
+    add_key(api, account, vt)
+    scan_id = upload(api, account, eicar_variant())["scan"]["scan_id"]
+    assert wait_for(api, account, scan_id)["status"] == "completed"
+    assert notifications(api, account)["data"] == []
+
+
+def test_openapi_documents_the_routes_and_their_errors(api: httpx.Client) -> None:
+    paths = api.get("/openapi.json").json()["paths"]
+    assert set(paths["/api/notifications/{notification_id}/read"]["post"]["responses"]) >= {
+        "200",
+        "401",
+        "404",
+    }
+    for path in ("/unread-count", "/read-all", "/preferences", ""):
+        assert f"/api/notifications{path}" in paths
+
+
+def test_a_scan_past_its_deadline_notifies_once(
+    settings_factory: Callable[..., Settings], make_account: Callable[..., Account], vt: Any
+) -> None:
+    settings = settings_factory(scan_deadline_seconds=1.5, sweep_interval_seconds=0.2)
+    with live_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        account = make_account(on=live)
+        add_key(client, account, vt)
+        vt.set_offline(True)
+        try:
+            scan_id = upload(client, account, unique_content(), "late.bin")["scan"]["scan_id"]
+            assert wait_for(client, account, scan_id, timeout=15)["status"] == "failed"
+        finally:
+            vt.set_offline(False)
+        time.sleep(1.0)  # the sweeper and the worker have both had their say
+        [failure] = notifications(client, account)["data"]
+    assert failure["scanId"] == scan_id and failure["kind"] == "scan.failed"
+    assert failure["title"] == "Scan failed: late.bin"
+    assert "deadline" in failure["message"]
