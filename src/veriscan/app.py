@@ -19,6 +19,7 @@ from veriscan.admin.endpoints import router as admin_router
 from veriscan.audit.endpoints import router as audit_router
 from veriscan.auth import service as auth_service
 from veriscan.auth.endpoints import router as auth_router
+from veriscan.batches.endpoints import router as batches_router
 from veriscan.context import AppContext
 from veriscan.core import migrate
 from veriscan.core.config import Settings
@@ -43,7 +44,12 @@ from veriscan.reports.endpoints import router as reports_router
 logger = logging.getLogger("veriscan.app")
 
 # Routes that stream their body to disk under the upload limit rather than the JSON one.
-STREAMED_UPLOADS = ("/api/files/upload", "/api/scans/upload")
+STREAMED_UPLOADS = (
+    "/api/files/upload",
+    "/api/scans/upload",
+    "/api/files/batch",
+    "/api/scans/batch",
+)
 
 DESCRIPTION = """
 Veriscan answers two questions about any file a team receives: **is it malicious?**
@@ -102,6 +108,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
             consumer.stop(graceful=False)
         if limiter is not None:
             await limiter.close()
+        await context.realtime.aclose()
         context.close()
 
     app = FastAPI(
@@ -123,6 +130,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
     for router in (
         auth_router,
         keys_router,
+        batches_router,  # before files and media: /api/files/batch, /api/scans/batch
         files_router,
         reports_router,  # before media and malware: /api/scans/export
         malware_router,

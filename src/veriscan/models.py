@@ -6,6 +6,7 @@ from __future__ import annotations
 def import_all_models() -> None:
     import veriscan.audit.models
     import veriscan.auth.models
+    import veriscan.batches.models
     import veriscan.files.models
     import veriscan.keys.models
     import veriscan.malware.models

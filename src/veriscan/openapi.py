@@ -67,3 +67,22 @@ def multipart_upload(**fields: dict[str, Any]) -> dict[str, Any]:
             },
         }
     }
+
+
+def multipart_batch(**fields: dict[str, Any]) -> dict[str, Any]:
+    """The request body of a batch upload: several `files` parts, plus optional text fields."""
+    files = {"type": "array", "items": {"type": "string", "format": "binary"}, "minItems": 1}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["files"],
+                        "properties": {"files": files, **fields},
+                    }
+                }
+            },
+        }
+    }

@@ -12,6 +12,7 @@ with a write-only manager, so the event reaches a client connected to any server
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -77,6 +78,24 @@ class Realtime:
         connection = getattr(self._redis_publisher, "redis", None)
         if connection is not None:
             connection.close()
+
+    async def aclose(self) -> None:
+        """Stop the socket.io Redis listener and close its connections (at shutdown).
+
+        python-socketio leaves them to the event loop's end, and a listener whose
+        connection closes under it reconnects; so the task is cancelled first.
+        """
+        manager = self.sio.manager
+        listener = getattr(manager, "thread", None)
+        if isinstance(listener, asyncio.Future) and not listener.done():
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+        for name in ("pubsub", "redis"):
+            connection = getattr(manager, name, None)
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.aclose()
 
     def asgi(self, app: Any) -> socketio.ASGIApp:
         return socketio.ASGIApp(self.sio, other_asgi_app=app, socketio_path="socket.io")

@@ -38,6 +38,10 @@ class UploadTooLarge(Exception):
     """A file part, or the form as a whole, is larger than the configured limit allows."""
 
 
+class TooManyFiles(MalformedUpload):
+    """The form holds more file parts than allowed."""
+
+
 @dataclass
 class ReceivedFile:
     field_name: str
@@ -46,6 +50,9 @@ class ReceivedFile:
     head: bytearray = field(default_factory=bytearray)
     writer: BlobWriter | None = None
     digests: Digests | None = None
+    # Set instead of failing the form when oversized files are tolerated (batches): the
+    # blob then holds only the first max_file_bytes and is to be discarded.
+    too_large: bool = False
 
 
 @dataclass
@@ -90,11 +97,15 @@ class _Receiver:
         file_fields: frozenset[str],
         max_file_bytes: int,
         max_files: int,
+        tolerate_oversized: bool = False,
     ) -> None:
         self.open_writer = open_writer
         self.file_fields = file_fields
         self.max_file_bytes = max_file_bytes
         self.max_files = max_files
+        self.tolerate_oversized = tolerate_oversized
+        # Room for every file part besides the usual fields.
+        self.max_parts = MAX_PARTS + max_files - 1
         self.files: list[ReceivedFile] = []
         self.fields: dict[str, str] = {}
         self.field_bytes = 0
@@ -113,8 +124,8 @@ class _Receiver:
     # parser callbacks -------------------------------------------------------------
     def on_part_begin(self) -> None:
         self.parts += 1
-        if self.parts > MAX_PARTS:
-            raise MalformedUpload(f"too many parts in the form (at most {MAX_PARTS})")
+        if self.parts > self.max_parts:
+            raise MalformedUpload(f"too many parts in the form (at most {self.max_parts})")
         self._headers = {}
         self._header_bytes = 0
 
@@ -141,7 +152,7 @@ class _Receiver:
             if name not in self.file_fields:
                 raise MalformedUpload(f"unexpected file field {name!r}")
             if len(self.files) >= self.max_files:
-                raise MalformedUpload(f"too many files (at most {self.max_files})")
+                raise TooManyFiles(f"too many files (at most {self.max_files})")
             content_type = self._headers.get(b"content-type")
             received = ReceivedFile(
                 field_name=name,
@@ -159,7 +170,10 @@ class _Receiver:
         self._current_size += size
         if self._current_file is not None:
             if self._current_size > self.max_file_bytes:
-                raise UploadTooLarge
+                if not self.tolerate_oversized:
+                    raise UploadTooLarge
+                self._current_file.too_large = True
+                return
             head = self._current_file.head
             if len(head) < HEAD_BYTES:
                 head += memoryview(data)[start : min(end, start + HEAD_BYTES - len(head))]
@@ -222,14 +236,18 @@ async def receive_form(
     file_fields: frozenset[str] = frozenset({"file"}),
     max_file_bytes: int,
     max_files: int = 1,
+    tolerate_oversized: bool = False,
 ) -> ReceivedForm:
     """Read the whole form; file parts end up finished (fsynced) in temporary blobs.
+
+    With `tolerate_oversized`, a file over max_file_bytes is marked `too_large` (and the
+    rest of its data dropped) rather than failing the whole form.
 
     On any error, including the client going away, every temporary blob is removed
     before the exception propagates.
     """
     boundary = boundary_of(content_type)
-    receiver = _Receiver(open_writer, file_fields, max_file_bytes, max_files)
+    receiver = _Receiver(open_writer, file_fields, max_file_bytes, max_files, tolerate_oversized)
     parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
     # Each upload has two threads, one per lane of BlobWriter: single-thread executors
@@ -250,7 +268,11 @@ async def receive_form(
     form = ReceivedForm(receiver.files, receiver.fields)
     # The parser ignores whatever follows the closing boundary; without this bound a
     # chunked body (no Content-Length to refuse up front) could go on for ever.
-    max_body_bytes = max_files * max_file_bytes + MAX_FORM_OVERHEAD_BYTES
+    max_body_bytes = (
+        max_files * max_file_bytes
+        + MAX_FORM_OVERHEAD_BYTES
+        + (max_files - 1) * (MAX_PART_HEADER_BYTES + 512)
+    )
     body_bytes = 0
     try:
         async for chunk in stream:

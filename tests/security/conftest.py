@@ -38,6 +38,8 @@ class Victim:
     media_tag: str
     media_content: bytes
     evidence: tuple[str, ...]
+    # A media batch of A's (its one file rejected: no scan, so no more notifications).
+    media_batch_id: str
     # A's notifications, one per finished scan (all unread), as GET /api/notifications
     # lists them: newest first.
     notification_ids: tuple[str, ...]
@@ -56,6 +58,7 @@ class Victim:
             "user_id": [self.account.id],
             "name": list(self.evidence),
             "notification_id": list(self.notification_ids),
+            "batch_id": [self.media_batch_id],
             "scan_id": (
                 list(self.malware_scan_ids) if path.startswith("/api/scan/") else [self.media_id]
             ),
@@ -131,6 +134,12 @@ def victim(server: LiveServer, vt: Any) -> Iterator[Victim]:
         notifications = wait_for_notifications(api, account, {*scan_ids, media["id"]})
         assert len(notifications) == 3, notifications
         assert not any(item["read"] for item in notifications)
+        batch = api.post(
+            "/api/scans/batch",
+            headers=account.headers,
+            files=[("files", (f"notes-{tag}.txt", b"not a picture"))],
+        )
+        assert batch.status_code == 201, batch.text
     yield Victim(
         account=account,
         key_id=created.json()["api_key"]["id"],
@@ -146,6 +155,7 @@ def victim(server: LiveServer, vt: Any) -> Iterator[Victim]:
         media_tag=media_tag,
         media_content=media_content,
         evidence=evidence,
+        media_batch_id=batch.json()["data"]["batchId"],
         notification_ids=tuple(item["id"] for item in notifications),
         markers=(
             sample_marker,

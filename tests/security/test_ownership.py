@@ -43,6 +43,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "analyst": 200,
         "admin": 200,
     },
+    # A's media batch: seen as media scans are (a malware batch is its owner's only,
+    # tests/batches/test_batches.py).
+    ("GET", "/api/batches/{batch_id}"): {"operative": 404, "analyst": 200, "admin": 200},
     ("PATCH", "/api/admin/users/{user_id}"): {"operative": 403, "analyst": 403},
     ("POST", "/api/notifications/{notification_id}/read"): NOT_YOURS,
     ("DELETE", "/api/notifications/{notification_id}"): NOT_YOURS,

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     rate_limit: str = "100/15minutes"
     # Largest file accepted, in megabytes (VirusTotal's own limit is 650).
     max_upload_mb: int = Field(default=650, ge=1)
+    # Most files in one batch upload (POST /api/scans/batch, /api/files/batch); the
+    # batch's body is bounded by this many times the per-file limit.
+    max_batch_files: int = Field(default=50, ge=1, le=1000)
     # Largest body of any other request (JSON), in kilobytes: more is a 413.
     max_body_kb: int = Field(default=1024, ge=1)
     # Socket of a ClamAV daemon (clamd) for the local ClamAV engine: a Unix socket path

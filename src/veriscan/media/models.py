@@ -63,6 +63,10 @@ class MediaScan(UUIDPrimaryKey, LeasedJob, Base):
     gps_longitude: Mapped[float | None] = mapped_column(default=None)
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The batch upload this scan came in with, if any.
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("batches.id", ondelete="SET NULL"), default=None, index=True
+    )
 
 
 class MediaEvidence(UUIDPrimaryKey, Base):

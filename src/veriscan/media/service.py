@@ -100,6 +100,7 @@ def accept(
     tags: list[str],
     *,
     origin: Origin | None = None,
+    batch_id: uuid.UUID | None = None,
 ) -> MediaScan:
     writer = received.writer
     assert writer is not None and writer.digests is not None
@@ -128,6 +129,7 @@ def accept(
                     created_at=now,
                     lease_until=now + timedelta(seconds=context.settings.scan_lease_seconds),
                     deadline_at=now + timedelta(seconds=context.settings.scan_deadline_seconds),
+                    batch_id=batch_id,
                 )
             )
             audit.record(

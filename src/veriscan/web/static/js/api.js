@@ -137,11 +137,14 @@ export async function anonymous(path, body) {
 }
 
 // Upload with progress (fetch cannot report upload progress; XMLHttpRequest can).
+// `file` is one File, or an array of them for the batch endpoints.
 export function upload(path, file, fields, onProgress, retried = false) {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     for (const [k, v] of Object.entries(fields || {})) if (v) form.append(k, v);
-    form.append("file", file, file.name);
+    // Several files (a batch upload) go as repeated "files" parts.
+    if (Array.isArray(file)) for (const f of file) form.append("files", f, f.name);
+    else form.append("file", file, file.name);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", path);
     if (session.token) xhr.setRequestHeader("Authorization", `Bearer ${session.token}`);
