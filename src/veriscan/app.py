@@ -20,6 +20,7 @@ from veriscan.audit.endpoints import router as audit_router
 from veriscan.auth import service as auth_service
 from veriscan.auth.endpoints import router as auth_router
 from veriscan.batches.endpoints import router as batches_router
+from veriscan.comments.endpoints import router as comments_router
 from veriscan.context import AppContext
 from veriscan.core import migrate
 from veriscan.core.config import Settings
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         reports_router,  # before media and malware: /api/scans/export
         malware_router,
         media_router,
+        comments_router,  # after media's and malware's concrete /api/scans, /api/scan paths
         notifications_router,
         admin_router,
         audit_router,

@@ -7,6 +7,7 @@ def import_all_models() -> None:
     import veriscan.audit.models
     import veriscan.auth.models
     import veriscan.batches.models
+    import veriscan.comments.models
     import veriscan.files.models
     import veriscan.keys.models
     import veriscan.malware.models

@@ -40,6 +40,8 @@ class Victim:
     evidence: tuple[str, ...]
     # A media batch of A's (its one file rejected: no scan, so no more notifications).
     media_batch_id: str
+    # A's comment on A's media scan.
+    media_comment_id: str
     # A's notifications, one per finished scan (all unread), as GET /api/notifications
     # lists them: newest first.
     notification_ids: tuple[str, ...]
@@ -59,6 +61,7 @@ class Victim:
             "name": list(self.evidence),
             "notification_id": list(self.notification_ids),
             "batch_id": [self.media_batch_id],
+            "comment_id": [self.media_comment_id],
             "scan_id": (
                 list(self.malware_scan_ids) if path.startswith("/api/scan/") else [self.media_id]
             ),
@@ -140,6 +143,12 @@ def victim(server: LiveServer, vt: Any) -> Iterator[Victim]:
             files=[("files", (f"notes-{tag}.txt", b"not a picture"))],
         )
         assert batch.status_code == 201, batch.text
+        comment = api.post(
+            f"/api/scans/{media['id']}/comments",
+            headers=account.headers,
+            json={"body": f"note on {tag}"},
+        )
+        assert comment.status_code == 201, comment.text
     yield Victim(
         account=account,
         key_id=created.json()["api_key"]["id"],
@@ -156,6 +165,7 @@ def victim(server: LiveServer, vt: Any) -> Iterator[Victim]:
         media_content=media_content,
         evidence=evidence,
         media_batch_id=batch.json()["data"]["batchId"],
+        media_comment_id=comment.json()["data"]["id"],
         notification_ids=tuple(item["id"] for item in notifications),
         markers=(
             sample_marker,

@@ -47,12 +47,26 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # tests/batches/test_batches.py).
     ("GET", "/api/batches/{batch_id}"): {"operative": 404, "analyst": 200, "admin": 200},
     ("PATCH", "/api/admin/users/{user_id}"): {"operative": 403, "analyst": 403},
+    # Staff editing A's media scan's tags, or commenting on it, would succeed: their right.
+    ("PATCH", "/api/scans/{scan_id}/tags"): {"operative": 404},
+    ("GET", "/api/scans/{scan_id}/comments"): {"operative": 404, "analyst": 200, "admin": 200},
+    ("POST", "/api/scans/{scan_id}/comments"): {"operative": 404},
+    ("GET", "/api/scan/{scan_id}/comments"): NOT_YOURS,
+    ("POST", "/api/scan/{scan_id}/comments"): NOT_YOURS,
+    # A's comment on A's media scan: staff see it but only its author edits it, and only
+    # its author or an admin (who would succeed) deletes it.
+    ("PATCH", "/api/comments/{comment_id}"): {"operative": 404, "analyst": 403, "admin": 403},
+    ("DELETE", "/api/comments/{comment_id}"): {"operative": 404, "analyst": 403},
     ("POST", "/api/notifications/{notification_id}/read"): NOT_YOURS,
     ("DELETE", "/api/notifications/{notification_id}"): NOT_YOURS,
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/keys/{key_id}"): {"name": "taken over", "is_active": False},
     ("PATCH", "/api/admin/users/{user_id}"): {"role": "admin", "is_active": False},
+    ("PATCH", "/api/scans/{scan_id}/tags"): {"tags": ["taken over"]},
+    ("POST", "/api/scans/{scan_id}/comments"): {"body": "taken over"},
+    ("POST", "/api/scan/{scan_id}/comments"): {"body": "taken over"},
+    ("PATCH", "/api/comments/{comment_id}"): {"body": "taken over"},
 }
 CODES = {403: "FORBIDDEN", 404: "NOT_FOUND"}
 
@@ -78,7 +92,16 @@ def _assert_owner_still_has_everything(api: httpx.Client, victim: Victim) -> Non
         assert api.get(f"/api/files/{file_id}", headers=owner).status_code == 200
         # Nobody else started a scan of A's file.
         assert len(api.get(f"/api/scan/file/{file_id}", headers=owner).json()) == 1
-    assert api.get(f"/api/scans/{victim.media_id}", headers=owner).status_code == 200
+    media = api.get(f"/api/scans/{victim.media_id}", headers=owner)
+    assert media.status_code == 200
+    assert media.json()["data"]["tags"] == [victim.media_tag]
+    comments = api.get(f"/api/scans/{victim.media_id}/comments", headers=owner).json()["data"]
+    assert [(item["id"], item["editedAt"]) for item in comments] == [
+        (victim.media_comment_id, None)
+    ]
+    for scan_id in victim.malware_scan_ids:
+        listed = api.get(f"/api/scan/{scan_id}/comments", headers=owner).json()
+        assert listed["pagination"]["total"] == 0
     profile = api.get("/api/auth/profile", headers=owner).json()["user"]
     assert profile["role"] == "operative"
     # Nobody else read or deleted A's notifications.

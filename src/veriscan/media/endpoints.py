@@ -31,6 +31,8 @@ from veriscan.media.schemas import (
     SortBy,
     SortOrder,
     StatusFilter,
+    TagsChange,
+    TagsReplace,
     VerdictFilter,
 )
 from veriscan.openapi import DATE_OR_DATE_TIME, ResourceId, errors, multipart_upload
@@ -164,6 +166,31 @@ def _scan_id(value: str) -> uuid.UUID:
 @router.get("/{scan_id}", responses=errors(401, 404))
 def get_scan(scan_id: ResourceId, user: CurrentUser, session: DbSession) -> ScanEnvelope:
     view = service.get_scan(session, user, _scan_id(scan_id))
+    return ScanEnvelope(data=detail(view.scan, view.operative, view.evidence))
+
+
+@router.patch("/{scan_id}/tags", responses=errors(400, 401, 404))
+def edit_tags(
+    scan_id: ResourceId,
+    body: TagsReplace | TagsChange,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+) -> ScanEnvelope:
+    """Replace the scan's tags ({"tags": [...]}) or change them ({"add", "remove"}).
+
+    Each tag is trimmed and 1-50 characters; duplicates (whatever their case) are dropped;
+    at most 20 remain. The owner, analysts and admins may edit; others get 404.
+    """
+    parsed = _scan_id(scan_id)
+    if isinstance(body, TagsReplace):
+        view = service.edit_tags(
+            session, user, parsed, replace=body.tags, origin=Origin.of(request)
+        )
+    else:
+        view = service.edit_tags(
+            session, user, parsed, add=body.add, remove=body.remove, origin=Origin.of(request)
+        )
     return ScanEnvelope(data=detail(view.scan, view.operative, view.evidence))
 
 

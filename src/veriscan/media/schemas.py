@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 
 class GpsOut(BaseModel):
@@ -81,3 +81,26 @@ SortOrder = Literal["asc", "desc"]
 StatusFilter = Literal["PENDING", "PROCESSING", "COMPLETED", "FAILED"]
 MediaTypeFilter = Literal["VIDEO", "IMAGE", "AUDIO"]
 VerdictFilter = Literal["DEEPFAKE", "SUSPICIOUS", "AUTHENTIC"]
+
+
+# A tag as the edit takes it: trimmed, then 1-50 characters (\S: not only spaces).
+Tag = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"\S")
+]
+
+
+class TagsReplace(BaseModel):
+    """The scan's tags become these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[Tag] = Field(max_length=20)
+
+
+class TagsChange(BaseModel):
+    """Tags removed, then added, to the scan's own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    add: list[Tag] = Field(default_factory=list, max_length=20)
+    remove: list[Tag] = Field(default_factory=list, max_length=100)

@@ -7,6 +7,7 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -79,6 +80,58 @@ def parse_tags(raw: str | None) -> list[str]:
     if len(tags) > MAX_TAGS:
         raise ValidationFailed(f"At most {MAX_TAGS} tags")
     return tags
+
+
+def _merged_tags(tags: list[str]) -> list[str]:
+    """Tags deduplicated case-insensitively, the first spelling kept."""
+    seen: set[str] = set()
+    merged: list[str] = []
+    for tag in tags:
+        if tag.casefold() not in seen:
+            seen.add(tag.casefold())
+            merged.append(tag)
+    return merged
+
+
+def edit_tags(
+    session: Session,
+    viewer: User,
+    scan_id: uuid.UUID,
+    *,
+    replace: list[str] | None = None,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    origin: Origin | None = None,
+) -> ScanView:
+    """New tags for a scan, by whoever may see it (its owner, analysts, admins).
+
+    `replace` gives the whole list; otherwise `remove` then `add` change the current one.
+    tags_text follows, so that the search index (triggers or a generated column) does.
+    """
+    view = get_scan(session, viewer, scan_id)
+    scan = view.scan
+    old = list(scan.tags)
+    if replace is not None:
+        new = _merged_tags(replace)
+    else:
+        removed = {tag.casefold() for tag in remove}
+        new = _merged_tags([tag for tag in old if tag.casefold() not in removed] + list(add))
+    if len(new) > MAX_TAGS:
+        raise ValidationFailed(f"At most {MAX_TAGS} tags")
+    if new != old:
+        scan.tags = new
+        scan.tags_text = " ".join(new)
+        audit.record(
+            session,
+            action="media.tags_changed",
+            actor=viewer,
+            origin=origin,
+            target_type="media_scan",
+            target_id=scan.id,
+            details={"old": old, "new": new},
+        )
+        session.flush()
+    return view
 
 
 async def receive(context: AppContext, request: Request) -> tuple[ReceivedFile, list[str]]:

@@ -1,6 +1,7 @@
 // A media scan's result: verdict, scores, explanation, evidence, metadata, GPS, tags.
 
 import { api, blobUrl, download } from "../api.js";
+import { commentsSection, tagEditor } from "../comments.js";
 import { followScan } from "../progress.js";
 import { alertBox, badge, barChart, dl, fmtDate, fmtSize, h, na, notify } from "../ui.js";
 
@@ -54,11 +55,12 @@ export async function mediaResult(view, { id }, app) {
       h("section", { class: "card" }, h("h2", {}, "File"), dl([
         ["Type", scan.mediaType], ["Size", fmtSize(scan.fileSize)], ["Hash", h("code", {}, scan.hash)],
         ["Uploaded", fmtDate(scan.timestamp)], ["Operative", scan.operative],
-        ["Tags", scan.tags.length ? h("span", {}, scan.tags.map((t) => badge(t, "tag"))) : "none"],
+        ["Tags", tagEditor(scan)],
         ["GPS", gps ? `${gps.latitude.toFixed(5)}, ${gps.longitude.toFixed(5)}` : "n/a"],
       ])),
       h("section", { class: "card" }, h("h2", {}, "Metadata"),
         metadata.length ? dl(metadata.map(([k, v]) => [k, v !== null && typeof v === "object" ? JSON.stringify(v) : na(v)]))
-          : h("p", { class: "muted" }, "No metadata."))));
+          : h("p", { class: "muted" }, "No metadata."))),
+    commentsSection(`/api/scans/${id}/comments`));
   return () => urls.forEach((u) => URL.revokeObjectURL(u));
 }
