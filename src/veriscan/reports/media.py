@@ -230,26 +230,12 @@ def _parse(value: Any) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-class _NumberedCanvas(Canvas):
-    """Holds pages back until the end so that each footer can say "page N of M"."""
-
+class _NumberedCanvas(malware._PageCountingCanvas):
     def __init__(self, *args: Any, footer: str, header: str, fonts: _Fonts, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._footer = fonts.plain(footer)
         self._header = header
         self._fonts = fonts
-        self._held: list[dict[str, Any]] = []
-
-    def showPage(self) -> None:
-        self._held.append(dict(self.__dict__))
-        self._startPage()  # type: ignore[attr-defined]  # ReportLab's own page reset
-
-    def save(self) -> None:
-        for number, state in enumerate(self._held, start=1):
-            self.__dict__.update(state)
-            self._decorate(number, len(self._held))
-            super().showPage()
-        super().save()
 
     def _decorate(self, number: int, total: int) -> None:
         width, height = A4
