@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         sweeper.start()
         logger.info("app.started version=%s workers=%d", __version__, settings.worker_threads)
         yield
+        context.stopping.set()
         sweeper.stop()
         if consumer is not None:
             # Running scans are left to their leases: the next start takes them over.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -58,6 +59,10 @@ class AppContext:
     # Set by jobs.register_all: puts a media scan on the queue.
     enqueue_media: Callable[[uuid.UUID], None] = field(default=lambda _: None)
     _media_analyzers: list[Any] | None = None
+    # Set as the process begins to stop: a scan that fails from then on (its threads
+    # refused by a closing interpreter, its connections closed) is left to its lease
+    # for another worker instead of being recorded as a crash.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:
@@ -122,6 +127,7 @@ class AppContext:
         return thresholds(self.settings)
 
     def close(self) -> None:
+        self.stopping.set()
         self.quota.close()
         self.locks.close()
         self.realtime.close()

@@ -140,6 +140,10 @@ class LostClaim(Exception):
     """Another worker took the job over (this one was too slow to renew its lease)."""
 
 
+class Stopping(Exception):
+    """This process is stopping: the job writes nothing and is left to its lease."""
+
+
 async def keep_claim(
     db: Database,
     leases: Leases,

@@ -42,8 +42,15 @@ def run_media_scan(context: AppContext, scan_id: uuid.UUID) -> None:
         logger.warning("media.claim_lost scan_id=%s", scan_id)
         return
     except Exception:
+        if context.stopping.is_set():
+            logger.warning("media.scan_left scan_id=%s reason=stopping", scan_id)
+            return
         logger.exception("media.scan_crashed scan_id=%s", scan_id)
         _fail(context, job, "Internal error while analysing")
+        return
+    if context.stopping.is_set() and any(report.error for report in analysis.reports):
+        # An analyzer's error while the process stops says nothing about the file.
+        logger.warning("media.scan_left scan_id=%s reason=stopping", scan_id)
         return
     _record(context, job, analysis)
 
