@@ -16,9 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, select
 
 from tests.conftest import Account, unique_name
 from tests.live import LiveServer
+from veriscan.audit.models import AuditEvent
 from veriscan.core.security import SecretBox
 from veriscan.keys.models import ApiKey
 
@@ -63,6 +65,19 @@ def test_user_create_and_errors(env: dict[str, str]) -> None:
     )
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(f"created admin {name} (")
+    user_id = ok.stdout.strip().rsplit("(", 1)[1].rstrip(")")
+    engine = create_engine(env["VERISCAN_DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            [entry] = connection.execute(
+                select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.details).where(
+                    AuditEvent.target_id == user_id
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    assert (entry.action, entry.actor_id) == ("user.create", None)
+    assert entry.details == {"username": name, "role": "admin", "via": "cli"}
     again = run(
         env,
         "user",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 from pathlib import Path
@@ -141,6 +142,7 @@ def user_create(
     """Add a user; the first admin is made this way."""
     from pydantic import ValidationError
 
+    from veriscan.audit import service as audit
     from veriscan.auth import service
     from veriscan.auth.models import Role
     from veriscan.auth.schemas import RegisterRequest
@@ -173,12 +175,28 @@ def user_create(
                 role=chosen_role,
                 name=request.name,
             )
+            # From the command line: no actor, the machine's user as the agent.
+            audit.record(
+                session,
+                action="user.create",
+                origin=audit.Origin("", f"veriscan-cli ({_login_name()})"),
+                target_type="user",
+                target_id=user.id,
+                details={"username": user.username, "role": user.role, "via": "cli"},
+            )
     except VeriscanError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None
     finally:
         context.close()
     typer.echo(f"created {user.role} {user.username} ({user.id})")
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no such user in a bare container
+        return "unknown"
 
 
 @app.command("rotate-keys")

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_from: str = "Veriscan <veriscan@localhost>"
     smtp_timeout: float = Field(default=10.0, gt=0)
+    # A PEM bundle of the CAs to trust for the SMTP server's certificate (an internal CA);
+    # empty: the system's. The certificate and its host name are always checked.
+    smtp_ca_file: str = ""
     # The dashboard's address, for links in e-mails (empty: no links).
     public_url: str = ""
     # Python log level for the service's own loggers.

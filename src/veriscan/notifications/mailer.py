@@ -34,13 +34,14 @@ def send(settings: Settings, message: EmailMessage) -> None:
     """Deliver one message; raises OSError or smtplib.SMTPException when it cannot."""
     host, port, timeout = settings.smtp_host, settings.smtp_port, settings.smtp_timeout
     client: smtplib.SMTP
+    tls = ssl.create_default_context(cafile=settings.smtp_ca_file or None)
     if settings.smtp_security == "tls":
-        client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+        client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=tls)
     else:
         client = smtplib.SMTP(host, port, timeout=timeout)
     with client:
         if settings.smtp_security == "starttls":
-            client.starttls(context=ssl.create_default_context())
+            client.starttls(context=tls)
         if settings.smtp_username:
             client.login(settings.smtp_username, settings.smtp_password.get_secret_value())
         client.send_message(message)
