@@ -1,6 +1,6 @@
 """Media scan reports as downloads: JSON, CSV and a PDF with the evidence pictures.
 
-Rendering only, like reports/malware.py (whose fonts, styles and CSV guard it shares):
+Rendering only, like reports/malware.py (the PDF parts both share are in reports/pdf.py):
 the caller hands over the scan as the API gives it (`ScanDetail` as JSON) and the
 evidence pictures; nothing here reads the database or knows about HTTP.
 """
@@ -16,33 +16,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
-from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import (
-    Flowable,
-    Image,
-    KeepTogether,
-    SimpleDocTemplate,
-    Spacer,
-    Table,
-    TableStyle,
-)
+from reportlab.platypus import Flowable, Image, KeepTogether, Spacer
 
-from veriscan.reports import malware
-from veriscan.reports.malware import (
-    _MUTED,
-    _NEUTRAL,
-    _RULE,
-    _facts,
-    _Fonts,
-    _fonts,
-    _human_size,
-    _iso,
-    _Page,
-    _when,
-)
+from veriscan.reports import malware, pdf
 from veriscan.reports.tabular import MEDIA_FIELDS, cell, media_field_values
 
 ExportFormat = Literal["json", "csv", "pdf"]
@@ -93,7 +71,7 @@ def to_json(report: MediaReport) -> bytes:
     document = {
         "scan": report.scan,
         "mimeType": report.mime_type,
-        "exportedAt": _iso(report.generated_at),
+        "exportedAt": pdf.iso(report.generated_at),
         "exportedBy": report.requested_by,
     }
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
@@ -129,11 +107,11 @@ def _na(value: Any) -> str:
 def _banner(scan: dict[str, Any]) -> tuple[str, colors.Color]:
     status, verdict = scan.get("status"), scan.get("result")
     if status == "FAILED":
-        return f"Analysis failed: {scan.get('error') or 'no reason was recorded'}", _NEUTRAL
+        return f"Analysis failed: {scan.get('error') or 'no reason was recorded'}", pdf.NEUTRAL
     if status != "COMPLETED":
-        return f"Analysis not complete ({status}): no verdict yet", _NEUTRAL
+        return f"Analysis not complete ({status}): no verdict yet", pdf.NEUTRAL
     if verdict not in _VERDICT_COLOURS:
-        return "No verdict", _NEUTRAL
+        return "No verdict", pdf.NEUTRAL
     risk = scan.get("riskScore")
     suffix = f" — risk {risk}/100" if risk is not None else ""
     return f"{verdict}{suffix}", _VERDICT_COLOURS[verdict]
@@ -147,7 +125,7 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
-def _picture(page: _Page, item: ReportEvidence, width: float) -> Flowable:
+def _picture(page: pdf.Page, item: ReportEvidence, width: float) -> Flowable:
     caption = page.p(item.caption or item.name, page.small)
     try:
         reader = ImageReader(io.BytesIO(item.content))
@@ -162,43 +140,32 @@ def _picture(page: _Page, item: ReportEvidence, width: float) -> Flowable:
     return KeepTogether([image, Spacer(0, 2), caption, Spacer(0, 8)])
 
 
-def _story(report: MediaReport, page: _Page, width: float) -> list[Flowable]:
+def _story(report: MediaReport, page: pdf.Page, width: float) -> list[Flowable]:
     scan = report.scan
     headline, colour = _banner(scan)
-    banner = Table([[page.p(headline, page.banner)]], colWidths=[width])
-    banner.setStyle(
-        TableStyle(
-            [
-                ("BACKGROUND", (0, 0), (-1, -1), colour),
-                ("LEFTPADDING", (0, 0), (-1, -1), 8),
-                ("TOPPADDING", (0, 0), (-1, -1), 6),
-                ("BOTTOMPADDING", (0, 0), (-1, -1), 8),
-            ]
-        )
-    )
     story: list[Flowable] = [
         page.p("VERISCAN · MEDIA AUTHENTICITY REPORT", page.kicker),
         Spacer(0, 3),
         page.p(str(scan["fileName"]), page.title),
         Spacer(0, 6),
-        banner,
+        pdf.banner(page, headline, colour, width),
     ]
     sha256 = str(scan.get("hash", "")).removeprefix("sha256:")
     identity = [
         ("Name", page.p(str(scan["fileName"]))),
         ("Type", page.p(f"{scan.get('mediaType')} ({report.mime_type})")),
-        ("Size", page.p(_human_size(int(scan.get("fileSize") or 0)))),
+        ("Size", page.p(pdf.human_size(int(scan.get("fileSize") or 0)))),
         ("SHA-256", page.p(sha256, page.mono)),
         ("Uploaded by", page.p(str(scan.get("operative", "")))),
-        ("Uploaded", page.p(_when(_parse(scan.get("timestamp"))))),
+        ("Uploaded", page.p(pdf.when(_parse(scan.get("timestamp"))))),
         ("Scan ID", page.p(str(scan["id"]), page.mono)),
         ("Status", page.p(str(scan.get("status", "")))),
         ("Tags", page.p(", ".join(scan.get("tags") or []) or "none")),
     ]
     scores = [("Verdict", page.p(str(scan.get("result") or "n/a")))]
     scores += [(label, page.p(_na(scan.get(key)))) for key, label in _SCORES]
-    story += [page.p("File", page.heading), _facts(page, identity, width)]
-    story += [page.p("Verdict and scores", page.heading), _facts(page, scores, width)]
+    story += [page.p("File", page.heading), pdf.facts(page, identity, width)]
+    story += [page.p("Verdict and scores", page.heading), pdf.facts(page, scores, width)]
     story += [page.p("Explanation", page.heading), page.p(scan.get("explanation") or "n/a")]
     if scan.get("error"):
         story.append(page.p(f"Failure reason: {scan['error']}"))
@@ -210,7 +177,7 @@ def _story(report: MediaReport, page: _Page, width: float) -> list[Flowable]:
     story.append(page.p(f"Metadata ({len(metadata)})", page.heading))
     if metadata:
         rows = [(str(key), page.p(_value_text(value))) for key, value in metadata.items()]
-        story.append(_facts(page, rows, width))
+        story.append(pdf.facts(page, rows, width))
     else:
         story.append(page.p("The file carries no metadata."))
     heading = page.p(f"Evidence ({len(report.evidence)})", page.heading)
@@ -230,58 +197,12 @@ def _parse(value: Any) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-class _NumberedCanvas(malware._PageCountingCanvas):
-    def __init__(self, *args: Any, footer: str, header: str, fonts: _Fonts, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._footer = fonts.plain(footer)
-        self._header = header
-        self._fonts = fonts
-
-    def _decorate(self, number: int, total: int) -> None:
-        width, height = A4
-        left, right = 18 * mm, width - 18 * mm
-        font = self._fonts.regular
-        self.saveState()
-        self.setFont(font, 7.5)
-        self.setFillColor(_MUTED)
-        self.setStrokeColor(_RULE)
-        self.line(left, 14 * mm, right, 14 * mm)
-        self.drawString(left, 10 * mm, self._footer)
-        self.drawRightString(right, 10 * mm, f"Page {number} of {total}")
-        if number > 1:
-            title = self._fonts.plain(self._header)
-            room = right - left
-            if self.stringWidth(title, font, 7.5) > room:
-                while title and self.stringWidth(title + "…", font, 7.5) > room:
-                    title = title[:-1]
-                title += "…"
-            self.drawString(left, height - 12 * mm, title)
-            self.line(left, height - 13.5 * mm, right, height - 13.5 * mm)
-        self.restoreState()
-
-
 def to_pdf(report: MediaReport) -> bytes:
-    fonts = _fonts()
-    buffer = io.BytesIO()
     name = str(report.scan["fileName"])
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=18 * mm,
-        bottomMargin=20 * mm,
+    return pdf.render(
+        lambda page, width: _story(report, page, width),
         title=f"Veriscan media scan report — {name}",
-        author="Veriscan",
-        creator="Veriscan",
         subject=f"Scan {report.scan['id']}",
+        footer=f"Veriscan · generated {pdf.when(report.generated_at)} for {report.requested_by}",
+        header=f"Media scan report — {name} · scan {report.scan['id']}",
     )
-    page = _Page(fonts)
-    footer = f"Veriscan · generated {_when(report.generated_at)} for {report.requested_by}"
-    header = f"Media scan report — {name} · scan {report.scan['id']}"
-
-    def canvasmaker(*args: Any, **kwargs: Any) -> Canvas:
-        return _NumberedCanvas(*args, footer=footer, header=header, fonts=fonts, **kwargs)
-
-    doc.build(_story(report, page, doc.width), canvasmaker=canvasmaker)
-    return buffer.getvalue()
