@@ -20,6 +20,7 @@ from veriscan.audit.endpoints import router as audit_router
 from veriscan.auth import service as auth_service
 from veriscan.auth.endpoints import router as auth_router
 from veriscan.batches.endpoints import router as batches_router
+from veriscan.cases.endpoints import router as cases_router
 from veriscan.comments.endpoints import router as comments_router
 from veriscan.context import AppContext
 from veriscan.core import migrate
@@ -41,6 +42,7 @@ from veriscan.notifications.endpoints import router as notifications_router
 from veriscan.queue import EmbeddedConsumer, Sweeper
 from veriscan.realtime import Identity
 from veriscan.reports.endpoints import router as reports_router
+from veriscan.sharing.endpoints import router as sharing_router
 
 logger = logging.getLogger("veriscan.app")
 
@@ -138,6 +140,8 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         malware_router,
         media_router,
         comments_router,  # after media's and malware's concrete /api/scans, /api/scan paths
+        cases_router,
+        sharing_router,
         notifications_router,
         admin_router,
         audit_router,

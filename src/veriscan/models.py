@@ -7,9 +7,11 @@ def import_all_models() -> None:
     import veriscan.audit.models
     import veriscan.auth.models
     import veriscan.batches.models
+    import veriscan.cases.models
     import veriscan.comments.models
     import veriscan.files.models
     import veriscan.keys.models
     import veriscan.malware.models
     import veriscan.media.models
-    import veriscan.notifications.models  # noqa: F401
+    import veriscan.notifications.models
+    import veriscan.sharing.models  # noqa: F401

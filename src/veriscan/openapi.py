@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel
@@ -10,6 +10,12 @@ from pydantic import BaseModel
 # An id in a path. Checked by the services (a malformed one is a 400 in the envelope);
 # the schema says it is a UUID so that clients, and fuzzers, know.
 ResourceId = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
+# Text that is not blank once trimmed: one character Python's str.strip() keeps. Spelled
+# out because JSON Schema's \S (ECMAScript) and Python disagree (U+0085, U+001C-U+001F are
+# whitespace to Python only): with \S the schema allowed what the service then refused.
+NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+# Which scans a listing holds (sharing.access): all the caller may read, or one source.
+Scope = Literal["all", "own", "shared", "assigned"]
 # A query bound that is a date (a whole day) or a date-time (core/dates.py), or empty for
 # none; replaces the schema of an optional string parameter.
 DATE_OR_DATE_TIME: dict[str, Any] = {

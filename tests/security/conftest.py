@@ -42,6 +42,9 @@ class Victim:
     media_batch_id: str
     # A's comment on A's media scan.
     media_comment_id: str
+    # A's case, holding A's media scan and first malware scan, with a note of A's.
+    case_id: str
+    case_title: str
     # A's notifications, one per finished scan (all unread), as GET /api/notifications
     # lists them: newest first.
     notification_ids: tuple[str, ...]
@@ -62,6 +65,8 @@ class Victim:
             "notification_id": list(self.notification_ids),
             "batch_id": [self.media_batch_id],
             "comment_id": [self.media_comment_id],
+            "case_id": [self.case_id],
+            "scan_kind": ["media"],
             "scan_id": (
                 list(self.malware_scan_ids) if path.startswith("/api/scan/") else [self.media_id]
             ),
@@ -76,6 +81,7 @@ class Victim:
             self.key_name,
             self.media_name,
             self.media_tag,
+            self.case_title,
             self.account.username,
             self.account.email,
         ]
@@ -149,6 +155,22 @@ def victim(server: LiveServer, vt: Any) -> Iterator[Victim]:
             json={"body": f"note on {tag}"},
         )
         assert comment.status_code == 201, comment.text
+        case_title = f"case-title-{tag}"
+        case = api.post("/api/cases", headers=account.headers, json={"title": case_title})
+        assert case.status_code == 201, case.text
+        case_id = case.json()["data"]["id"]
+        # Both kinds: an admin reads every case, but not A's malware scan through it.
+        for kind, scan in (("media", media["id"]), ("malware", scan_ids[0])):
+            added = api.post(
+                f"/api/cases/{case_id}/scans",
+                headers=account.headers,
+                json={"scanKind": kind, "scanId": scan},
+            )
+            assert added.status_code == 201, added.text
+        note = api.post(
+            f"/api/cases/{case_id}/notes", headers=account.headers, json={"body": f"on {tag}"}
+        )
+        assert note.status_code == 201, note.text
     yield Victim(
         account=account,
         key_id=created.json()["api_key"]["id"],
@@ -166,6 +188,8 @@ def victim(server: LiveServer, vt: Any) -> Iterator[Victim]:
         evidence=evidence,
         media_batch_id=batch.json()["data"]["batchId"],
         media_comment_id=comment.json()["data"]["id"],
+        case_id=case_id,
+        case_title=case_title,
         notification_ids=tuple(item["id"] for item in notifications),
         markers=(
             sample_marker,

@@ -57,8 +57,37 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # its author or an admin (who would succeed) deletes it.
     ("PATCH", "/api/comments/{comment_id}"): {"operative": 404, "analyst": 403, "admin": 403},
     ("DELETE", "/api/comments/{comment_id}"): {"operative": 404, "analyst": 403},
+    # Sharing and assignment: staff would succeed in sharing or assigning A's media scan
+    # (their right); removing a share or an assignment that does not exist is 404.
+    ("GET", "/api/scans/{scan_id}/shares"): {"operative": 404, "analyst": 200, "admin": 200},
+    ("POST", "/api/scans/{scan_id}/shares"): {"operative": 404},
+    ("DELETE", "/api/scans/{scan_id}/shares/{user_id}"): NOT_YOURS,
+    ("GET", "/api/scans/{scan_id}/assignment"): {"operative": 404, "analyst": 200, "admin": 200},
+    ("PUT", "/api/scans/{scan_id}/assignment"): {"operative": 404},
+    ("DELETE", "/api/scans/{scan_id}/assignment"): NOT_YOURS,
+    ("GET", "/api/scan/{scan_id}/shares"): NOT_YOURS,
+    ("POST", "/api/scan/{scan_id}/shares"): NOT_YOURS,
+    ("DELETE", "/api/scan/{scan_id}/shares/{user_id}"): NOT_YOURS,
+    ("GET", "/api/scan/{scan_id}/assignment"): NOT_YOURS,
+    ("PUT", "/api/scan/{scan_id}/assignment"): NOT_YOURS,
+    ("DELETE", "/api/scan/{scan_id}/assignment"): NOT_YOURS,
     ("POST", "/api/notifications/{notification_id}/read"): NOT_YOURS,
     ("DELETE", "/api/notifications/{notification_id}"): NOT_YOURS,
+    # A's case: read by its owner, members and admins (an admin would succeed in changing
+    # it; adding A's media scan again is a 409; A is its owner, not a member: 404).
+    ("GET", "/api/cases/{case_id}"): {"operative": 404, "analyst": 404, "admin": 200},
+    ("PATCH", "/api/cases/{case_id}"): {"operative": 404, "analyst": 404},
+    ("DELETE", "/api/cases/{case_id}"): {"operative": 404, "analyst": 404},
+    ("POST", "/api/cases/{case_id}/scans"): {"operative": 404, "analyst": 404},
+    ("DELETE", "/api/cases/{case_id}/scans/{scan_kind}/{scan_id}"): {
+        "operative": 404,
+        "analyst": 404,
+    },
+    ("POST", "/api/cases/{case_id}/members"): {"operative": 404, "analyst": 404},
+    ("DELETE", "/api/cases/{case_id}/members/{user_id}"): NOT_YOURS,
+    ("GET", "/api/cases/{case_id}/notes"): {"operative": 404, "analyst": 404, "admin": 200},
+    ("POST", "/api/cases/{case_id}/notes"): {"operative": 404, "analyst": 404},
+    ("GET", "/api/cases/{case_id}/timeline"): {"operative": 404, "analyst": 404, "admin": 200},
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/keys/{key_id}"): {"name": "taken over", "is_active": False},
@@ -67,6 +96,17 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/scans/{scan_id}/comments"): {"body": "taken over"},
     ("POST", "/api/scan/{scan_id}/comments"): {"body": "taken over"},
     ("PATCH", "/api/comments/{comment_id}"): {"body": "taken over"},
+    ("POST", "/api/scans/{scan_id}/shares"): {"username": "taken-over"},
+    ("POST", "/api/scan/{scan_id}/shares"): {"username": "taken-over"},
+    ("PUT", "/api/scans/{scan_id}/assignment"): {"username": "taken-over"},
+    ("PUT", "/api/scan/{scan_id}/assignment"): {"username": "taken-over"},
+    ("PATCH", "/api/cases/{case_id}"): {"title": "taken over", "status": "closed"},
+    ("POST", "/api/cases/{case_id}/scans"): {
+        "scanKind": "media",
+        "scanId": "00000000-0000-0000-0000-000000000001",
+    },
+    ("POST", "/api/cases/{case_id}/members"): {"username": "taken-over"},
+    ("POST", "/api/cases/{case_id}/notes"): {"body": "taken over"},
 }
 CODES = {403: "FORBIDDEN", 404: "NOT_FOUND"}
 
@@ -104,6 +144,14 @@ def _assert_owner_still_has_everything(api: httpx.Client, victim: Victim) -> Non
         assert listed["pagination"]["total"] == 0
     profile = api.get("/api/auth/profile", headers=owner).json()["user"]
     assert profile["role"] == "operative"
+    case = api.get(f"/api/cases/{victim.case_id}", headers=owner).json()["data"]
+    assert (case["title"], case["status"], case["members"]) == (victim.case_title, "open", [])
+    assert [scan["scanId"] for scan in case["scans"]] == [
+        victim.media_id,
+        victim.malware_scan_ids[0],
+    ]
+    notes = api.get(f"/api/cases/{victim.case_id}/notes", headers=owner).json()
+    assert notes["pagination"]["total"] == 1
     # Nobody else read or deleted A's notifications.
     listed = api.get("/api/notifications", headers=owner, params={"per_page": 100}).json()
     assert [item["id"] for item in listed["data"]] == list(victim.notification_ids)

@@ -18,6 +18,7 @@ from veriscan.audit.models import AuditEvent
 from veriscan.audit.repository import AuditFilters, AuditRepository
 from veriscan.auth.models import User
 from veriscan.context import AppContext
+from veriscan.core.dates import iso_millis
 from veriscan.core.errors import ValidationFailed
 
 logger = logging.getLogger("veriscan.audit")
@@ -52,11 +53,6 @@ def list_events(
     return rows, total, math.ceil(total / per_page) if total else 0
 
 
-def _iso(value: datetime) -> str:
-    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return aware.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _cell(value: str) -> str:
     # Usernames, file names and user agents are chosen by users: a cell a spreadsheet
     # would run as a formula is quoted (OWASP CSV injection).
@@ -67,7 +63,7 @@ def _csv_row(event: AuditEvent) -> list[str]:
     return [
         _cell(value)
         for value in (
-            _iso(event.created_at),
+            iso_millis(event.created_at),
             event.actor_username,
             str(event.actor_id or ""),
             event.action,

@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
+from veriscan.openapi import NOT_BLANK
+
 Username = Annotated[
     str,
     StringConstraints(
@@ -13,7 +15,9 @@ Username = Annotated[
     ),
 ]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+DisplayName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK)
+]
 Email = Annotated[EmailStr, StringConstraints(max_length=254)]
 
 

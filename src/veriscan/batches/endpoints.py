@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -23,6 +22,7 @@ from veriscan.batches.schemas import (
     BatchUploadEnvelope,
     ItemError,
 )
+from veriscan.core.dates import iso_millis
 from veriscan.core.errors import PayloadTooLarge, ValidationFailed
 from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.files.service import file_too_large
@@ -46,10 +46,6 @@ PHASES = {
     "failed": "failed",
     "FAILED": "failed",
 }
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _upload_body(outcome: service.BatchOutcome) -> BatchUploadEnvelope:
@@ -128,7 +124,7 @@ def _list_item(batch: Batch) -> BatchListItem:
     return BatchListItem(
         batchId=str(batch.id),
         kind=batch.kind,
-        createdAt=_iso(batch.created_at),
+        createdAt=iso_millis(batch.created_at),
         total=batch.file_count,
         accepted=batch.accepted_count,
         rejected=batch.rejected_count,

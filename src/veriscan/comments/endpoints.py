@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
@@ -18,6 +17,7 @@ from veriscan.comments.schemas import (
     CommentOut,
     CommentPagination,
 )
+from veriscan.core.dates import iso_millis
 from veriscan.deps import DbSession, parse_uuid
 from veriscan.openapi import ResourceId, errors
 
@@ -25,10 +25,6 @@ router = APIRouter(tags=["comments"])
 
 Page = Annotated[int, Query(ge=1, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=100)]
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _out(comment: Comment) -> CommentOut:
@@ -39,8 +35,8 @@ def _out(comment: Comment) -> CommentOut:
         authorId=str(comment.author_id) if comment.author_id else None,
         authorUsername=comment.author_username,
         body=comment.body,
-        createdAt=_iso(comment.created_at),
-        editedAt=_iso(comment.edited_at) if comment.edited_at else None,
+        createdAt=iso_millis(comment.created_at),
+        editedAt=iso_millis(comment.edited_at) if comment.edited_at else None,
     )
 
 

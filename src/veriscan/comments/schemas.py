@@ -4,9 +4,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-# Trimmed, then 1-5000 characters (\S: not only whitespace).
+from veriscan.openapi import NOT_BLANK
+
+# Trimmed, then 1-5000 characters (NOT_BLANK: not only whitespace).
 CommentText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000, pattern=r"\S")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000, pattern=NOT_BLANK)
 ]
 
 

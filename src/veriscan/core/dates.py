@@ -22,3 +22,10 @@ def parse_bound(name: str, value: str | None, *, end_of_day: bool) -> datetime |
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):  # overflow: year 1 or 9999 moved to UTC
         raise ValidationFailed(f"{name}: expected an ISO 8601 date or date-time") from None
+
+
+def iso_millis(value: datetime) -> str:
+    """A time as the JavaScript-style APIs write it: UTC, milliseconds, "Z" (a naive value
+    is taken as UTC)."""
+    aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return aware.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,12 +16,15 @@ from starlette.requests import Request
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
 from veriscan.auth.models import User
+from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.core.errors import NotFound, ValidationFailed, VeriscanError
 from veriscan.core.filenames import clean_filename
 from veriscan.core.sniff import mime_type_of
 from veriscan.files.models import File
 from veriscan.files.repository import BlobRepository, FileRepository
+from veriscan.malware.models import MalwareScan
+from veriscan.sharing.cleanup import forget_scans
 from veriscan.storage import BlobWriter
 from veriscan.uploads import MalformedUpload, ReceivedFile, UploadTooLarge, receive_form
 
@@ -186,6 +190,8 @@ def delete_file(
             target_id=file.id,
             details={"filename": file.filename, "sha256": sha256},
         )
+        scans = session.scalars(select(MalwareScan.id).where(MalwareScan.file_id == file.id))
+        forget_scans(session, ScanKind.MALWARE, list(scans))
         FileRepository(session).delete(file)
         with releasing_blob(session, context, sha256):
             session.commit()

@@ -6,7 +6,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+from veriscan.openapi import NOT_BLANK
+
+KeyName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK)
+]
 # VirusTotal keys are 64 hex characters today; accept any plausible token (visible ASCII:
 # it travels in an HTTP header) and let VirusTotal say whether it is valid.
 KeyValue = Annotated[

@@ -3,7 +3,6 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
 from veriscan.auth.dependencies import CurrentUser
-from veriscan.core.dates import parse_bound
+from veriscan.core.dates import iso_millis, parse_bound
 from veriscan.core.errors import NotFound
 from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.media import service
@@ -35,16 +34,12 @@ from veriscan.media.schemas import (
     TagsReplace,
     VerdictFilter,
 )
-from veriscan.openapi import DATE_OR_DATE_TIME, ResourceId, errors, multipart_upload
+from veriscan.openapi import DATE_OR_DATE_TIME, ResourceId, Scope, errors, multipart_upload
 
 router = APIRouter(prefix="/api/scans", tags=["media scans"])
 
 UPLOAD_BODY = multipart_upload(tags={"type": "string", "description": "Comma-separated tags"})
 EVIDENCE_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def detail(scan: MediaScan, operative: str, evidence: list[MediaEvidence]) -> ScanDetail:
@@ -68,7 +63,7 @@ def detail(scan: MediaScan, operative: str, evidence: list[MediaEvidence]) -> Sc
         metadata=dict(scan.media_metadata or {}),
         gpsCoordinates=gps,
         hash=f"sha256:{scan.sha256}",
-        timestamp=_iso(scan.created_at),
+        timestamp=iso_millis(scan.created_at),
         operative=operative,
         tags=list(scan.tags or []),
         progress=scan.progress,
@@ -114,9 +109,17 @@ def history_filters(
     ] = None,
     sort_by: Annotated[SortBy, Query(alias="sortBy")] = "date",
     sort_order: Annotated[SortOrder, Query(alias="sortOrder")] = "desc",
+    scope: Annotated[
+        Scope,
+        Query(
+            description="all: every scan the caller may read; own: the caller's; shared: "
+            "shared with the caller; assigned: assigned to the caller"
+        ),
+    ] = "all",
 ) -> HistoryFilters:
     """The history's filters, shared with its bulk export (reports/endpoints.py)."""
     return HistoryFilters(
+        scope=scope,
         search=search.strip() if search else None,
         status=status,
         media_type=media_type,
@@ -149,7 +152,7 @@ def history(
                 type=scan.media_type,
                 result=scan.result,
                 score=scan.risk_score,
-                timestamp=_iso(scan.created_at),
+                timestamp=iso_millis(scan.created_at),
                 operative=operative,
                 status=scan.status,
             )

@@ -1,12 +1,15 @@
-"""The socket.io events of media scans: to the owner, and to analysts and admins."""
+"""The socket.io events of media scans: to the owner, and to analysts and admins (the
+final ones also to those who read it through a grant: sharing.access.grantees)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.realtime import STAFF_ROOM, user_room
+from veriscan.sharing.access import grantee_rooms
 
 
 def _rooms(user_id: uuid.UUID) -> list[str]:
@@ -29,9 +32,11 @@ def complete(
     context: AppContext, user_id: uuid.UUID, scan_id: uuid.UUID, result: str, risk: int
 ) -> None:
     data = {"scanId": str(scan_id), "kind": "media", "result": result, "riskScore": risk}
-    context.realtime.publish("scan:complete", data, _rooms(user_id))
+    rooms = [*_rooms(user_id), *grantee_rooms(context, ScanKind.MEDIA, scan_id)]
+    context.realtime.publish("scan:complete", data, rooms)
 
 
 def error(context: AppContext, user_id: uuid.UUID, scan_id: uuid.UUID, message: str) -> None:
     data = {"scanId": str(scan_id), "kind": "media", "error": message}
-    context.realtime.publish("scan:error", data, _rooms(user_id))
+    rooms = [*_rooms(user_id), *grantee_rooms(context, ScanKind.MEDIA, scan_id)]
+    context.realtime.publish("scan:error", data, rooms)

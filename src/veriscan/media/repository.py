@@ -11,7 +11,9 @@ from sqlalchemy import Select, column, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from veriscan.auth.models import User
+from veriscan.comments.models import ScanKind
 from veriscan.media.models import MediaEvidence, MediaScan
+from veriscan.sharing import access
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class HistoryFilters:
     end_date: datetime | None = None
     sort_by: str = "date"
     sort_order: str = "desc"
+    # all: every scan the caller may read; own; shared (with the caller); assigned (to them)
+    scope: str = "all"
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -40,8 +44,9 @@ def fts5_query(search: str) -> str | None:
 
 
 class MediaScanRepository:
-    """Every listing starts from what the caller may see: an operative their own scans,
-    analysts and admins everyone's."""
+    """Every listing starts from what the caller may see: an operative their own scans and
+    those shared with them, assigned to them or in a case they read; analysts and admins
+    everyone's (sharing.access)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -54,11 +59,15 @@ class MediaScanRepository:
     def get(self, scan_id: uuid.UUID) -> MediaScan | None:
         return self.session.get(MediaScan, scan_id)
 
-    def visible(self, viewer: User) -> Select[MediaScan, str]:
+    def visible(self, viewer: User, scope: str = "all") -> Select[MediaScan, str]:
         query = select(MediaScan, User.name).join(User, User.id == MediaScan.user_id)
-        if viewer.role not in ("admin", "analyst"):
-            query = query.where(MediaScan.user_id == viewer.id)
-        return query
+        if scope == "own":
+            return query.where(MediaScan.user_id == viewer.id)
+        if scope == "shared":
+            return query.where(MediaScan.id.in_(access.shared_with(ScanKind.MEDIA, viewer.id)))
+        if scope == "assigned":
+            return query.where(MediaScan.id.in_(access.assigned_to(ScanKind.MEDIA, viewer.id)))
+        return query.where(access.visible(ScanKind.MEDIA, viewer, MediaScan.user_id, MediaScan.id))
 
     def get_visible(self, viewer: User, scan_id: uuid.UUID) -> tuple[MediaScan, str] | None:
         row = self.session.execute(self.visible(viewer).where(MediaScan.id == scan_id)).first()
@@ -78,7 +87,7 @@ class MediaScanRepository:
 
     def filtered(self, viewer: User, filters: HistoryFilters) -> Select[MediaScan, str]:
         """The history's rows before sorting and paging (also what bulk exports stream)."""
-        query = self.visible(viewer)
+        query = self.visible(viewer, filters.scope)
         if filters.status:
             query = query.where(MediaScan.status == filters.status)
         if filters.media_type:

@@ -4,6 +4,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from veriscan.openapi import NOT_BLANK
+
 
 class GpsOut(BaseModel):
     latitude: float
@@ -83,9 +85,9 @@ MediaTypeFilter = Literal["VIDEO", "IMAGE", "AUDIO"]
 VerdictFilter = Literal["DEEPFAKE", "SUSPICIOUS", "AUTHENTIC"]
 
 
-# A tag as the edit takes it: trimmed, then 1-50 characters (\S: not only spaces).
+# A tag as the edit takes it: trimmed, then 1-50 characters (NOT_BLANK: not only spaces).
 Tag = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"\S")
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=NOT_BLANK)
 ]
 
 

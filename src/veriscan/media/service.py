@@ -20,6 +20,7 @@ from veriscan.analyzers.base import AV_OPTIONS, MediaKind
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
 from veriscan.auth.models import Role, User
+from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
@@ -28,6 +29,8 @@ from veriscan.core.sniff import mime_type_of
 from veriscan.files.service import keep_blob, receive_upload, releasing_blob
 from veriscan.media.models import MediaEvidence, MediaScan, MediaStatus
 from veriscan.media.repository import HistoryFilters, MediaScanRepository
+from veriscan.sharing import access
+from veriscan.sharing.cleanup import forget_scans
 from veriscan.uploads import ReceivedFile
 
 logger = logging.getLogger("veriscan.media")
@@ -103,13 +106,15 @@ def edit_tags(
     remove: Sequence[str] = (),
     origin: Origin | None = None,
 ) -> ScanView:
-    """New tags for a scan, by whoever may see it (its owner, analysts, admins).
+    """New tags for a scan, by its owner, analysts or admins (not by those it was shared with).
 
     `replace` gives the whole list; otherwise `remove` then `add` change the current one.
     tags_text follows, so that the search index (triggers or a generated column) does.
     """
     view = get_scan(session, viewer, scan_id)
     scan = view.scan
+    if not access.can_manage(viewer, ScanKind.MEDIA, scan.user_id):
+        raise Forbidden("Only the scan's owner, analysts and admins edit its tags")
     old = list(scan.tags)
     if replace is not None:
         new = _merged_tags(replace)
@@ -286,6 +291,7 @@ def delete_scan(
             target_id=scan.id,
             details={"filename": scan.file_name, "owner_id": str(scan.user_id)},
         )
+        forget_scans(session, ScanKind.MEDIA, [scan.id])
         session.delete(scan)
         session.flush()
         with releasing_blob(session, context, sha256):

@@ -139,7 +139,7 @@ def count_media(session: Session, viewer: User, filters: HistoryFilters) -> int:
 
 
 def count_malware(session: Session, user: User, filters: ScanFilters) -> int:
-    query = ScanRepository(session).filtered(user.id, filters)
+    query = ScanRepository(session).filtered(user, filters)
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
@@ -194,7 +194,7 @@ def stream_malware(
     def items() -> Iterator[dict[str, Any]]:
         with context.db.session(writes=False) as session:
             repository = ScanRepository(session)
-            query = repository.ordered(repository.filtered(user.id, filters), filters)
+            query = repository.ordered(repository.filtered(user, filters), filters)
             for scan, filename in session.execute(query.execution_options(yield_per=BATCH_ROWS)):
                 yield malware_item(scan, filename)
 

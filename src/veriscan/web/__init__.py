@@ -32,6 +32,8 @@ CLIENT_ROUTES = (
     "/admin/stats",
     "/admin/users",
     "/admin/audit",
+    "/cases",
+    "/cases/{rest:path}",
     "/scans/{rest:path}",
 )
 

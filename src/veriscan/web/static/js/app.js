@@ -14,12 +14,15 @@ import { statsPage } from "./pages/stats.js";
 import { uploadPage } from "./pages/upload.js";
 import { usersPage } from "./pages/users.js";
 import { auditPage } from "./pages/audit.js";
+import { casePage, casesPage } from "./pages/cases.js";
 
 const ROUTES = [
   [/^\/signin$/, signin, { public: true, title: "Sign in" }],
   [/^\/register$/, register, { public: true, title: "Register" }],
   [/^\/(upload)?$/, uploadPage, { title: "Upload" }],
   [/^\/history$/, historyPage, { title: "History" }],
+  [/^\/cases$/, casesPage, { title: "Cases" }],
+  [/^\/cases\/(?<id>[0-9a-f-]{36})$/, casePage, { title: "Case" }],
   [/^\/keys$/, keysPage, { title: "Keys" }],
   [/^\/notifications$/, notificationsPage, { title: "Notifications" }],
   [/^\/profile$/, profile, { title: "Profile" }],
@@ -62,7 +65,7 @@ const app = {
     const here = location.pathname;
     const item = (href, text) => link(href, text, here === href ? { "aria-current": "page" } : {});
     nav.replaceChildren(...(user ? [
-      item("/upload", "Upload"), item("/history", "History"), item("/keys", "Keys"),
+      item("/upload", "Upload"), item("/history", "History"), item("/cases", "Cases"), item("/keys", "Keys"),
       user.role === "admin" ? item("/admin/stats", "Statistics") : null,
       user.role === "admin" ? item("/admin/users", "Users") : null,
       user.role === "admin" ? item("/admin/audit", "Audit log") : null,

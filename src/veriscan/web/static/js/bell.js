@@ -27,6 +27,12 @@ export async function refreshUnread() {
 
 on("notification:new", (data) => setUnread(data.unread));
 
+// Where a notification leads: its scan's result page, or for a case's ("case" kind) the case.
+export function notificationHref(n) {
+  if (!n.scanKind || !n.scanId) return null;
+  return n.scanKind === "case" ? `/cases/${n.scanId}` : `/scans/${n.scanKind}/${n.scanId}`;
+}
+
 // The bell for the nav, current when the user changes (sign-in as someone else).
 export function bellLink(here) {
   const user = session.user;

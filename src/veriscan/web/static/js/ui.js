@@ -74,6 +74,11 @@ export function na(value) {
   return value === null || value === undefined || value === "" ? "n/a" : String(value);
 }
 
+// A user as "Name (username)", or just the username when the name is the same.
+export function personName(user) {
+  return user.name && user.name !== user.username ? `${user.name} (${user.username})` : user.username;
+}
+
 export function dl(pairs) {
   return h("dl", { class: "facts" }, pairs.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }

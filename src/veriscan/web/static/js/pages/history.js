@@ -4,12 +4,17 @@
 import { api, download } from "../api.js";
 import { alertBox, badge, empty, field, fmtDate, h, link, na, notify, pager, select } from "../ui.js";
 
+// Whose scans the list shows (the API's ?scope=); changing it reloads the list.
+const SCOPES = [["all", "All"], ["own", "Mine"], ["shared", "Shared with me"], ["assigned", "Assigned to me"]];
+const scopeField = () => field("Show", select("scope", SCOPES, "all"));
+
 const KINDS = {
   malware: {
     title: "Malware scans",
     exportPath: "/api/scan/export",
     paging: ["page", "per_page"],
     fields: () => [
+      scopeField(),
       field("Status", select("status", [["", "Any"], ["pending", "pending"], ["scanning", "scanning"], ["completed", "completed"], ["failed", "failed"]])),
       field("Detections from", h("input", { name: "detection_min", type: "number", min: 0 })),
       field("Detections to", h("input", { name: "detection_max", type: "number", min: 0 })),
@@ -38,6 +43,7 @@ const KINDS = {
     exportPath: "/api/scans/export",
     paging: ["page", "limit"],
     fields: () => [
+      scopeField(),
       field("Search", h("input", { name: "search", type: "search", placeholder: "File, tag, explanation, operative" })),
       field("Verdict", select("verdict", [["", "Any"], ["DEEPFAKE", "Deepfake"], ["SUSPICIOUS", "Suspicious"], ["AUTHENTIC", "Authentic"]])),
       field("Media type", select("mediaType", [["", "Any"], ["IMAGE", "Image"], ["VIDEO", "Video"], ["AUDIO", "Audio"]])),
@@ -75,10 +81,11 @@ export async function historyPage(view, _params, app) {
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Apply"),
       h("button", { type: "button", onclick: () => app.go(`/history?kind=${kindName}`) }, "Reset")));
   for (const el of form.elements) if (el.name && params.has(el.name)) el.value = params.get(el.name);
+  form.elements.scope.addEventListener("change", () => form.requestSubmit());
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const next = new URLSearchParams({ kind: kindName });
-    for (const [k, v] of new FormData(form)) if (v) next.set(k, v);
+    for (const [k, v] of new FormData(form)) if (v && !(k === "scope" && v === "all")) next.set(k, v);
     app.go(`/history?${next}`);
   });
   const tabs = h("nav", { class: "tabs", "aria-label": "Kind of scan" },

@@ -3,6 +3,7 @@
 import { api, blobUrl, download } from "../api.js";
 import { commentsSection, tagEditor } from "../comments.js";
 import { followScan } from "../progress.js";
+import { addToCase, sharingPanel } from "../sharing.js";
 import { alertBox, badge, barChart, dl, fmtDate, fmtSize, h, na, notify } from "../ui.js";
 
 const SUBSCORES = [
@@ -61,6 +62,7 @@ export async function mediaResult(view, { id }, app) {
       h("section", { class: "card" }, h("h2", {}, "Metadata"),
         metadata.length ? dl(metadata.map(([k, v]) => [k, v !== null && typeof v === "object" ? JSON.stringify(v) : na(v)]))
           : h("p", { class: "muted" }, "No metadata."))),
+    h("div", { class: "grid" }, sharingPanel(`/api/scans/${id}`), addToCase("media", id)),
     commentsSection(`/api/scans/${id}/comments`));
   return () => urls.forEach((u) => URL.revokeObjectURL(u));
 }

@@ -1,7 +1,7 @@
 // Notifications: the user's own, newest first; mark read, mark all, delete; preferences.
 
 import { api } from "../api.js";
-import { setUnread } from "../bell.js";
+import { notificationHref, setUnread } from "../bell.js";
 import { on } from "../live.js";
 import { alertBox, badge, empty, field, fmtDate, h, link, notify, pager, select } from "../ui.js";
 
@@ -23,7 +23,7 @@ export async function notificationsPage(view, _params, app) {
   const items = listing.data.map((n) => h("li", { class: `notification ${n.read ? "read" : "unread"} ${n.severity}`, "data-id": n.id },
     h("div", { class: "head" },
       badge(n.severity, n.severity === "critical" ? "malicious" : "pending"),
-      n.scanKind && n.scanId ? link(`/scans/${n.scanKind}/${n.scanId}`, n.title) : h("strong", {}, n.title),
+      notificationHref(n) ? link(notificationHref(n), n.title) : h("strong", {}, n.title),
       h("span", { class: "muted" }, fmtDate(n.createdAt))),
     h("p", {}, n.message),
     h("div", { class: "actions" },
