@@ -38,7 +38,7 @@ bench-load: install
 	$(BIN)/python bench/load.py
 
 # The longer fuzzing profile: schemathesis with 200 examples per operation and a fresh seed
-# (the suite runs 15 with a fixed one). VERISCAN_FUZZ_EXAMPLES / VERISCAN_FUZZ_SEED override.
+# (the suite runs 10 with a fixed one). VERISCAN_FUZZ_EXAMPLES / VERISCAN_FUZZ_SEED override.
 fuzz: install
 	VERISCAN_FUZZ_EXAMPLES=$${VERISCAN_FUZZ_EXAMPLES:-200} VERISCAN_FUZZ_SEED=$${VERISCAN_FUZZ_SEED:-} \
 		$(BIN)/python -m pytest tests/fuzz -p no:cacheprovider

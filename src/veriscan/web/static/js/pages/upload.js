@@ -2,13 +2,15 @@
 // files at once go to the batch endpoint of the chosen kind, followed in one list.
 
 import { api, upload as send } from "../api.js";
+import { watch } from "../live.js";
 import { followScan } from "../progress.js";
 import { alertBox, field, h, fmtSize, link } from "../ui.js";
 
 const BATCH_DONE = new Set(["completed", "failed", "COMPLETED", "FAILED"]);
 
 // A batch's files: rejected ones with their error, accepted ones with their scan's
-// status, polled from GET /api/batches/{id} until every scan has finished.
+// status, read from GET /api/batches/{id} whenever one of its scans sends a live event
+// (progress is shown as it comes), and every few seconds as a fallback.
 function followBatch(kind, upload) {
   const rows = new Map();
   const summary = h("p", { class: "muted batch-summary", "aria-live": "polite" });
@@ -24,7 +26,19 @@ function followBatch(kind, upload) {
     h("h2", {}, `Batch of ${upload.total} files: ${upload.accepted} accepted, ${upload.rejected} rejected`),
     summary, list);
   let timer = null;
+  let soon = null;
   let stopped = false;
+  let finished = false;
+  const unwatch = [...rows.entries()].map(([scanId, entry]) => watch(scanId, (event, data) => {
+    if (finished) return;
+    if (event === "scan:progress") {
+      entry.status.replaceChildren(`${data.stage} · ${data.progress}%… `,
+        link(`/scans/${kind}/${scanId}`, "Open the scan"));
+      return;
+    }
+    // A scan finished or failed: read the batch again (once for a burst of events).
+    if (!soon && !stopped) soon = setTimeout(() => { soon = null; poll(); }, 100);
+  }));
   async function poll() {
     try {
       const { data } = await api(`/api/batches/${upload.batchId}`);
@@ -39,14 +53,23 @@ function followBatch(kind, upload) {
         entry.status.replaceChildren(done ? `${scan.status.toLowerCase()}: ${verdict} ` : `${scan.status.toLowerCase()}… `,
           link(`/scans/${kind}/${scan.scanId}`, "Open the scan"));
       }
-      if (s.pending + s.running === 0) return;
+      if (s.pending + s.running === 0) {
+        finished = true;
+        return;
+      }
     } catch (err) {
       summary.replaceChildren(alertBox(err));
     }
-    if (!stopped) timer = setTimeout(poll, 1000);
+    clearTimeout(timer);
+    if (!stopped) timer = setTimeout(poll, 5000);
   }
   poll();
-  return { el, stop: () => { stopped = true; clearTimeout(timer); } };
+  return { el, stop: () => {
+    stopped = true;
+    clearTimeout(timer);
+    clearTimeout(soon);
+    for (const stop of unwatch) stop();
+  } };
 }
 
 export function uploadPage(view) {
