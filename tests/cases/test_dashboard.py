@@ -159,3 +159,16 @@ def test_case_members_and_notification_link(
     expect(notice).to_have_attribute("href", f"/cases/{case_id}")
     notice.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Shared inquiry Open Medium")
+
+    # A member edits the title and description in place; only what changed is sent.
+    page.get_by_role("button", name="Edit title and description").click()
+    page.get_by_label("Title").fill("Shared inquiry (harbour)")
+    page.get_by_label("Description").fill("Two <i>sources</i>")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Shared inquiry (harbour) Open Medium"
+    )
+    expect(page.locator(".case-header .explanation")).to_have_text("Two <i>sources</i>")
+    expect(page.locator("ol.timeline li .what").last).to_have_text(
+        "Details changed: title, description"
+    )

@@ -86,8 +86,10 @@ function describe(entry) {
     case "case.status_changed":
       return `Status changed from ${label(STATUSES, d.from)} to ${label(STATUSES, d.to)}`;
     case "case.owner_changed": return `Owner changed from ${name(d.from)} to ${name(d.to)}`;
-    case "case.scan_added": return `Scan added: ${na(d.fileName)}`;
-    case "case.scan_removed": return `Scan removed: ${na(d.fileName || d.scanId)}`;
+    case "case.scan_added":
+      return d.hidden ? `A ${d.scanKind} scan you do not read was added` : `Scan added: ${na(d.fileName)}`;
+    case "case.scan_removed":
+      return d.hidden ? `A ${d.scanKind} scan you do not read was removed` : `Scan removed: ${na(d.fileName || d.scanId)}`;
     case "case.member_added": return `Member added: ${name(d.user)}`;
     case "case.member_removed": return `Member removed: ${name(d.user)}`;
     case "case.note_added": return "Note added";
@@ -134,8 +136,23 @@ export async function casePage(view, { id }, app) {
       onchange: () => patch({ priority: priority.value }) },
     PRIORITIES.map(([v, text]) => h("option", { value: v, selected: v === c.priority }, text)));
     const owns = c.owner.id === me.id || me.role === "admin";
+    // Title and description: edited in place, only what changed is sent.
+    const title = h("input", { name: "title", value: c.title, maxlength: 200, required: true });
+    const description = h("textarea", { name: "description", rows: 4, maxlength: 10000 }, c.description);
+    const editor = h("form", { class: "card-edit", hidden: true, onsubmit: async (e) => {
+      e.preventDefault();
+      const body = {};
+      if (title.value.trim() !== c.title) body.title = title.value;
+      if (description.value !== c.description) body.description = description.value;
+      if (!Object.keys(body).length) { editor.hidden = true; return; }
+      await patch(body);
+    } }, field("Title", title), field("Description", description),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"),
+      h("button", { type: "button", onclick: () => { editor.hidden = true; } }, "Cancel")));
     header.replaceChildren(
-      h("div", { class: "filters" }, h("label", {}, "Status ", status), h("label", {}, "Priority ", priority)),
+      h("div", { class: "filters" }, h("label", {}, "Status ", status), h("label", {}, "Priority ", priority),
+        h("button", { type: "button", onclick: () => { editor.hidden = false; title.focus(); } }, "Edit title and description")),
+      editor,
       dl([
         ["Owner", personName(c.owner)],
         ["Created", `${fmtDate(c.createdAt)}${c.createdBy ? ` by ${c.createdBy.username}` : ""}`],
@@ -173,8 +190,11 @@ export async function casePage(view, { id }, app) {
   }
 
   function showScans(c) {
+    // An admin taking no part in the case does not read other users' malware scans in it.
+    const hidden = c.hiddenScans ? h("p", { class: "muted hidden-scans" },
+      `${c.hiddenScans} more ${c.hiddenScans === 1 ? "scan is" : "scans are"} in this case that you do not read.`) : null;
     if (!c.scans.length) {
-      scans.replaceChildren(empty("No scans in this case yet. Add one from its result page."));
+      scans.replaceChildren(empty("No scans in this case yet. Add one from its result page."), hidden || "");
       return;
     }
     const head = ["File", "Kind", "Result", "Added", ""];
@@ -187,7 +207,7 @@ export async function casePage(view, { id }, app) {
         h("td", { "data-label": "Added" }, fmtDate(s.addedAt), s.addedBy ? ` by ${s.addedBy.username}` : ""),
         h("td", {}, h("button", { type: "button", class: "danger", "aria-label": `Remove ${s.fileName} from the case`,
           onclick: () => attempt("scans", () => api(`${base}/scans/${s.scanKind}/${s.scanId}`, { method: "DELETE" })) },
-        "Remove"))))))));
+        "Remove"))))))), hidden || "");
   }
 
   function showNotes(listed) {
