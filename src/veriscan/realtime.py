@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +49,7 @@ class Realtime:
         )
         self._authenticate: Callable[[str], Identity | None] = lambda _: None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_lock = threading.Lock()
         self._redis_publisher = (
             socketio.RedisManager(redis_url, channel=channel, write_only=True)
             if redis_url
@@ -85,6 +87,10 @@ class Realtime:
         python-socketio leaves them to the event loop's end, and a listener whose
         connection closes under it reconnects; so the task is cancelled first.
         """
+        with self._loop_lock:
+            # From now on events from worker threads are dropped rather than handed to a
+            # loop about to stop, which would never run them ("never awaited").
+            self._loop = None
         manager = self.sio.manager
         listener = getattr(manager, "thread", None)
         if isinstance(listener, asyncio.Future) and not listener.done():
@@ -101,7 +107,8 @@ class Realtime:
         return socketio.ASGIApp(self.sio, other_asgi_app=app, socketio_path="socket.io")
 
     def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        with self._loop_lock:
+            self._loop = loop
 
     def publish(self, event: str, data: dict[str, Any], rooms: list[str]) -> None:
         """Send an event to rooms; callable from any thread of any process."""
@@ -110,11 +117,16 @@ class Realtime:
             if self._redis_publisher is not None:
                 self._redis_publisher.emit(event, data, room=rooms)
                 return
-            if self._loop is None or self._loop.is_closed():
-                return  # no server in this process and no Redis: nobody to tell
-            future = asyncio.run_coroutine_threadsafe(
-                self.sio.emit(event, data, to=rooms), self._loop
-            )
+            with self._loop_lock:
+                loop = self._loop
+                if loop is None or loop.is_closed():
+                    return  # no server in this process and no Redis: nobody to tell
+                emit = self.sio.emit(event, data, to=rooms)
+                try:
+                    future = asyncio.run_coroutine_threadsafe(emit, loop)
+                except RuntimeError:  # the loop closed meanwhile
+                    emit.close()
+                    return
             future.add_done_callback(_log_failure)
         except Exception:  # an event lost must never fail the scan that sent it
             logger.warning("realtime.publish_failed event=%s", event, exc_info=True)

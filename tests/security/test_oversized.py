@@ -380,7 +380,12 @@ def test_endless_bytes_after_the_closing_boundary_are_refused(
     epilogue = _chunked(b"e" * (3 * 1024 * 1024))[: -len(b"0\r\n\r\n")]  # no last chunk
     with socket.create_connection(("127.0.0.1", strict_server.port), timeout=10) as sock:
         _send_all_or_refused(sock, head + b"%x\r\n%s\r\n" % (len(form), form) + epilogue)
-        _assert_raw_envelope(read_response(sock), status, code)
+        response = read_response(sock)
+        _assert_raw_envelope(response, status, code)
+        # And the server stops reading: it closes rather than drain the rest to keep the
+        # connection alive (the body never ends, so a drain would never finish).
+        assert response.headers["connection"] == "close"
+        assert is_closed(sock)
     _nothing_left(strict_server, before)
 
 
@@ -396,7 +401,12 @@ def _send_form_and_read(
     ).encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         _send_all_or_refused(sock, head + body)
-        return read_response(sock)
+        response = read_response(sock)
+        # The rest of the declared body never comes: a server waiting to drain it would
+        # keep the connection open; this one closes it after the answer.
+        assert response.headers.get("connection") == "close", response.headers
+        assert is_closed(sock)
+        return response
 
 
 MALFORMED_FORMS: dict[str, tuple[str, Callable[[], bytes], str]] = {

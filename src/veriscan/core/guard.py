@@ -54,15 +54,33 @@ class RequestGuardMiddleware:
             await self.app(scope, receive, send)
             return
 
+        streamed = scope["path"] in self.streamed_paths
+        body_read = False
+        inner_receive = receive
+
+        async def watched_receive() -> Message:
+            nonlocal body_read
+            message = await inner_receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                body_read = True
+            return message
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message = dict(message)
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in API_HEADERS if k not in present]
+                if streamed and not body_read and b"connection" not in present:
+                    # An upload refused before its end (too large, malformed): close the
+                    # connection after the answer, or the server would go on reading
+                    # (and discarding) the rest only to keep the connection alive.
+                    extra.append((b"connection", b"close"))
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
-        if scope["path"] not in self.streamed_paths:
+        if streamed:
+            receive = watched_receive
+        else:
             try:
                 receive = await self._bounded(scope, receive)
             except BodyTooLarge:
