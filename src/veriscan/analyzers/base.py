@@ -112,9 +112,18 @@ class Analyzer(ABC):
             logger.warning("analyzers.timeout analyzer=%s sha256=%s", self.name, sample.sha256)
             report = Report(self.name, error=f"{self.name} took longer than {self.timeout:.0f} s")
         except AnalyzerFailed as exc:
-            report = Report(self.name, error=str(exc))
+            report = Report(self.name, error=without_path(str(exc), sample.path))
         except Exception as exc:  # an analyzer bug must not take the scan down
             logger.exception("analyzers.crashed analyzer=%s sha256=%s", self.name, sample.sha256)
             report = Report(self.name, error=f"{self.name} failed ({type(exc).__name__})")
         report.seconds = time.monotonic() - started
         return report
+
+
+def without_path(message: str, path: Path) -> str:
+    """An error's words without the file's path, which decoders add ("... input:
+    '/srv/veriscan/blobs/ab/cd...'"): users read the reason, and the path says where the
+    blob store is."""
+    for form in (str(path), path.name):
+        message = message.replace(f"'{form}'", "the file").replace(form, "the file")
+    return message

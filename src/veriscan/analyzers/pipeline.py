@@ -26,6 +26,7 @@ from veriscan.analyzers.base import (
     MediaKind,
     MediaSample,
     Report,
+    without_path,
 )
 from veriscan.analyzers.fusion import Fused, Thresholds, fuse
 
@@ -140,7 +141,10 @@ async def soundtrack_report(
         try:
             found = await asyncio.to_thread(extract_audio, sample.path, wav, max_seconds)
         except AnalyzerFailed as exc:
-            return Report(audio_analyzer.name, error=f"the soundtrack cannot be read ({exc})")
+            return Report(
+                audio_analyzer.name,
+                error=f"the soundtrack cannot be read ({without_path(str(exc), sample.path)})",
+            )
         except Exception as exc:  # a decoder bug must not take the scan down
             logger.exception("analyzers.soundtrack_failed sha256=%s", sample.sha256)
             return Report(
