@@ -29,19 +29,17 @@ def test_register_creates_an_operative(api: httpx.Client) -> None:
     assert "password" not in response.text and "password_hash" not in response.text
 
 
-def test_register_ignores_a_requested_role(api: httpx.Client) -> None:
+def test_register_refuses_a_requested_role_and_creates_nobody(api: httpx.Client) -> None:
     name = unique_name()
-    response = api.post(
-        "/api/auth/register",
-        json={
-            "username": name,
-            "email": f"{name}@example.com",
-            "password": TEST_PASSWORD,
-            "role": "admin",
-        },
-    )
-    assert response.status_code == 201
-    assert response.json()["user"]["role"] == "operative"
+    body = {"username": name, "email": f"{name}@example.com", "password": TEST_PASSWORD}
+    response = api.post("/api/auth/register", json={**body, "role": "admin"})
+    assert_envelope(response, 403, "FORBIDDEN")
+    login = api.post("/api/auth/login", json={"username": name, "password": TEST_PASSWORD})
+    assert login.status_code == 401
+    # Asking for what everyone gets is fine.
+    created = api.post("/api/auth/register", json={**body, "role": "operative"})
+    assert created.status_code == 201, created.text
+    assert created.json()["user"]["role"] == "operative"
 
 
 @pytest.mark.parametrize(

@@ -296,16 +296,17 @@ def test_a_role_cannot_be_given_by_oneself(
     operative = make_account()
     refused = api.put("/api/auth/profile", headers=operative.headers, json={"role": "admin"})
     assert_envelope(refused, 400, "VALIDATION_ERROR")
-    registered = api.post(
-        "/api/auth/register",
-        json={
-            "username": "wants_admin_" + operative.id[:8],
-            "email": f"wants-admin-{operative.id[:8]}@example.com",
-            "password": "a-long-enough-password",
-            "role": "admin",
-        },
-    )
-    # The extra field is ignored: new users are operatives, whatever they ask for.
+    wants = {
+        "username": "wants_admin_" + operative.id[:8],
+        "email": f"wants-admin-{operative.id[:8]}@example.com",
+        "password": "a-long-enough-password",
+    }
+    # Asking for a role is refused out loud (it used to be ignored, creating an operative
+    # the client took for an admin), and nothing is created.
+    for role in ("admin", "analyst", "root"):
+        refused = api.post("/api/auth/register", json={**wants, "role": role})
+        assert "only an admin" in assert_envelope(refused, 403, "FORBIDDEN")["message"]
+    registered = api.post("/api/auth/register", json={**wants, "role": "operative"})
     assert registered.status_code == 201, registered.text
     assert registered.json()["user"]["role"] == "operative"
     assert api.get("/api/auth/profile", headers=operative.headers).json()["user"]["role"] == (

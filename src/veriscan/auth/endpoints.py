@@ -5,6 +5,7 @@ from fastapi import APIRouter, Request, status
 from veriscan.audit.service import Origin
 from veriscan.auth import service
 from veriscan.auth.dependencies import CurrentAuth, CurrentUser, RefreshToken
+from veriscan.auth.models import Role
 from veriscan.auth.schemas import (
     LoginData,
     LoginRequest,
@@ -18,6 +19,7 @@ from veriscan.auth.schemas import (
     UserEnvelope,
     UserOut,
 )
+from veriscan.core.errors import Forbidden
 from veriscan.deps import Context, DbSession, client_address
 from veriscan.openapi import errors
 
@@ -27,11 +29,16 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=errors(400, 409),
+    responses=errors(400, 403, 409),
 )
 def register(
     body: RegisterRequest, request: Request, session: DbSession, context: Context
 ) -> RegisterResponse:
+    if body.role not in (None, Role.OPERATIVE.value):
+        raise Forbidden(
+            "New users are operatives: only an admin gives another role "
+            "(PATCH /api/admin/users/{id} or veriscan user create)"
+        )
     user = service.register(session, context, body, origin=Origin.of(request))
     return RegisterResponse(
         message="User registered successfully", user=UserOut.model_validate(user)

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from veriscan.openapi import NOT_BLANK
 
@@ -30,6 +31,10 @@ class RegisterRequest(StrictModel):
     email: Email
     password: Password
     name: DisplayName | None = None
+    # Not offered (new users are operatives, CONTRACT.md), but read so that asking for
+    # another role is refused out loud instead of creating an operative the client
+    # believes is something else.
+    role: SkipJsonSchema[str | None] = None
 
 
 class LoginRequest(StrictModel):
