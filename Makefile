@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench bench-load fuzz clean
+.PHONY: install run test lint format bench bench-load bench-listing fuzz clean
 
 install: $(STAMP)
 
@@ -36,6 +36,12 @@ bench: install
 # 50 clients for 60 s against PostgreSQL + Redis (2 serve, 2 worker), then the embedded default.
 bench-load: install
 	$(BIN)/python bench/load.py
+
+# Listings with scope=own vs scope=all (sharing, assignments, cases) on 100k malware + 20k
+# media scans: SQLite, then PostgreSQL in a fresh database (VERISCAN_BENCH_DATABASE_URL).
+bench-listing: install
+	$(BIN)/python bench/listing.py --database-url \
+		"$${VERISCAN_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 
 # The longer fuzzing profile: schemathesis with 200 examples per operation and a fresh seed
 # (the suite runs 10 with a fixed one). VERISCAN_FUZZ_EXAMPLES / VERISCAN_FUZZ_SEED override.

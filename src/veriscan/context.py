@@ -63,6 +63,8 @@ class AppContext:
     # refused by a closing interpreter, its connections closed) is left to its lease
     # for another worker instead of being recorded as a crash.
     stopping: threading.Event = field(default_factory=threading.Event)
+    # When the sweeper next refreshes the database's planner statistics (jobs.sweep_all).
+    statistics_due: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:

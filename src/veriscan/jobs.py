@@ -8,6 +8,7 @@ worker that dies, is made good by the sweep, which finds the scan by its lapsed 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 
@@ -41,7 +42,18 @@ def register_all(context: AppContext) -> None:
     context.enqueue_media = _scan_task(context, "media.run_scan", media_runner.run_media_scan)
 
 
+STATISTICS_EVERY_SECONDS = 3600.0
+
+
 def sweep_all(context: AppContext) -> None:
+    now = time.monotonic()
+    if now >= context.statistics_due:
+        # At start, then hourly: the planner's view of a growing database.
+        context.statistics_due = now + STATISTICS_EVERY_SECONDS
+        try:
+            context.db.refresh_statistics()
+        except Exception:  # a busy database: the next round tries again
+            logger.warning("jobs.statistics_failed", exc_info=True)
     for sweep, enqueue, kind in (
         (malware_runner.sweep, context.enqueue_scan, "malware"),
         (media_runner.sweep, context.enqueue_media, "media"),

@@ -120,5 +120,17 @@ class Database:
         finally:
             session.close()
 
+    def refresh_statistics(self) -> None:
+        """Give SQLite's planner statistics (ANALYZE, sampled so that it stays quick on a
+        large file). Without them it read every share and case entry of a kind for each
+        listing instead of the caller's own (bench/listing.py: 211 ms a page, 31 ms after
+        one ANALYZE). PostgreSQL's autovacuum keeps its own."""
+        if not self.is_sqlite:
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from veriscan.audit import service as audit
@@ -134,13 +133,11 @@ def check_malware_filters(filters: ScanFilters) -> None:
 
 
 def count_media(session: Session, viewer: User, filters: HistoryFilters) -> int:
-    query = MediaScanRepository(session).filtered(viewer, filters)
-    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return MediaScanRepository(session).count(viewer, filters)
 
 
 def count_malware(session: Session, user: User, filters: ScanFilters) -> int:
-    query = ScanRepository(session).filtered(user, filters)
-    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return ScanRepository(session).count(user, filters)
 
 
 def stream_media(

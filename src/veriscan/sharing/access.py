@@ -19,7 +19,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, true, union
+from sqlalchemy import ColumnElement, Select, any_, func, or_, select, text, true, union
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -70,29 +70,49 @@ def assigned_to(kind: ScanKind, user_id: uuid.UUID) -> Select[Any]:
 def in_own_cases(kind: ScanKind, viewer: User) -> Select[Any]:
     """Scans in the cases the viewer takes part in. Only owners and members read a case's
     scans through it: an admin reading every case does not make every malware scan in one
-    theirs to read (CONTRACT.md keeps malware scans from admins too)."""
-    return (
-        select(CaseScan.scan_id)
-        .join(Case, Case.id == CaseScan.case_id)
-        .where(CaseScan.scan_kind == kind.value, participates(viewer))
+    theirs to read (CONTRACT.md keeps malware scans from admins too).
+
+    From the viewer's cases to their scans (case_scans' key starts with case_id), not from
+    every scan of the kind to its case, which SQLite chose when written as a join."""
+    cases = union(
+        select(Case.id).where(Case.owner_id == viewer.id),
+        select(CaseMember.case_id).where(CaseMember.user_id == viewer.id),
+    )
+    return select(CaseScan.scan_id).where(
+        CaseScan.case_id.in_(cases), CaseScan.scan_kind == kind.value
     )
 
 
-def granted(kind: ScanKind, viewer: User) -> Any:
-    """The ids of the scans of one kind the viewer reads through a grant (not ownership)."""
-    return union(
+def visible(
+    kind: ScanKind, viewer: User, owner: Any, scan_id: Any, *, dialect: str = "sqlite"
+) -> ColumnElement[bool]:
+    """The condition for the scans (of the table whose `owner` and `scan_id` columns are
+    given) that the viewer may read.
+
+    `owner = me OR id IN (grants)` has no index to use: PostgreSQL read every scan and
+    hashed every file (bench/listing.py: 137 ms a page for 2,718 visible scans of 100,000).
+    So, per database:
+    - PostgreSQL: `owner = me OR id = ANY((SELECT array_agg(id) FROM grants))`: the grants
+      are computed once (an InitPlan) and both sides use an index (a BitmapOr);
+    - SQLite: `id IN (own UNION grants)`, each part from its own index.
+    """
+    if kind is ScanKind.MEDIA and is_staff(viewer):
+        return true()
+    grants = [
         shared_with(kind, viewer.id),
         assigned_to(kind, viewer.id),
         in_own_cases(kind, viewer),
-    )
-
-
-def visible(kind: ScanKind, viewer: User, owner: Any, scan_id: Any) -> ColumnElement[bool]:
-    """The condition for the scans (of the table whose `owner` and `scan_id` columns are
-    given) that the viewer may read."""
-    if kind is ScanKind.MEDIA and is_staff(viewer):
-        return true()
-    return or_(owner == viewer.id, scan_id.in_(granted(kind, viewer)))
+    ]
+    if dialect == "postgresql":
+        granted = union(*grants).subquery()
+        ids = select(func.array_agg(granted.c[0])).scalar_subquery()
+        # coalesce: an expression, so ANY reads one array (not a set of them), and an
+        # empty one when there is no grant.
+        return or_(owner == viewer.id, scan_id == any_(func.coalesce(ids, text("'{}'::uuid[]"))))
+    # correlate(None): the table is the outer query's too, and this must not refer to it.
+    own = select(scan_id).where(owner == viewer.id).correlate(None)
+    condition: ColumnElement[bool] = scan_id.in_(union(own, *grants))
+    return condition
 
 
 def readable_ids(
@@ -106,7 +126,8 @@ def readable_ids(
     from veriscan.media.models import MediaScan
 
     table: Any = MediaScan if kind is ScanKind.MEDIA else MalwareScan
-    condition = visible(kind, viewer, table.user_id, table.id)
+    dialect = session.get_bind().dialect.name
+    condition = visible(kind, viewer, table.user_id, table.id, dialect=dialect)
     return set(session.scalars(select(table.id).where(table.id.in_(scan_ids), condition)))
 
 

@@ -21,7 +21,8 @@ class ScanShare(UUIDPrimaryKey, Base):
     __tablename__ = "scan_shares"
     __table_args__ = (
         UniqueConstraint("scan_kind", "scan_id", "user_id"),
-        Index("ix_scan_shares_user", "user_id", "scan_kind"),
+        # Covering: a listing reads the scan ids shared with one user from the index alone.
+        Index("ix_scan_shares_user_scan", "user_id", "scan_kind", "scan_id"),
     )
 
     scan_kind: Mapped[str] = mapped_column(String(8))
@@ -35,7 +36,10 @@ class ScanAssignment(Base):
     """The analyst (or admin) a scan is assigned to: one at most per scan."""
 
     __tablename__ = "scan_assignments"
-    __table_args__ = (Index("ix_scan_assignments_assignee", "assignee_id", "scan_kind"),)
+    __table_args__ = (
+        # Covering, as for shares.
+        Index("ix_scan_assignments_assignee_scan", "assignee_id", "scan_kind", "scan_id"),
+    )
 
     scan_kind: Mapped[str] = mapped_column(String(8), primary_key=True)
     scan_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

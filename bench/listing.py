@@ -1,0 +1,488 @@
+"""What scan visibility grants cost the listings, on a database with many rows.
+
+One operative lists their malware scans (GET /api/scan/results, per_page=20, default sort)
+and their media scans (GET /api/scans/history, limit=20) over real HTTP, with `scope=own`
+(their own scans: no grant subquery) and `scope=all` (own, plus shared with them, assigned
+to them and in the cases they take part in: sharing.access.granted). The database is
+seeded with SQLAlchemy Core bulk inserts: by default 50 users x 2,000 malware scans (each
+with its file) and 20,000 media scans; the measured operative owns 2,000 malware and 400
+media scans, and has 200 + 50 shared with them, 20 + 5 assigned, and is a member of 10
+cases holding 50 malware + 10 media scans each. The other users have grants among
+themselves of the same shape, so the grant tables are not tiny.
+
+One `veriscan serve` process (rate limit off, cheap Argon2, no scan workers) per database:
+SQLite in a temp data dir, then PostgreSQL in a fresh database (created and dropped) when
+--database-url is given. Prints numbers and never fails:
+
+    python bench/listing.py [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+                            [--requests 200] [--users 50] [--scans-per-user 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import random
+import secrets
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import Engine, event, func, insert, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.distributed.cluster import Cluster
+
+from veriscan.auth.models import User
+from veriscan.cases.models import Case, CaseMember, CaseScan
+from veriscan.core.db import make_engine
+from veriscan.core.migrate import upgrade
+from veriscan.files.models import Blob, File
+from veriscan.malware.models import MalwareScan
+from veriscan.malware.repository import ScanFilters, ScanRepository
+from veriscan.media.models import MediaScan
+from veriscan.sharing.models import ScanAssignment, ScanShare
+
+PASSWORD = "bench-password-123"  # noqa: S105 - an account made for the run
+WARMUP = 20
+BATCH = 5000
+NOW = datetime.now(UTC)
+
+# The measured operative's grants (the other users get the same shape among themselves).
+SHARED_MALWARE, SHARED_MEDIA = 200, 50
+ASSIGNED_MALWARE, ASSIGNED_MEDIA = 20, 5
+CASES, CASE_MALWARE, CASE_MEDIA = 10, 50, 10
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def bulk(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> None:
+    with engine.begin() as conn:
+        for start in range(0, len(rows), BATCH):
+            conn.execute(insert(table), rows[start : start + BATCH])
+
+
+def ago(rng: random.Random) -> datetime:
+    return NOW - timedelta(seconds=rng.uniform(0, 365 * 86400))
+
+
+def job_columns(created: datetime) -> dict[str, Any]:
+    return {
+        "error": None,
+        "progress": 100,
+        "stage": "done",
+        "started_at": created + timedelta(seconds=1),
+        "completed_at": created + timedelta(seconds=20),
+        "lease_until": None,
+        "claim_token": None,
+        "attempts": 1,
+        "deadline_at": created + timedelta(hours=6),
+        "created_at": created,
+        "batch_id": None,
+    }
+
+
+def seed(engine: Engine, operative: uuid.UUID, users: int, per_user: int, media: int) -> None:
+    """Everything but the operative (who signed up through the API) with Core inserts."""
+    rng = random.Random(7)
+    others = [uuid.uuid4() for _ in range(users - 1)]
+    bulk(
+        engine,
+        User.__table__,
+        [
+            {
+                "id": uid,
+                "username": f"user{i}",
+                "email": f"user{i}@example.com",
+                "name": f"User {i}",
+                "password_hash": "!",
+                "role": "operative",
+                "is_active": True,
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+            for i, uid in enumerate(others)
+        ],
+    )
+    everyone = [operative, *others]
+    blobs = [secrets.token_hex(32) for _ in range(1000)]
+    bulk(
+        engine,
+        Blob.__table__,
+        [{"sha256": s, "size": 4096, "ref_count": 1, "created_at": NOW} for s in blobs],
+    )
+    files, scans = [], []
+    malware_by_user: dict[uuid.UUID, list[uuid.UUID]] = {u: [] for u in everyone}
+    for uid in everyone:
+        for _ in range(per_user):
+            created = ago(rng)
+            sha = rng.choice(blobs)
+            file_id, scan_id = uuid.uuid4(), uuid.uuid4()
+            malware_by_user[uid].append(scan_id)
+            files.append(
+                {
+                    "id": file_id,
+                    "user_id": uid,
+                    "filename": f"sample-{scan_id.hex[:8]}.exe",
+                    "file_size": 4096,
+                    "mime_type": "application/octet-stream",
+                    "hash_md5": sha[:32],
+                    "hash_sha1": sha[:40],
+                    "hash_sha256": sha,
+                    "upload_date": created,
+                }
+            )
+            malicious = rng.randint(0, 5)
+            scans.append(
+                {
+                    "id": scan_id,
+                    "user_id": uid,
+                    "file_id": file_id,
+                    "api_key_id": None,
+                    "sha256": sha,
+                    "engines": ["YARA-X"],
+                    "rescan": False,
+                    "status": "completed",
+                    "malicious": malicious,
+                    "suspicious": 0,
+                    "undetected": 60 - malicious,
+                    "harmless": 0,
+                    "timeout": 0,
+                    "failure": 0,
+                    "type_unsupported": 0,
+                    "with_verdict": 60,
+                    "vt_analysis_id": None,
+                    **job_columns(created),
+                }
+            )
+    bulk(engine, File.__table__, files)
+    bulk(engine, MalwareScan.__table__, scans)
+    del files, scans
+
+    media_by_user: dict[uuid.UUID, list[uuid.UUID]] = {u: [] for u in everyone}
+    rows = []
+    for index in range(media):
+        # The operative owns their share (media / users); the rest is spread at random.
+        uid = everyone[index % users]
+        scan_id = uuid.uuid4()
+        media_by_user[uid].append(scan_id)
+        score = rng.randint(0, 100)
+        rows.append(
+            {
+                "id": scan_id,
+                "user_id": uid,
+                "file_name": f"clip-{scan_id.hex[:8]}.jpg",
+                "media_type": rng.choice(["IMAGE", "VIDEO", "AUDIO"]),
+                "mime_type": "image/jpeg",
+                "file_size": 4096,
+                "sha256": rng.choice(blobs),
+                "tags": [],
+                "tags_text": "",
+                "status": "COMPLETED",
+                "result": "DEEPFAKE" if score > 70 else "AUTHENTIC",
+                "risk_score": score,
+                "confidence": rng.randint(50, 100),
+                "video_score": None,
+                "audio_score": None,
+                "gan_fingerprint": None,
+                "temporal_consistency": None,
+                "explanation": "",
+                "metadata": {},
+                "findings": [],
+                "gps_latitude": None,
+                "gps_longitude": None,
+                **job_columns(ago(rng)),
+            }
+        )
+    bulk(engine, MediaScan.__table__, rows)
+
+    # Grants: every user gets the operative's shape from the others' scans.
+    shares, assignments, assigned = [], [], set()
+    cases, members, case_scans = [], [], []
+    for uid in everyone:
+        foreign_malware = [u for u in everyone if u != uid]
+
+        def pick(by_user: dict[uuid.UUID, list[uuid.UUID]], n: int) -> list[tuple[Any, Any]]:
+            out: set[tuple[Any, Any]] = set()
+            while len(out) < n:
+                owner = rng.choice(foreign_malware)  # noqa: B023 - used at once
+                if by_user[owner]:
+                    out.add((owner, rng.choice(by_user[owner])))
+            return list(out)
+
+        for kind, by_user, n in (
+            ("malware", malware_by_user, SHARED_MALWARE),
+            ("media", media_by_user, SHARED_MEDIA),
+        ):
+            for owner, sid in pick(by_user, n):
+                shares.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "scan_kind": kind,
+                        "scan_id": sid,
+                        "user_id": uid,
+                        "shared_by": owner,
+                        "created_at": NOW,
+                    }
+                )
+        for kind, by_user, n in (
+            ("malware", malware_by_user, ASSIGNED_MALWARE),
+            ("media", media_by_user, ASSIGNED_MEDIA),
+        ):
+            for owner, sid in pick(by_user, n):
+                if (kind, sid) in assigned:
+                    continue  # one assignee per scan
+                assigned.add((kind, sid))
+                assignments.append(
+                    {
+                        "scan_kind": kind,
+                        "scan_id": sid,
+                        "assignee_id": uid,
+                        "assigned_by": owner,
+                        "assigned_at": NOW,
+                    }
+                )
+        # uid is a member of CASES cases owned by someone else, each with scans of its owner.
+        for _ in range(CASES):
+            owner = rng.choice(foreign_malware)
+            case_id = uuid.uuid4()
+            cases.append(
+                {
+                    "id": case_id,
+                    "title": f"Case {case_id.hex[:6]}",
+                    "description": "",
+                    "status": "open",
+                    "priority": "medium",
+                    "owner_id": owner,
+                    "created_by": owner,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                    "closed_at": None,
+                }
+            )
+            members.append({"case_id": case_id, "user_id": uid, "added_by": owner, "added_at": NOW})
+            for kind, by_user, n in (
+                ("malware", malware_by_user, CASE_MALWARE),
+                ("media", media_by_user, CASE_MEDIA),
+            ):
+                pool = by_user[owner]
+                for sid in rng.sample(pool, min(n, len(pool))):
+                    case_scans.append(
+                        {
+                            "case_id": case_id,
+                            "scan_kind": kind,
+                            "scan_id": sid,
+                            "added_by": owner,
+                            "added_at": NOW,
+                        }
+                    )
+    bulk(engine, ScanShare.__table__, shares)
+    bulk(engine, ScanAssignment.__table__, assignments)
+    bulk(engine, Case.__table__, cases)
+    bulk(engine, CaseMember.__table__, members)
+    bulk(engine, CaseScan.__table__, case_scans)
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    tables = [User, File, MalwareScan, MediaScan, ScanShare, ScanAssignment, Case, CaseMember]
+    tables.append(CaseScan)
+    with engine.connect() as conn:
+        return {
+            t.__tablename__: conn.scalar(select(func.count()).select_from(t.__table__)) or 0
+            for t in tables
+        }
+
+
+class Captured(Exception):
+    pass
+
+
+def explain(engine: Engine, operative: uuid.UUID) -> None:
+    """The plans of the malware listing's statements as the repository builds them (the SQL
+    is caught on its way to the driver, then explained): the count and page queries with
+    scope=own and scope=all."""
+    from sqlalchemy.orm import Session
+
+    postgres = engine.dialect.name == "postgresql"
+    caught: list[tuple[str, str, Any]] = []
+    label = ""
+
+    def capture(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        caught.append((label, statement, params))
+        raise Captured
+
+    with Session(engine) as session:
+        viewer = session.get(User, operative)
+        assert viewer is not None
+        repo = ScanRepository(session)
+        event.listen(engine, "before_cursor_execute", capture)
+        try:
+            for scope in ("own", "all"):
+                filters = ScanFilters(per_page=20, scope=scope)
+                label = f"count query, scope={scope}"
+                with contextlib.suppress(Captured):
+                    repo.listing(viewer, filters)
+                label = f"page query, scope={scope}"
+                with contextlib.suppress(Captured):
+                    session.execute(repo.ordered(repo.filtered(viewer, filters), filters).limit(20))
+        finally:
+            event.remove(engine, "before_cursor_execute", capture)
+    prefix = "EXPLAIN (ANALYZE, BUFFERS OFF) " if postgres else "EXPLAIN QUERY PLAN "
+    with engine.connect() as conn:
+        for name, statement, params in caught:
+            rows = conn.exec_driver_sql(prefix + statement, params).all()
+            print(f"\n{'EXPLAIN ANALYZE' if postgres else 'EXPLAIN QUERY PLAN'}, {name}:")
+            print("```")
+            if postgres:
+                print("\n".join(row[0] for row in rows))
+            else:
+                for row in rows:
+                    print(f"{row[1]:>4} {row[2]:>4}  {row[3]}")
+            print("```")
+
+
+def measure(url: str, token: str, requests: int) -> dict[str, tuple[list[float], int]]:
+    cases: dict[str, tuple[str, dict[str, str | int]]] = {
+        "profile (floor: auth + HTTP)": ("/api/auth/profile", {}),
+        "malware, scope=own": ("/api/scan/results", {"per_page": 20, "scope": "own"}),
+        "malware, scope=all": ("/api/scan/results", {"per_page": 20, "scope": "all"}),
+        "media, scope=own": ("/api/scans/history", {"limit": 20, "scope": "own"}),
+        "media, scope=all": ("/api/scans/history", {"limit": 20, "scope": "all"}),
+    }
+    out = {}
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as client:
+        for name, (path, params) in cases.items():
+            total = 0
+            for _ in range(WARMUP):
+                client.get(path, params=params).raise_for_status()
+            times = []
+            for _ in range(requests):
+                began = time.perf_counter()
+                response = client.get(path, params=params)
+                times.append(time.perf_counter() - began)
+                response.raise_for_status()
+            body = response.json()
+            pagination = body.get("pagination", {})
+            total = pagination.get("total_items", pagination.get("total", 0))
+            out[name] = (times, total)
+    return out
+
+
+def run(name: str, workdir: Path, database_url: str, args: argparse.Namespace) -> None:
+    cluster = Cluster.create(
+        workdir,
+        database_url=database_url,
+        redis_url="",
+        virustotal_url="http://127.0.0.1:9/api/v3",
+        servers=1,
+        workers=0,
+        rate_limit="0",
+        log_level="WARNING",
+        password_hash_memory_kib="1024",  # noqa: S106 - a cost, not a secret
+        password_hash_time_cost="1",  # noqa: S106
+    )
+    cluster.env["VERISCAN_WORKERS"] = "0"
+    (workdir / "data").mkdir(parents=True, exist_ok=True)
+    url = database_url or f"sqlite:///{(workdir / 'data' / 'veriscan.db').resolve()}"
+    engine = make_engine(url)
+    upgrade(engine)
+    cluster.start_all()
+    try:
+        server = cluster.servers[0].url
+        username = f"bench_{secrets.token_hex(3)}"
+        httpx.post(
+            f"{server}/api/auth/register",
+            json={"username": username, "email": f"{username}@example.com", "password": PASSWORD},
+            timeout=30,
+        ).raise_for_status()
+        login = httpx.post(
+            f"{server}/api/auth/login",
+            json={"username": username, "password": PASSWORD},
+            timeout=30,
+        )
+        login.raise_for_status()
+        token = login.json()["access_token"]
+        with engine.connect() as conn:
+            operative = conn.scalar(select(User.id).where(User.username == username))
+        assert operative is not None
+        began = time.monotonic()
+        seed(engine, operative, args.users, args.scans_per_user, args.media)
+        seeded = time.monotonic() - began
+        if engine.dialect.name == "postgresql":
+            # What autovacuum does soon after a bulk load; the plans need the statistics.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("ANALYZE"))
+        print(f"\n### {name}\n")
+        print(
+            f"seeded in {seeded:.0f} s; rows: "
+            + ", ".join(f"{table} {n:,}" for table, n in counts(engine).items())
+        )
+        results = measure(server, token, args.requests)
+        print(f"\n{args.requests} sequential requests per case after {WARMUP} warm-up ones:\n")
+        print("| request | rows visible (total) | p50 ms | p95 ms | mean ms |")
+        print("|---|---:|---:|---:|---:|")
+        for case, (times, total) in results.items():
+            print(
+                f"| {case} | {total if total else ''} | {1000 * percentile(times, 0.5):.1f} | "
+                f"{1000 * percentile(times, 0.95):.1f} | {1000 * sum(times) / len(times):.1f} |"
+            )
+        explain(engine, operative)
+    finally:
+        cluster.stop_all()
+        cluster.close()
+        engine.dispose()
+
+
+def new_pg_database(base: str) -> tuple[str, str]:
+    name = f"veriscan_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, base.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(base: str, name: str) -> None:
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", help="PostgreSQL server URL: also run there")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--scans-per-user", type=int, default=2000)
+    parser.add_argument("--media", type=int, default=20000)
+    parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; {args.users} users x {args.scans_per_user} malware "
+        f"scans, {args.media} media scans; the client runs on the same machine"
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="veriscan-listing-"))
+    if args.only in (None, "sqlite"):
+        run("SQLite (embedded default)", workdir / "sqlite", "", args)
+    if args.database_url and args.only in (None, "postgresql"):
+        name, url = new_pg_database(args.database_url)
+        try:
+            run("PostgreSQL", workdir / "postgresql", url, args)
+        finally:
+            drop_pg_database(args.database_url, name)
+
+
+if __name__ == "__main__":
+    main()
