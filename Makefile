@@ -44,7 +44,7 @@ bench-listing: install
 		"$${VERISCAN_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
 
 # The longer fuzzing profile: schemathesis with 200 examples per operation and a fresh seed
-# (the suite runs 10 with a fixed one). VERISCAN_FUZZ_EXAMPLES / VERISCAN_FUZZ_SEED override.
+# (the suite runs 6 with a fixed one). VERISCAN_FUZZ_EXAMPLES / VERISCAN_FUZZ_SEED override.
 fuzz: install
 	VERISCAN_FUZZ_EXAMPLES=$${VERISCAN_FUZZ_EXAMPLES:-200} VERISCAN_FUZZ_SEED=$${VERISCAN_FUZZ_SEED:-} \
 		$(BIN)/python -m pytest tests/fuzz -p no:cacheprovider

@@ -22,7 +22,7 @@ from tests.live import LiveServer, live_server
 
 ST = Path(sys.executable).parent / "st"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
-EXAMPLES = int(os.environ.get("VERISCAN_FUZZ_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("VERISCAN_FUZZ_EXAMPLES", "6"))
 SEED = os.environ.get("VERISCAN_FUZZ_SEED", "20261122")
 
 
