@@ -36,7 +36,6 @@ from veriscan.cases.schemas import (
     TimelineEnvelope,
     UserRef,
 )
-from veriscan.cases.service import Outcome
 from veriscan.comments.models import ScanKind
 from veriscan.core.dates import iso_millis
 from veriscan.deps import Context, DbSession, parse_uuid
@@ -119,12 +118,6 @@ def _note(note: CaseNote) -> NoteOut:
     )
 
 
-def _deliver(background: BackgroundTasks, context: Context, outcome: Outcome) -> None:
-    """After the commit (background tasks run once the response is sent)."""
-    for delivery in outcome.deliveries:
-        background.add_task(notifications.deliver, context, delivery)
-
-
 @router.post("", status_code=status.HTTP_201_CREATED, responses=errors(400, 401))
 def create_case(
     body: CaseCreate,
@@ -137,7 +130,7 @@ def create_case(
     """Open a case. The owner is the caller unless `ownerId` names an active analyst or
     admin; the creator, if not the owner, becomes a member."""
     found, outcome = service.create_case(session, context, user, body, origin=Origin.of(request))
-    _deliver(background, context, outcome)
+    notifications.deliver_after_response(background, context, outcome.deliveries)
     return CaseEnvelope(data=_detail(found))
 
 
@@ -190,7 +183,7 @@ def update_case(
     found, outcome = service.update_case(
         session, context, user, _case_id(case_id), body, origin=Origin.of(request)
     )
-    _deliver(background, context, outcome)
+    notifications.deliver_after_response(background, context, outcome.deliveries)
     return CaseEnvelope(data=_detail(found))
 
 
@@ -264,7 +257,7 @@ def add_member(
         username=body.username,
         origin=Origin.of(request),
     )
-    _deliver(background, context, outcome)
+    notifications.deliver_after_response(background, context, outcome.deliveries)
     return MemberEnvelope(data=_member(member, added))
 
 

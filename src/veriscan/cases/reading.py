@@ -196,9 +196,8 @@ def timeline(
     hidden: set[tuple[str, uuid.UUID]] = set()
     if not _takes_part(viewer, row, members):
         # An admin taking no part: events about scans they do not read say only the kind.
-        mentioned = {_scan_key(event.details) for event in events} - {None}
-        keys = [key for key in mentioned if key is not None]
-        hidden = set(keys) - _readable_keys(session, viewer, keys)
+        keys = [key for event in events if (key := _scan_key(event.details)) is not None]
+        hidden = set(keys) - _readable_keys(session, viewer, list(set(keys)))
     items = [
         TimelineItem(
             event.created_at,

@@ -28,12 +28,11 @@ from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from veriscan.malware import service as malware_service
-from veriscan.media import service as media_service
 from veriscan.notifications import service as notifications
 from veriscan.notifications.models import Severity
 from veriscan.notifications.service import Delivery, ScanFinished
 from veriscan.sharing.access import STAFF, can_manage
+from veriscan.sharing.service import readable_scan
 
 logger = logging.getLogger("veriscan.cases")
 
@@ -335,10 +334,7 @@ def add_scan(
     origin: Origin | None = None,
 ) -> ScanItem:
     case = readable_case(session, caller, case_id).case
-    if kind is ScanKind.MEDIA:
-        owner_id = media_service.get_scan(session, caller, scan_id).scan.user_id
-    else:
-        owner_id = malware_service.get_scan(session, caller, scan_id).scan.user_id
+    owner_id = readable_scan(session, caller, kind, scan_id).owner_id
     if not can_manage(caller, kind, owner_id):
         raise Forbidden("Only who manages a scan adds it to a case")
     repository = CaseRepository(session)

@@ -16,8 +16,7 @@ from veriscan.comments.models import Comment, ScanKind
 from veriscan.comments.repository import CommentRepository
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Forbidden, NotFound
-from veriscan.malware import service as malware_service
-from veriscan.media import service as media_service
+from veriscan.sharing.service import readable_scan
 
 logger = logging.getLogger("veriscan.comments")
 
@@ -26,10 +25,7 @@ COMMENT_NOT_FOUND = "Comment not found"
 
 def _check_visible(session: Session, viewer: User, kind: ScanKind, scan_id: uuid.UUID) -> None:
     """404 (the scans' own message) unless the viewer may see the scan."""
-    if kind is ScanKind.MEDIA:
-        media_service.get_scan(session, viewer, scan_id)
-    else:
-        malware_service.get_scan(session, viewer, scan_id)
+    readable_scan(session, viewer, kind, scan_id)
 
 
 def list_comments(

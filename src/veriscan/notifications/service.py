@@ -13,6 +13,7 @@ import logging
 import math
 import smtplib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -205,6 +206,16 @@ def deliver(context: AppContext, delivery: Delivery) -> None:
             )
         else:
             logger.info("notifications.email_sent scan_id=%s", delivery.scan_id)
+
+
+def deliver_after_response(
+    background: Any, context: AppContext, deliveries: Iterable[Delivery | None]
+) -> None:
+    """Deliver once the request's transaction has committed: FastAPI's BackgroundTasks
+    run after the response is sent (for notifications made by an API call)."""
+    for delivery in deliveries:
+        if delivery is not None:
+            background.add_task(deliver, context, delivery)
 
 
 def _wants_email(email_when: str, severity: Severity) -> bool:

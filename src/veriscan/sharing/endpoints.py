@@ -65,13 +65,6 @@ def _user_id(value: str) -> uuid.UUID:
     return parse_uuid(value, invalid_status=404, not_found=service.USER_NOT_FOUND)
 
 
-def _deliver(
-    background: BackgroundTasks, context: Context, delivery: notifications.Delivery | None
-) -> None:
-    if delivery is not None:
-        background.add_task(notifications.deliver, context, delivery)
-
-
 def _routes(kind: ScanKind) -> None:
     prefix = PREFIXES[kind]
     noun = "media scan" if kind is ScanKind.MEDIA else "malware scan"
@@ -110,7 +103,7 @@ def _routes(kind: ScanKind) -> None:
         row, recipient, delivery = service.share(
             session, context, user, kind, _scan_id(scan_id), body, origin=Origin.of(request)
         )
-        _deliver(background, context, delivery)
+        notifications.deliver_after_response(background, context, [delivery])
         return ShareEnvelope(data=_share(row, recipient))
 
     share.__doc__ = (
@@ -171,7 +164,7 @@ def _routes(kind: ScanKind) -> None:
         row, assignee, delivery = service.assign(
             session, context, user, kind, _scan_id(scan_id), body, origin=Origin.of(request)
         )
-        _deliver(background, context, delivery)
+        notifications.deliver_after_response(background, context, [delivery])
         return AssignmentEnvelope(data=_assignment(row, assignee))
 
     assign.__doc__ = (

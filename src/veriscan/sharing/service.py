@@ -44,8 +44,11 @@ class ManagedScan:
     name: str
 
 
-def _readable(session: Session, viewer: User, kind: ScanKind, scan_id: uuid.UUID) -> ManagedScan:
-    """The scan if the viewer may read it; 404 (the scans' own message) otherwise."""
+def readable_scan(
+    session: Session, viewer: User, kind: ScanKind, scan_id: uuid.UUID
+) -> ManagedScan:
+    """A scan of either kind if the viewer may read it; 404 (the scans' own message)
+    otherwise. Comments, cases and grants all ask through here."""
     if kind is ScanKind.MEDIA:
         media = media_service.get_scan(session, viewer, scan_id).scan
         return ManagedScan(kind, media.id, media.user_id, media.file_name)
@@ -54,7 +57,7 @@ def _readable(session: Session, viewer: User, kind: ScanKind, scan_id: uuid.UUID
 
 
 def _managed(session: Session, viewer: User, kind: ScanKind, scan_id: uuid.UUID) -> ManagedScan:
-    scan = _readable(session, viewer, kind, scan_id)
+    scan = readable_scan(session, viewer, kind, scan_id)
     if not access.can_manage(viewer, kind, scan.owner_id):
         raise Forbidden("Only the scan's owner (and for media scans analysts and admins) does this")
     return scan
@@ -80,7 +83,7 @@ def list_shares(
     session: Session, viewer: User, kind: ScanKind, scan_id: uuid.UUID
 ) -> list[tuple[ScanShare, User]]:
     """Who else reads the scan through a share (readers of the scan may see the list)."""
-    _readable(session, viewer, kind, scan_id)
+    readable_scan(session, viewer, kind, scan_id)
     rows = session.execute(
         select(ScanShare, User)
         .join(User, User.id == ScanShare.user_id)
@@ -150,7 +153,7 @@ def unshare(
     origin: Origin | None = None,
 ) -> None:
     """Remove a share: by those who manage the scan, or by its recipient (leaving it)."""
-    scan = _readable(session, viewer, kind, scan_id)
+    scan = readable_scan(session, viewer, kind, scan_id)
     if viewer.id != user_id and not access.can_manage(viewer, kind, scan.owner_id):
         raise Forbidden("Only the scan's owner or the user it is shared with removes a share")
     row = session.scalar(
@@ -181,7 +184,7 @@ def unshare(
 def assignment(
     session: Session, viewer: User, kind: ScanKind, scan_id: uuid.UUID
 ) -> tuple[ScanAssignment, User] | None:
-    _readable(session, viewer, kind, scan_id)
+    readable_scan(session, viewer, kind, scan_id)
     row = session.execute(
         select(ScanAssignment, User)
         .join(User, User.id == ScanAssignment.assignee_id)
@@ -201,7 +204,7 @@ def assign(
     origin: Origin | None = None,
 ) -> tuple[ScanAssignment, User, notifications.Delivery | None]:
     """Assign the scan to an active analyst or admin (replacing any assignee)."""
-    scan = _readable(session, viewer, kind, scan_id)
+    scan = readable_scan(session, viewer, kind, scan_id)
     current = session.get(ScanAssignment, (kind.value, scan_id))
     is_assignee = current is not None and current.assignee_id == viewer.id
     if not (access.can_manage(viewer, kind, scan.owner_id) or is_assignee):
@@ -256,7 +259,7 @@ def unassign(
     *,
     origin: Origin | None = None,
 ) -> None:
-    scan = _readable(session, viewer, kind, scan_id)
+    scan = readable_scan(session, viewer, kind, scan_id)
     current = session.get(ScanAssignment, (kind.value, scan_id))
     if current is None:
         raise NotFound("The scan is not assigned")
