@@ -121,10 +121,11 @@ def test_history_shape_filters_and_search(
     owner = make_account()
     names = ["zebra crossing.jpg", "apple orchard.jpg", "mango grove.jpg"]
     ids = []
+    # The first scan's tags hold "batch" and a word starting with "2", apart: a search for
+    # "batch-2" must keep its words together and find only the third.
+    tags = ["batch-0,2026", "batch-1", "batch-2"]
     for i, name in enumerate(names):
-        body = upload_media(api, owner, photo_jpeg(seed=10 + i), name, tags=f"batch-{i}").json()[
-            "data"
-        ]
+        body = upload_media(api, owner, photo_jpeg(seed=10 + i), name, tags=tags[i]).json()["data"]
         ids.append(body["id"])
         wait_media(api, owner, body["id"])
     listed = api.get("/api/scans/history", headers=owner.headers, params={"limit": 2})
@@ -146,6 +147,7 @@ def test_history_shape_filters_and_search(
         ("orchard", [ids[1]]),
         ("zeb", [ids[0]]),
         ("batch-2", [ids[2]]),
+        ("BATCH_1", [ids[1]]),
         (owner.username, ids[::-1]),
     ):
         found = api.get("/api/scans/history", headers=owner.headers, params={"search": query})

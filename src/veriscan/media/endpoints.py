@@ -97,7 +97,15 @@ async def upload(request: Request, user: CurrentUser, context: Context) -> JSONR
 
 
 def history_filters(
-    search: Annotated[str | None, Query(max_length=200)] = None,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Full text over file name, tags, explanation and operative: every "
+            "whitespace-separated term must match, its words in order (batch-2), the last as a "
+            "prefix.",
+        ),
+    ] = None,
     status: StatusFilter | None = None,
     media_type: Annotated[MediaTypeFilter | None, Query(alias="mediaType")] = None,
     verdict: VerdictFilter | None = None,

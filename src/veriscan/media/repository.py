@@ -33,14 +33,42 @@ class HistoryFilters:
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_MAX_WORDS = 16
+
+
+def search_phrases(search: str) -> list[list[str]]:
+    """The user's text as phrases: each whitespace-separated term is one phrase of its words,
+    so that "batch-2" or "IMG_0042" keep their words together and in order (the index splits
+    them the same way) instead of matching "batch" anywhere and "2" anywhere else."""
+    phrases: list[list[str]] = []
+    budget = _MAX_WORDS
+    for term in search.split():
+        words = _WORD.findall(term.replace("_", " "))[:budget]
+        if words:
+            phrases.append(words)
+            budget -= len(words)
+        if budget <= 0:
+            break
+    return phrases
 
 
 def fts5_query(search: str) -> str | None:
-    """User text as an FTS5 query: every word must match, as a prefix; no operators."""
-    words = _WORD.findall(search)[:16]
-    if not words:
+    """User text as an FTS5 query: every phrase must match, its last word as a prefix; the
+    words are \\w+ only, so they hold no FTS5 syntax."""
+    phrases = search_phrases(search)
+    if not phrases:
         return None
-    return " ".join(f'"{word}"*' for word in words)
+    return " ".join(f'"{" ".join(words)}"*' for words in phrases)
+
+
+def tsquery(search: str) -> str | None:
+    """The same for PostgreSQL: words of a phrase follow each other (<->), the last a prefix."""
+    phrases = search_phrases(search)
+    if not phrases:
+        return None
+    return " & ".join(
+        "(" + " <-> ".join([*words[:-1], f"{words[-1]}:*"]) + ")" for words in phrases
+    )
 
 
 class MediaScanRepository:
@@ -134,11 +162,10 @@ class MediaScanRepository:
                 .columns(column("scan_id", MediaScan.id.type))
             )
             return query.where(MediaScan.id.in_(hits))
-        words = _WORD.findall(search.replace("_", " "))[:16]
-        if not words:
+        expression = tsquery(search)
+        if expression is None:
             return query
-        # Every word must match, as a prefix; the words hold no tsquery operators.
-        terms = func.to_tsquery("simple", " & ".join(f"{word}:*" for word in words))
+        terms = func.to_tsquery("simple", expression)
         operative = func.to_tsvector(
             "simple",
             func.regexp_replace(User.name + " " + User.username, "[^[:alnum:]]+", " ", "g"),
