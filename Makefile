@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench bench-load bench-listing fuzz clean
+.PHONY: install run test lint format bench bench-load bench-listing bench-photo fuzz clean
 
 install: $(STAMP)
 
@@ -36,6 +36,10 @@ bench: install
 # 50 clients for 60 s against PostgreSQL + Redis (2 serve, 2 worker), then the embedded default.
 bench-load: install
 	$(BIN)/python bench/load.py
+
+# 24 to 200 megapixel photos through the image analyzers: time and peak memory.
+bench-photo: install
+	$(BIN)/python bench/large_photo.py
 
 # Listings with scope=own vs scope=all (sharing, assignments, cases) on 100k malware + 20k
 # media scans: SQLite, then PostgreSQL in a fresh database (VERISCAN_BENCH_DATABASE_URL).

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from veriscan.analyzers.base import AnalyzerFailed, MediaKind, MediaSample
-from veriscan.analyzers.image import ImageForensicsAnalyzer, frame_scores
+from veriscan.analyzers.image import WEIGHTS, ImageForensicsAnalyzer, frame_scores
+from veriscan.analyzers.metadata import MetadataAnalyzer
 
 SIGNALS = ["ela", "gan_fingerprint", "noise_residual", "faces"]
 # Read at test time, never copied into the repository (see the dataset's README).
@@ -202,6 +203,58 @@ def test_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 200x200 is 40x over
     with pytest.raises(AnalyzerFailed, match="too large"):
         ImageForensicsAnalyzer().analyze(sample(tmp_path, encode(natural(10, 200, 200)), "b.png"))
+
+
+def test_jpeg_over_the_pixel_bound_is_decoded_reduced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 1200x800 (960,000 pixels) over a bound of 300,000: decoded at 1/2 (600x400), as a
+    # 200-megapixel phone photo is under the real bound of 89 megapixels.
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter: 800x1200 upright
+    data = encode(natural(11, 800, 1200), "JPEG", quality=90, exif=exif)
+    path = sample(tmp_path, data, "big.jpg")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 300_000)
+    report = ImageForensicsAnalyzer().analyze(path)
+    findings = {f.signal: f for f in report.findings}
+    assert report.metadata["resolution"] == "800x1200"
+    # The spectrum needs native pixels: not measured, and weighs nothing.
+    gan = findings["gan_fingerprint"]
+    assert (gan.score, gan.weight, gan.details["decoded_at"]) == (None, 0.0, "1/2")
+    assert gan.summary.startswith("Not measurable: the photo is decoded at 1/2 scale")
+    # ELA and noise still read the (reduced) picture, ELA at half weight as when resampled.
+    assert findings["ela"].score is not None and findings["noise_residual"].score is not None
+    assert findings["ela"].details["decoded_at"] == "1/2"
+    assert findings["ela"].weight == WEIGHTS["ela"] / 2
+    assert [e.name for e in report.evidence] == ["ela-heatmap"]
+    # The working copy is the reduced picture, upright.
+    assert findings["ela"].details["resampled_to"] == [400, 600]
+    facts = MetadataAnalyzer().analyze(path).metadata
+    assert (facts["resolution"], facts["format"]) == ("1200x800", "jpeg")
+
+
+def test_jpeg_beyond_a_quarter_scale_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = sample(tmp_path, encode(natural(12, 800, 1200), "JPEG", quality=90), "huge.jpg")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50_000)  # 300x200 at 1/4 is still over
+    with pytest.raises(AnalyzerFailed) as pixels:
+        ImageForensicsAnalyzer().analyze(path)
+    with pytest.raises(AnalyzerFailed) as metadata:
+        MetadataAnalyzer().analyze(path)
+    over = "1200x800 pixels, over the limit of 50000 even decoded at 1/4 scale"
+    assert str(pixels.value) == f"image is too large to decode safely: {over}"
+    assert str(metadata.value) == f"image is too large to analyse safely: {over}"
+
+
+def test_jpeg_within_the_bound_is_decoded_whole(tmp_path: Path) -> None:
+    report = ImageForensicsAnalyzer().analyze(
+        sample(tmp_path, encode(natural(13), "JPEG", quality=90), "whole.jpg")
+    )
+    findings = {f.signal: f for f in report.findings}
+    assert "decoded_at" not in findings["ela"].details
+    assert findings["gan_fingerprint"].score is not None
+    assert findings["ela"].weight == WEIGHTS["ela"]
 
 
 @pytest.mark.parametrize(

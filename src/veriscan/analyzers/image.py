@@ -22,6 +22,7 @@ import io
 import threading
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
@@ -39,6 +40,7 @@ from veriscan.analyzers.base import (
     MediaSample,
     Report,
 )
+from veriscan.analyzers.pictures import open_bounded
 
 Gray = NDArray[np.float32]
 RGB = NDArray[np.uint8]
@@ -461,25 +463,29 @@ def draw_faces(rgb: RGB, faces: list[FaceBox], scale: float = 1.0) -> RGB:
     return canvas
 
 
-def load_image(data: Any) -> RGB:
-    """Decode to upright RGB. Pillow's MAX_IMAGE_PIXELS guards against decompression bombs;
-    any decoding problem becomes AnalyzerFailed."""
+@dataclass(frozen=True)
+class Decoded:
+    rgb: RGB  # upright
+    width: int  # the picture's upright size, as declared
+    height: int
+    reduction: int  # 1, or 2 or 4 for a JPEG over the pixel bound (analyzers.pictures)
+
+
+def load_image(path: Path) -> Decoded:
+    """Decode to upright RGB within the pixel bound (analyzers.pictures); any decoding
+    problem becomes AnalyzerFailed."""
     try:
-        with Image.open(data) as opened:
-            width, height = opened.size
-            # Pillow only warns between its limit and twice it, and warnings are not errors
-            # in production: the limit is enforced here, before any pixel is decoded.
-            limit = Image.MAX_IMAGE_PIXELS  # None: the operator turned the check off
-            if limit is not None and width * height > limit:
-                raise AnalyzerFailed(
-                    f"image is too large to decode safely: {width}x{height} pixels, "
-                    f"over the limit of {limit}"
-                )
-            opened.load()
+        with open_bounded(path, "decode") as opened:
+            image = opened.image
+            image.load()
+            decoded = image.size
             # In place and convert only when needed: each copy of a large photo is big.
-            ImageOps.exif_transpose(opened, in_place=True)
-            rgb = opened if opened.mode == "RGB" else opened.convert("RGB")
-            return np.asarray(rgb)
+            ImageOps.exif_transpose(image, in_place=True)
+            width, height = opened.size
+            if image.size != decoded:  # turned a quarter
+                width, height = height, width
+            rgb = image if image.mode == "RGB" else image.convert("RGB")
+            return Decoded(np.asarray(rgb), width, height, opened.reduction)
     # The warning is caught too, for processes that turn warnings into errors.
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise AnalyzerFailed(f"image is too large to decode safely ({exc})") from exc
@@ -522,11 +528,24 @@ class ImageForensicsAnalyzer(Analyzer):
     version: ClassVar[str] = "1"
 
     def analyze(self, sample: MediaSample) -> Report:
-        rgb = load_image(sample.path)
-        height, width = rgb.shape[:2]
-        measures, pixels = analyse_pixels(rgb, WORK_MAX_SIDE)
-        del rgb
+        decoded = load_image(sample.path)
+        width, height, reduction = decoded.width, decoded.height, decoded.reduction
+        measures, pixels = analyse_pixels(decoded.rgb, WORK_MAX_SIDE)
+        del decoded  # the full-size copy: only the working copy is needed from here
         resampled = pixels.gray.shape[1] < width
+        if reduction > 1:
+            # The spectrum reads native pixels: a DCT-scaled decode folds upsampling peaks.
+            scale = f"1/{reduction}"
+            measures["gan_fingerprint"] = Measure(
+                None,
+                {
+                    "reason": f"the photo is decoded at {scale} scale (over the pixel bound), "
+                    "which erases upsampling traces",
+                    "decoded_at": scale,
+                },
+            )
+            pixels.spectrum = None
+            measures["ela"].details["decoded_at"] = scale
         if resampled:
             # Downscaling erases the 8-px grid that ELA reads: a weaker signal here.
             measures["ela"].details["resampled_to"] = list(pixels.gray.shape[::-1])

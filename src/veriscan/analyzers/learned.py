@@ -36,6 +36,7 @@ from veriscan.analyzers.base import (
     MediaSample,
     Report,
 )
+from veriscan.analyzers.pictures import open_bounded
 
 logger = logging.getLogger("veriscan.analyzers")
 
@@ -276,8 +277,8 @@ class OnnxDetector(Analyzer):
                 batches = [self._picture(image) for image in self._video_frames(sample.path)]
                 unit = "frame"
             else:
-                with Image.open(sample.path) as image:
-                    batches = [self._picture(image)]
+                with open_bounded(sample.path, "analyse") as opened:
+                    batches = [self._picture(opened.image)]
                 unit = "image"
         except (OSError, UnidentifiedImageError, av.FFmpegError) as exc:
             raise AnalyzerFailed(f"{self.label} cannot read the file ({exc})") from exc

@@ -43,6 +43,7 @@ from veriscan.analyzers.base import (
     MediaSample,
     Report,
 )
+from veriscan.analyzers.pictures import open_bounded
 
 METADATA_KEYS = (
     "codec",
@@ -98,23 +99,14 @@ def _empty_facts() -> dict[str, Any]:
 def _probe_image(path: Path) -> dict[str, Any]:
     facts = _empty_facts()
     try:
-        with Image.open(path) as image:
+        # Reading the pixels is the only way to learn that an image is cut short. A JPEG is
+        # decoded at 1/8 scale (draft), which still reads every byte of scan data.
+        with open_bounded(path, "analyse", least_reduction=8) as opened:
+            image = opened.image
             # MPO (phones, some cameras) is a JPEG with further pictures appended.
             fmt = "jpeg" if image.format == "MPO" else (image.format or "").lower()
-            width, height = image.size
-            # Pillow only warns between its limit and twice it, and warnings are not errors
-            # in production: the limit is enforced here, before any pixel is decoded.
-            limit = Image.MAX_IMAGE_PIXELS  # None: the operator turned the check off
-            if limit is not None and width * height > limit:
-                raise AnalyzerFailed(
-                    f"image is too large to analyse safely: {width}x{height} pixels, "
-                    f"over the limit of {limit}"
-                )
+            width, height = opened.size
             gps = _exif_gps(image)
-            # Reading the pixels is the only way to learn that an image is cut short. A JPEG
-            # is decoded at 1/8 scale (draft), which still reads every byte of scan data.
-            if fmt == "jpeg":
-                image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
             image.load()
     except UnidentifiedImageError:
         # HEIC and other formats Pillow cannot read: FFmpeg knows their headers.

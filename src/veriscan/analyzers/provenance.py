@@ -50,6 +50,7 @@ from veriscan.analyzers.base import (
     MediaSample,
     Report,
 )
+from veriscan.analyzers.pictures import open_bounded
 
 AI_SOURCE_TYPES = frozenset({"trainedalgorithmicmedia", "compositewithtrainedalgorithmicmedia"})
 UNTRUSTED_CODE = "signingCredential.untrusted"
@@ -342,7 +343,9 @@ def _image_traces(path: Path, traces: list[Trace]) -> list[str]:
     """Generator traces from Pillow's view of the image (text chunks, EXIF), appended to
     `traces`; returns XMP packets Pillow found that a raw byte scan misses (compressed iTXt)."""
     try:
-        with Image.open(path) as image:
+        # Headers only: nothing is decoded here, so the pixel bound's reduction is moot.
+        with open_bounded(path, "analyse") as opened:
+            image = opened.image
             info = dict(image.info)
             # A PNG's EXIF may sit after the pixels, and Pillow would decode them to reach it;
             # generators write PNG text chunks instead, so only an early eXIf chunk is read.

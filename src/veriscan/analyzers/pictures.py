@@ -1,0 +1,90 @@
+"""Opening still pictures within the pixel bound, large phone photos included.
+
+Pillow's `MAX_IMAGE_PIXELS` (89 megapixels) bounds what a picture may make an analyzer
+allocate, and `Image.open` refuses anything over twice it. Phones now take 108 and 200
+megapixel photos, so a JPEG over the bound is decoded reduced instead: libjpeg scales in
+the DCT domain (1/2, 1/4), never holding the full-size picture, so the decoded pixels
+stay within the bound. Only beyond 1/4 (16 times the bound, 1.4 gigapixels: no camera
+makes such a JPEG) is it refused. Other formats have no cheap reduced decode and keep
+Pillow's bound.
+
+A JPEG's headers are read without `Image.open`'s own check (its warning cannot be silenced
+per thread, and its error would refuse the photo before it can be reduced); the bound is
+checked here, on what will actually be decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, JpegImagePlugin
+
+from veriscan.analyzers.base import AnalyzerFailed
+
+#: The most a JPEG over the pixel bound is reduced by when decoded.
+JPEG_MAX_REDUCTION = 4
+_JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+@dataclass(frozen=True)
+class Opened:
+    image: Image.Image
+    #: The picture's size as its headers declare it (before any reduction or rotation).
+    size: tuple[int, int]
+    #: 1 when decoded at full size, else 2 or 4 (JPEG only): the decoded picture is
+    #: about size / reduction.
+    reduction: int
+
+
+def _reduced(size: tuple[int, int], reduction: int) -> int:
+    width, height = size
+    return -(-width // reduction) * -(-height // reduction)
+
+
+def _open_jpeg(path: Path) -> Image.Image | None:
+    """The JPEG's headers, without Pillow's bomb check; None when its parser refuses the
+    file (then `Image.open` decides, as for any other file)."""
+    with path.open("rb") as probe:
+        if probe.read(3) != _JPEG_MAGIC:
+            return None
+    try:
+        return JpegImagePlugin.jpeg_factory(str(path))  # type: ignore[arg-type]
+    except (SyntaxError, ValueError, OSError, IndexError, TypeError):
+        return None
+
+
+@contextmanager
+def open_bounded(path: Path, verb: str, least_reduction: int = 1) -> Iterator[Opened]:
+    """Open a still picture whose decoded pixels stay within `Image.MAX_IMAGE_PIXELS`.
+
+    A JPEG is set to decode at `least_reduction` (1, 2, 4 or 8) or more if the bound needs
+    it; nothing is decoded yet. Over the bound: AnalyzerFailed("image is too large to
+    {verb} safely: ..."). Pillow's own errors pass through to the caller."""
+    limit = Image.MAX_IMAGE_PIXELS  # None: the operator turned the check off
+    jpeg = _open_jpeg(path)
+    image: Any = jpeg if jpeg is not None else Image.open(path)
+    with image:
+        size: tuple[int, int] = image.size
+        width, height = size
+        # The same rule whatever the caller's least reduction, so every analyzer agrees.
+        most = JPEG_MAX_REDUCTION if jpeg is not None else 1
+        if limit is not None and _reduced(size, most) > limit:
+            beyond = f" even decoded at 1/{most} scale" if most > 1 else ""
+            raise AnalyzerFailed(
+                f"image is too large to {verb} safely: {width}x{height} pixels, "
+                f"over the limit of {limit}{beyond}"
+            )
+        reduction = 1
+        if jpeg is not None:
+            wanted = least_reduction
+            while limit is not None and _reduced(size, wanted) > limit:
+                wanted *= 2
+            if wanted > 1:
+                # draft picks the largest DCT scale giving at least the size asked for.
+                box = image.draft(image.mode, (max(1, width // wanted), max(1, height // wanted)))
+                reduction = 1 if box is None else round(width / box[1][2])
+        yield Opened(image, size, reduction)
