@@ -161,6 +161,25 @@ def test_truncated_mp4_fails(tmp_path: Path, faststart: bool) -> None:
         ANALYZER.analyze(media_sample(path, MediaKind.VIDEO))
 
 
+@pytest.mark.parametrize(
+    ("seconds", "fraction", "end"), [(2, 0.9, "1.80"), (10, 0.97, "9.72")], ids=["2s", "10s"]
+)
+def test_faststart_mp4_cut_near_its_end_fails(
+    tmp_path: Path, seconds: int, fraction: float, end: str
+) -> None:
+    # The index is whole and declares the full length; the packets stop 0.2 s and 0.28 s
+    # early, over the slack of max(0.1 s, 1 %) (it was max(0.5 s, 2 %): both passed).
+    clip = write_mp4(tmp_path / "clip.mp4", seconds=seconds, faststart=True)
+    path = _truncate(clip, fraction)
+
+    with pytest.raises(AnalyzerFailed) as failed:
+        ANALYZER.analyze(media_sample(path, MediaKind.VIDEO))
+    assert str(failed.value) == (
+        f"file is truncated: its headers declare {seconds:.2f} s "
+        f"but the media data ends at {end} s"
+    )
+
+
 def test_complete_faststart_mp4_passes_the_end_check(tmp_path: Path) -> None:
     path = write_mp4(tmp_path / "clip.mp4", faststart=True)
 

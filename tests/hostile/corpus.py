@@ -154,14 +154,27 @@ MEDIA_CASES = [
         ),
         id="mp4-faststart-cut-50%",
     ),
-    # Less than the truncation check's tolerance (max(0.5 s, 2 %)) is missing: analysed.
+    # 0.17 s missing, over the truncation check's slack of max(0.1 s, 1 %) (under the old
+    # max(0.5 s, 2 %) this was analysed as whole). A cut at 95 % (0.04 s) still passes.
     pytest.param(
         MediaCase(
-            _cut_mp4(0.9, faststart=True),
+            _cut_mp4(0.85, faststart=True),
+            "cut.mp4",
+            Failed(
+                "file is truncated: its headers declare 1.00 s but the media data ends at 0.83 s"
+            ),
+        ),
+        id="mp4-faststart-cut-85%",
+    ),
+    # 1 % of the bytes missing: the last packets' data is gone, but the packets the
+    # index lists still reach the end (the check demuxes, it does not read payloads).
+    pytest.param(
+        MediaCase(
+            _cut_mp4(0.99, faststart=True),
             "cut.mp4",
             Analysed("VIDEO", VERDICT, {"duration": 1.0}),
         ),
-        id="mp4-faststart-cut-90%",
+        id="mp4-faststart-cut-99%",
     ),
     pytest.param(
         MediaCase(
