@@ -223,6 +223,11 @@ class VirusTotalStub:
                 _Fault(n, status, code, message or f"Injected failure ({code})", path_prefix)
             )
 
+    def clear_faults(self) -> None:
+        """Drop the failures ``fail_next`` queued and has not used yet."""
+        with self._lock:
+            self._faults.clear()
+
     def preload(self, content: bytes, *, name: str | None = None) -> str:
         """Make VirusTotal already know a file, with a completed analysis (dated now), so a
         lookup by any of its hashes succeeds without an upload. Returns its SHA-256; the

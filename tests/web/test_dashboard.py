@@ -6,6 +6,7 @@ VERISCAN_SCREENSHOTS=docs/screenshots to keep pictures of the main pages.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -13,6 +14,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -205,6 +207,36 @@ def test_history_filters(
     sync_api.expect(page.get_by_text("Risk score")).to_be_visible()
     sync_api.expect(page.get_by_text("case-7")).to_be_visible()
     snap(page, "media-result")
+
+
+def test_history_follows_the_unfinished_scans_on_its_page(
+    page: sync_api.Page, make_account: Callable[..., Account], api: httpx.Client, vt: Any
+) -> None:
+    account = make_account()
+    add_key(api, account, vt)
+    content = f"busy {secrets.token_hex(8)}\n".encode()
+    # VirusTotal answers 503 to every lookup of this file: the scan stays in progress.
+    vt.fail_next(10_000, status=503, path_prefix=f"/files/{hashlib.sha256(content).hexdigest()}")
+    try:
+        scan_id = upload(api, account, content, name="busy.txt")["scan"]["scan_id"]
+        deadline = time.monotonic() + 10
+        while (
+            api.get(f"/api/scan/{scan_id}/status", headers=account.headers).json()["status"]
+            != "scanning"
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        sign_in(page, account)
+        page.get_by_role("link", name="History").click()
+        row = page.locator(f"tr[data-scan='{scan_id}']")
+        sync_api.expect(row).to_contain_text("scanning")
+        page.evaluate("window.__sameDocument = true")
+    finally:
+        vt.clear_faults()
+    # The outcome arrives over socket.io and the row changes without reloading the page.
+    sync_api.expect(row.locator("td[data-label=Status]")).to_have_text("completed", timeout=30_000)
+    sync_api.expect(row.locator("td[data-label=Detections]")).to_have_text(re.compile(r"^0/\d+$"))
+    assert page.evaluate("window.__sameDocument") is True
 
 
 def test_keys_are_listed_without_their_value(

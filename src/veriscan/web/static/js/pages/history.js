@@ -2,7 +2,16 @@
 // The filters live in the address (?kind=media&verdict=...), so a view can be shared.
 
 import { api, download } from "../api.js";
+import { watch } from "../live.js";
 import { alertBox, badge, empty, field, fmtDate, h, link, na, notify, pager, select } from "../ui.js";
+
+const FINAL = new Set(["completed", "failed", "COMPLETED", "FAILED"]);
+
+// A status cell that live events can change: [cell, {id, cell}] when the scan is unfinished.
+function statusCell(label, status, id, content) {
+  const cell = h("td", { "data-label": label }, content);
+  return [cell, FINAL.has(status) ? null : { id, cell }];
+}
 
 // Whose scans the list shows (the API's ?scope=); changing it reloads the list.
 const SCOPES = [["all", "All"], ["own", "Mine"], ["shared", "Shared with me"], ["assigned", "Assigned to me"]];
@@ -27,12 +36,18 @@ const KINDS = {
     async load(query) {
       const body = await api("/api/scan/results", { query });
       const p = body.pagination;
-      return {
-        rows: body.scans.map((s) => h("tr", {},
+      const live = [];
+      const rows = body.scans.map((s) => {
+        const [status, unfinished] = statusCell("Status", s.status, s.id, badge(s.status));
+        if (unfinished) live.push(unfinished);
+        return h("tr", { "data-scan": s.id },
           h("td", { "data-label": "File" }, link(`/scans/malware/${s.id}`, s.filename)),
-          h("td", { "data-label": "Status" }, badge(s.status)),
+          status,
           h("td", { "data-label": "Detections" }, na(s.detection_ratio)),
-          h("td", { "data-label": "Date" }, fmtDate(s.scan_date)))),
+          h("td", { "data-label": "Date" }, fmtDate(s.scan_date)));
+      });
+      return {
+        rows, live,
         head: ["File", "Status", "Detections", "Date"],
         pagination: { page: p.page, pages: p.total_pages, total: p.total_items },
       };
@@ -57,14 +72,21 @@ const KINDS = {
     async load(query) {
       const body = await api("/api/scans/history", { query });
       const p = body.pagination;
-      return {
-        rows: body.data.map((s) => h("tr", {},
+      const live = [];
+      const rows = body.data.map((s) => {
+        const [verdict, unfinished] = statusCell("Verdict", s.status, s.id,
+          s.result ? badge(s.result) : badge(s.status));
+        if (unfinished) live.push(unfinished);
+        return h("tr", { "data-scan": s.id },
           h("td", { "data-label": "File" }, link(`/scans/media/${s.id}`, s.fileName)),
           h("td", { "data-label": "Type" }, s.type),
-          h("td", { "data-label": "Verdict" }, s.result ? badge(s.result) : badge(s.status)),
+          verdict,
           h("td", { "data-label": "Risk" }, na(s.score)),
           h("td", { "data-label": "Operative" }, s.operative),
-          h("td", { "data-label": "Date" }, fmtDate(s.timestamp)))),
+          h("td", { "data-label": "Date" }, fmtDate(s.timestamp)));
+      });
+      return {
+        rows, live,
         head: ["File", "Type", "Verdict", "Risk", "Operative", "Date"],
         pagination: { page: p.page, pages: p.pages, total: p.total },
       };
@@ -105,23 +127,54 @@ export async function historyPage(view, _params, app) {
       catch (err) { notify(err.message, "error"); }
       finally { e.target.disabled = false; }
     } }, `Download all (${format.toUpperCase()})`)));
-  try {
-    const { rows, head, pagination } = await kind.load(query);
-    if (!rows.length) {
-      results.replaceChildren(empty(params.size > 1 ? "No scans match these filters." : "No scans yet.",
-        link("/upload", "Upload a file", { class: "button" })));
-      return;
-    }
-    results.replaceChildren(
-      h("p", { class: "muted" }, `${pagination.total} scan${pagination.total === 1 ? "" : "s"}`),
-      downloads,
-      h("div", { class: "scroll" }, h("table", { class: "table" },
-        h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows))),
-      pager(pagination, (page) => {
-        params.set("page", page);
-        app.go(`/history?${params}`);
-      }));
-  } catch (err) {
-    results.replaceChildren(alertBox(err));
+  // Unfinished scans on the page follow their live events: progress changes their status
+  // cell; an outcome reads the page again (once for a burst), without leaving it.
+  let unwatch = [];
+  let soon = null;
+  let stopped = false;
+  const reloadedFor = new Set();  // a replayed outcome must not reload the page forever
+  const stopWatching = () => { for (const stop of unwatch) stop(); unwatch = []; };
+  function follow(live) {
+    stopWatching();
+    unwatch = live.map(({ id, cell }) => watch(id, (event, data) => {
+      if (event === "scan:progress") {
+        cell.replaceChildren(badge(kindName === "malware" ? "scanning" : "PROCESSING"),
+          ` ${data.progress ?? 0}%`);
+        return;
+      }
+      if (reloadedFor.has(id) || stopped) return;
+      reloadedFor.add(id);
+      if (!soon) soon = setTimeout(() => { soon = null; show(); }, 200);
+    }));
   }
+
+  async function show() {
+    try {
+      const { rows, head, pagination, live } = await kind.load(query);
+      if (stopped) return;
+      if (!rows.length) {
+        results.replaceChildren(empty(params.size > 1 ? "No scans match these filters." : "No scans yet.",
+          link("/upload", "Upload a file", { class: "button" })));
+        return;
+      }
+      results.replaceChildren(
+        h("p", { class: "muted" }, `${pagination.total} scan${pagination.total === 1 ? "" : "s"}`),
+        downloads,
+        h("div", { class: "scroll" }, h("table", { class: "table" },
+          h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, rows))),
+        pager(pagination, (page) => {
+          params.set("page", page);
+          app.go(`/history?${params}`);
+        }));
+      follow(live);
+    } catch (err) {
+      if (!stopped) results.replaceChildren(alertBox(err));
+    }
+  }
+  await show();
+  return () => {
+    stopped = true;
+    clearTimeout(soon);
+    stopWatching();
+  };
 }
