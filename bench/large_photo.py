@@ -37,7 +37,7 @@ start = time.perf_counter()
 result = asyncio.run(analyze_media(sample, analyzers))
 seconds = time.perf_counter() - start
 findings = {
-    f.signal: {"score": f.score, "weight": f.weight}
+    f.signal: {"score": f.score, "weight": f.weight, "decoded_at": f.details.get("decoded_at")}
     for report in result.reports for f in report.findings
 }
 print(json.dumps({
@@ -98,8 +98,7 @@ def main() -> None:
                 continue
             figures = json.loads(child.stdout.strip().splitlines()[-1])
             gan = figures["findings"].get("gan_fingerprint", {})
-            over = width * height > (Image.MAX_IMAGE_PIXELS or math.inf)
-            decoded = "reduced" if over else "whole"
+            decoded = figures["findings"].get("ela", {}).get("decoded_at") or "whole"
             print(
                 f"| {width}x{height} ({width * height / 1e6:.0f} MP) "
                 f"| {path.stat().st_size / 1e6:.1f} | {decoded} (gan score {gan.get('score')}) "
