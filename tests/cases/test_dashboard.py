@@ -172,3 +172,38 @@ def test_case_members_and_notification_link(
     expect(page.locator("ol.timeline li .what").last).to_have_text(
         "Details changed: title, description"
     )
+
+
+def test_long_notes_and_timeline_show_more(
+    page: sync_api.Page, api: httpx.Client, make_account: Callable[..., Account]
+) -> None:
+    owner = make_account()
+    created = api.post("/api/cases", headers=owner.headers, json={"title": "Long inquiry"})
+    assert created.status_code == 201, created.text
+    case_id = created.json()["data"]["id"]
+    for i in range(200):
+        added = api.post(
+            f"/api/cases/{case_id}/notes", headers=owner.headers, json={"body": f"Note {i:03d}"}
+        )
+        assert added.status_code == 201, added.text
+    web.sign_in(page, owner)
+    page.goto(f"/cases/{case_id}")
+    # Notes come 100 a page, oldest first.
+    notes = page.locator("article.note .comment-body")
+    expect(notes).to_have_count(100)
+    expect(notes.last).to_have_text("Note 099")
+    page.get_by_role("button", name="Show more notes (100 more)").click()
+    expect(notes).to_have_count(200)
+    expect(notes.last).to_have_text("Note 199")
+    expect(page.get_by_role("button", name=re.compile("Show more notes"))).to_have_count(0)
+    # The timeline, 200 a page: the creation and 200 notes.
+    events = page.locator("ol.timeline li")
+    expect(events).to_have_count(200)
+    page.get_by_role("button", name="Show more events (1 more)").click()
+    expect(events).to_have_count(201)
+    # After a new note the two pages shown stay shown; the new one is on a third.
+    page.get_by_label("New note").fill("Note 200")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.get_by_role("button", name="Show more notes (1 more)")).to_be_visible()
+    expect(notes).to_have_count(200)
+    expect(events).to_have_count(202)

@@ -101,6 +101,30 @@ function describe(entry) {
   }
 }
 
+// A list the API pages (oldest first): the first `pages` pages are shown, and a button
+// shows the next. Reloading after a change keeps as many pages as were shown.
+function pagedList(path, limit) {
+  let pages = 1;
+  return {
+    async fetch() {
+      const all = await Promise.all(Array.from({ length: pages },
+        (_, i) => api(path, { query: { page: i + 1, limit } })));
+      const { total } = all[all.length - 1].pagination;
+      const data = all.flatMap((x) => x.data);
+      return { data, total, left: Math.max(0, total - data.length) };
+    },
+    more() { pages += 1; },
+  };
+}
+
+function moreButton(listed, what, onMore) {
+  if (!listed.left) return null;
+  return h("button", { type: "button", class: "more", onclick: async (e) => {
+    e.target.disabled = true;
+    try { await onMore(); } catch (err) { e.target.replaceWith(alertBox(err)); }
+  } }, `Show more ${what} (${listed.left} more)`);
+}
+
 export async function casePage(view, { id }, app) {
   const base = `/api/cases/${id}`;
   const me = session.user || {};
@@ -210,12 +234,16 @@ export async function casePage(view, { id }, app) {
         "Remove"))))))), hidden || "");
   }
 
+  const noteList = pagedList(`${base}/notes`, 100);
+  const eventList = pagedList(`${base}/timeline`, 200);
+
   function showNotes(listed) {
     notes.replaceChildren(listed.data.length
       ? h("div", { class: "comments" }, listed.data.map((n) => h("article", { class: "comment note" },
         h("p", { class: "muted" }, h("strong", {}, n.authorUsername), " · ", fmtDate(n.createdAt)),
         h("p", { class: "comment-body" }, n.body))))
-      : empty("No notes yet."));
+      : empty("No notes yet."),
+    moreButton(listed, "notes", async () => { noteList.more(); showNotes(await noteList.fetch()); }) || "");
   }
 
   function showTimeline(listed) {
@@ -224,21 +252,19 @@ export async function casePage(view, { id }, app) {
         h("time", { datetime: entry.at }, fmtDate(entry.at)),
         h("span", { class: "what" }, describe(entry)),
         entry.actor ? h("span", { class: "muted" }, ` by ${entry.actor.username}`) : null)))
-      : empty("Nothing has happened yet."));
+      : empty("Nothing has happened yet."),
+    moreButton(listed, "events", async () => { eventList.more(); showTimeline(await eventList.fetch()); }) || "");
   }
 
   async function load() {
     // The case first: a case that is gone (or not readable) ends the page with its 404.
     const { data: c } = await api(base);
-    const [noteList, events] = await Promise.all([
-      api(`${base}/notes`, { query: { page: 1, limit: 100 } }),
-      api(`${base}/timeline`, { query: { page: 1, limit: 200 } }),
-    ]);
+    const [notesShown, events] = await Promise.all([noteList.fetch(), eventList.fetch()]);
     document.title = `${c.title} · Cases · Veriscan`;
     showHeader(c);
     showMembers(c);
     showScans(c);
-    showNotes(noteList);
+    showNotes(notesShown);
     showTimeline(events);
   }
 
