@@ -18,6 +18,7 @@ from PIL import Image
 from veriscan.analyzers.base import AnalyzerFailed, MediaKind, MediaSample
 from veriscan.analyzers.image import WEIGHTS, ImageForensicsAnalyzer, frame_scores
 from veriscan.analyzers.metadata import MetadataAnalyzer
+from veriscan.analyzers.pictures import decodes_in_one_pass
 
 SIGNALS = ["ela", "gan_fingerprint", "noise_residual", "faces"]
 # Read at test time, never copied into the repository (see the dataset's README).
@@ -247,14 +248,77 @@ def test_jpeg_beyond_a_quarter_scale_is_refused(
     assert str(metadata.value) == f"image is too large to analyse safely: {over}"
 
 
-def test_jpeg_within_the_bound_is_decoded_whole(tmp_path: Path) -> None:
-    report = ImageForensicsAnalyzer().analyze(
-        sample(tmp_path, encode(natural(13), "JPEG", quality=90), "whole.jpg")
-    )
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+def test_jpeg_within_the_bound_is_decoded_whole(tmp_path: Path, progressive: bool) -> None:
+    data = encode(natural(13), "JPEG", quality=90, progressive=progressive)
+    report = ImageForensicsAnalyzer().analyze(sample(tmp_path, data, "whole.jpg"))
     findings = {f.signal: f for f in report.findings}
     assert "decoded_at" not in findings["ela"].details
     assert findings["gan_fingerprint"].score is not None
     assert findings["ela"].weight == WEIGHTS["ela"]
+    assert report.metadata["resolution"] == "512x384"
+
+
+def test_progressive_jpeg_over_the_bound_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libjpeg holds a progressive JPEG's full-size coefficients whatever the output scale:
+    # such a photo cannot be decoded reduced within the bound.
+    data = encode(natural(14, 800, 1200), "JPEG", quality=90, progressive=True)
+    path = sample(tmp_path, data, "progressive.jpg")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 300_000)
+    with pytest.raises(AnalyzerFailed) as pixels:
+        ImageForensicsAnalyzer().analyze(path)
+    with pytest.raises(AnalyzerFailed) as metadata:
+        MetadataAnalyzer().analyze(path)
+    over = (
+        "1200x800 pixels, over the limit of 300000 "
+        "(a progressive or multi-scan JPEG cannot be decoded reduced)"
+    )
+    assert str(pixels.value) == f"image is too large to decode safely: {over}"
+    assert str(metadata.value) == f"image is too large to analyse safely: {over}"
+
+
+def test_a_reduced_rotated_photo_reports_its_upright_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 800x799 decodes at 1/2 to a square 400x400: the orientation tag, not the decoded
+    # shape, says whether the picture was turned.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode(natural(15, 799, 800), "JPEG", quality=90, exif=exif)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 300_000)
+    report = ImageForensicsAnalyzer().analyze(sample(tmp_path, data, "square.jpg"))
+    assert report.metadata["resolution"] == "799x800"
+    assert {f.signal: f for f in report.findings}["ela"].details["decoded_at"] == "1/2"
+
+
+def test_which_jpegs_decode_in_one_pass(tmp_path: Path) -> None:
+    rgb = natural(16, 64, 80)
+    baseline = encode(rgb, "JPEG", quality=90)
+    cases = {
+        "baseline": baseline,
+        "grey": encode(rgb[..., 0], "JPEG", quality=90),
+        "progressive": encode(rgb, "JPEG", quality=90, progressive=True),
+        "png": encode(rgb),
+        "cut-in-headers": baseline[:100],
+    }
+    # Components in separate scans: the first scan holds one of the three.
+    sos = baseline.index(b"\xff\xda")
+    cases["multi-scan"] = baseline[: sos + 4] + b"\x01" + baseline[sos + 5 :]
+    found = {}
+    for name, data in cases.items():
+        path = tmp_path / f"{name}.jpg"
+        path.write_bytes(data)
+        found[name] = decodes_in_one_pass(path)
+    assert found == {
+        "baseline": True,
+        "grey": True,
+        "progressive": False,
+        "png": False,
+        "cut-in-headers": False,
+        "multi-scan": False,
+    }
 
 
 @pytest.mark.parametrize(

@@ -175,8 +175,7 @@ def test_faststart_mp4_cut_near_its_end_fails(
     with pytest.raises(AnalyzerFailed) as failed:
         ANALYZER.analyze(media_sample(path, MediaKind.VIDEO))
     assert str(failed.value) == (
-        f"file is truncated: its headers declare {seconds:.2f} s "
-        f"but the media data ends at {end} s"
+        f"file is truncated: its headers declare {seconds:.2f} s but the media data ends at {end} s"
     )
 
 

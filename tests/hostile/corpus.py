@@ -255,6 +255,17 @@ MEDIA_CASES = [
         MediaCase(hostile.jpeg_dimension_bomb, "bomb.jpg", Failed(JPEG_BOMB)),
         id="jpeg-65500x65500",
     ),
+    pytest.param(
+        MediaCase(
+            hostile.progressive_jpeg_dimension_bomb,
+            "progressive.jpg",
+            Failed(
+                "image is too large to analyse safely: 20000x15000 pixels, over the limit of "
+                "89478485 (a progressive or multi-scan JPEG cannot be decoded reduced)"
+            ),
+        ),
+        id="progressive-jpeg-20000x15000",
+    ),
     # Lying WAV headers.
     pytest.param(
         MediaCase(

@@ -463,6 +463,9 @@ def draw_faces(rgb: RGB, faces: list[FaceBox], scale: float = 1.0) -> RGB:
     return canvas
 
 
+_ORIENTATION = 0x0112  # EXIF
+
+
 @dataclass(frozen=True)
 class Decoded:
     rgb: RGB  # upright
@@ -478,17 +481,16 @@ def load_image(path: Path) -> Decoded:
         with open_bounded(path, "decode") as opened:
             image = opened.image
             image.load()
-            decoded = image.size
+            # Orientations 5 to 8 turn the picture a quarter (what exif_transpose applies).
+            turned = image.getexif().get(_ORIENTATION) in (5, 6, 7, 8)
             # In place and convert only when needed: each copy of a large photo is big.
             ImageOps.exif_transpose(image, in_place=True)
-            width, height = opened.size
-            if image.size != decoded:  # turned a quarter
-                width, height = height, width
+            width, height = opened.size[::-1] if turned else opened.size
             rgb = image if image.mode == "RGB" else image.convert("RGB")
             return Decoded(np.asarray(rgb), width, height, opened.reduction)
     # The warning is caught too, for processes that turn warnings into errors.
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise AnalyzerFailed(f"image is too large to decode safely ({exc})") from exc
+        raise AnalyzerFailed(f"image is too large to decode safely: {exc}") from exc
     except (OSError, ValueError, EOFError, SyntaxError) as exc:
         raise AnalyzerFailed(f"cannot decode image: {exc}") from exc
 

@@ -5,8 +5,11 @@ allocate, and `Image.open` refuses anything over twice it. Phones now take 108 a
 megapixel photos, so a JPEG over the bound is decoded reduced instead: libjpeg scales in
 the DCT domain (1/2, 1/4), never holding the full-size picture, so the decoded pixels
 stay within the bound. Only beyond 1/4 (16 times the bound, 1.4 gigapixels: no camera
-makes such a JPEG) is it refused. Other formats have no cheap reduced decode and keep
-Pillow's bound.
+makes such a JPEG) is it refused. Only a sequential JPEG whose first scan holds every
+component is reduced: for a progressive one (or one whose components come in separate
+scans) libjpeg keeps every DCT coefficient of the full-size picture, about 2 bytes per pixel
+per component whatever the output scale, so those keep the plain bound, as do formats
+without a cheap reduced decode.
 
 A JPEG's headers are read without `Image.open`'s own check (its warning cannot be silenced
 per thread, and its error would refuse the photo before it can be reduced); the bound is
@@ -28,6 +31,12 @@ from veriscan.analyzers.base import AnalyzerFailed
 #: The most a JPEG over the pixel bound is reduced by when decoded.
 JPEG_MAX_REDUCTION = 4
 _JPEG_MAGIC = b"\xff\xd8\xff"
+# Start-of-frame markers: sequential (baseline, extended; Huffman or arithmetic) and the rest
+# (progressive, lossless, hierarchical).
+_SEQUENTIAL_FRAMES = frozenset({0xC0, 0xC1, 0xC9})
+_OTHER_FRAMES = frozenset({0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_STANDALONE = frozenset({0x01, 0xD8, *range(0xD0, 0xD8)})  # markers without a length
+_MAX_SEGMENTS = 1000  # before the first scan; a photo has a dozen
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,43 @@ def _open_jpeg(path: Path) -> Image.Image | None:
         return None
 
 
+def decodes_in_one_pass(path: Path) -> bool:
+    """Whether libjpeg decodes this JPEG straight to its output, holding no full-size
+    coefficient buffer: a sequential frame whose first scan interleaves every component
+    (libjpeg's own test for `has_multiple_scans`). Reads the headers up to the first scan;
+    anything unexpected answers False, the cautious answer."""
+    with path.open("rb") as stream:
+        if stream.read(2) != b"\xff\xd8":
+            return False
+        sequential, components = False, 0
+        for _ in range(_MAX_SEGMENTS):
+            if stream.read(1) != b"\xff":
+                return False
+            marker = stream.read(1)
+            while marker == b"\xff":  # fill bytes
+                marker = stream.read(1)
+            if not marker:
+                return False
+            code = marker[0]
+            if code in _STANDALONE:
+                continue
+            length = stream.read(2)
+            if len(length) < 2 or int.from_bytes(length, "big") < 2:
+                return False
+            size = int.from_bytes(length, "big") - 2
+            if code in _SEQUENTIAL_FRAMES or code in _OTHER_FRAMES:
+                frame = stream.read(size)
+                if len(frame) < 6:
+                    return False
+                sequential, components = code in _SEQUENTIAL_FRAMES, frame[5]
+            elif code == 0xDA:  # start of scan: its first byte is how many components
+                scan = stream.read(1)
+                return bool(scan) and sequential and scan[0] == components > 0
+            else:
+                stream.seek(size, 1)
+    return False
+
+
 @contextmanager
 def open_bounded(path: Path, verb: str, least_reduction: int = 1) -> Iterator[Opened]:
     """Open a still picture whose decoded pixels stay within `Image.MAX_IMAGE_PIXELS`.
@@ -66,14 +112,25 @@ def open_bounded(path: Path, verb: str, least_reduction: int = 1) -> Iterator[Op
     {verb} safely: ..."). Pillow's own errors pass through to the caller."""
     limit = Image.MAX_IMAGE_PIXELS  # None: the operator turned the check off
     jpeg = _open_jpeg(path)
-    image: Any = jpeg if jpeg is not None else Image.open(path)
+    try:
+        image: Any = jpeg if jpeg is not None else Image.open(path)
+    # Image.open refuses over twice the bound, and warns over it (an error where warnings
+    # are, as under pytest).
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise AnalyzerFailed(f"image is too large to {verb} safely: {exc}") from exc
     with image:
         size: tuple[int, int] = image.size
         width, height = size
+        reducible = jpeg is not None and decodes_in_one_pass(path)
         # The same rule whatever the caller's least reduction, so every analyzer agrees.
-        most = JPEG_MAX_REDUCTION if jpeg is not None else 1
+        most = JPEG_MAX_REDUCTION if reducible else 1
         if limit is not None and _reduced(size, most) > limit:
-            beyond = f" even decoded at 1/{most} scale" if most > 1 else ""
+            if reducible:
+                beyond = f" even decoded at 1/{most} scale"
+            elif jpeg is not None:
+                beyond = " (a progressive or multi-scan JPEG cannot be decoded reduced)"
+            else:
+                beyond = ""
             raise AnalyzerFailed(
                 f"image is too large to {verb} safely: {width}x{height} pixels, "
                 f"over the limit of {limit}{beyond}"
@@ -81,7 +138,7 @@ def open_bounded(path: Path, verb: str, least_reduction: int = 1) -> Iterator[Op
         reduction = 1
         if jpeg is not None:
             wanted = least_reduction
-            while limit is not None and _reduced(size, wanted) > limit:
+            while reducible and limit is not None and _reduced(size, wanted) > limit:
                 wanted *= 2
             if wanted > 1:
                 # draft picks the largest DCT scale giving at least the size asked for.

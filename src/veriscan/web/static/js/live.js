@@ -23,6 +23,11 @@ export function connect() {
   socket.on("notification:new", (data) => {
     for (const fn of listeners.get("notification:new") || []) fn(data);
   });
+  // Events sent while the tab was not connected are lost: pages that show scans listen
+  // here to read them again after each (re)connection.
+  socket.on("connect", () => {
+    for (const fn of listeners.get("connect") || []) fn();
+  });
   // A refused connection usually means an expired access token: the auth callback
   // reads the current one on every attempt.
   socket.on("connect_error", () => setTimeout(() => socket && socket.connect(), 2000));
@@ -43,7 +48,8 @@ export function watch(scanId, fn) {
   return () => watchers.get(scanId)?.delete(fn);
 }
 
-// Events about the user rather than one scan; returns the function that stops listening.
+// Events about the user rather than one scan, and "connect"; returns the function that
+// stops listening.
 export function on(event, fn) {
   if (!listeners.has(event)) listeners.set(event, new Set());
   listeners.get(event).add(fn);

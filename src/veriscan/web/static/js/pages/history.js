@@ -2,7 +2,7 @@
 // The filters live in the address (?kind=media&verdict=...), so a view can be shared.
 
 import { api, download } from "../api.js";
-import { watch } from "../live.js";
+import { on, watch } from "../live.js";
 import { alertBox, badge, empty, field, fmtDate, h, link, na, notify, pager, select } from "../ui.js";
 
 const FINAL = new Set(["completed", "failed", "COMPLETED", "FAILED"]);
@@ -130,28 +130,36 @@ export async function historyPage(view, _params, app) {
   // Unfinished scans on the page follow their live events: progress changes their status
   // cell; an outcome reads the page again (once for a burst), without leaving it.
   let unwatch = [];
+  let unfinished = 0;
   let soon = null;
   let stopped = false;
+  let shown = 0;  // the latest read of the page: an older one that answers late is dropped
   const reloadedFor = new Set();  // a replayed outcome must not reload the page forever
   const stopWatching = () => { for (const stop of unwatch) stop(); unwatch = []; };
+  const reloadSoon = () => { if (!soon && !stopped) soon = setTimeout(() => { soon = null; show(); }, 200); };
   function follow(live) {
     stopWatching();
+    unfinished = live.length;
     unwatch = live.map(({ id, cell }) => watch(id, (event, data) => {
       if (event === "scan:progress") {
         cell.replaceChildren(badge(kindName === "malware" ? "scanning" : "PROCESSING"),
           ` ${data.progress ?? 0}%`);
         return;
       }
-      if (reloadedFor.has(id) || stopped) return;
+      if (reloadedFor.has(id)) return;
       reloadedFor.add(id);
-      if (!soon) soon = setTimeout(() => { soon = null; show(); }, 200);
+      reloadSoon();
     }));
   }
+  // An outcome sent while the socket was (re)connecting is lost: read the page again.
+  const stopListening = on("connect", () => { if (unfinished) reloadSoon(); });
 
   async function show() {
+    const mine = ++shown;
     try {
       const { rows, head, pagination, live } = await kind.load(query);
-      if (stopped) return;
+      if (stopped || mine !== shown) return;
+      follow(live);
       if (!rows.length) {
         results.replaceChildren(empty(params.size > 1 ? "No scans match these filters." : "No scans yet.",
           link("/upload", "Upload a file", { class: "button" })));
@@ -166,9 +174,8 @@ export async function historyPage(view, _params, app) {
           params.set("page", page);
           app.go(`/history?${params}`);
         }));
-      follow(live);
     } catch (err) {
-      if (!stopped) results.replaceChildren(alertBox(err));
+      if (!stopped && mine === shown) results.replaceChildren(alertBox(err));
     }
   }
   await show();
@@ -176,5 +183,6 @@ export async function historyPage(view, _params, app) {
     stopped = true;
     clearTimeout(soon);
     stopWatching();
+    stopListening();
   };
 }
