@@ -1,4 +1,5 @@
-"""The sweep re-enqueues a job whose lease lapsed, and backs off while it keeps waiting."""
+"""The sweep re-enqueues a job whose lease lapsed, and backs off while it keeps waiting; a
+worker takes a lease only when it is ready to work."""
 
 from __future__ import annotations
 
@@ -13,15 +14,20 @@ from sqlalchemy import update
 
 from tests.conftest import Account
 from tests.live import LiveServer, live_server
+from tests.media.helpers import photo_jpeg, upload_media
 from veriscan.core.db import utcnow
 from veriscan.malware import runner
 from veriscan.malware.models import MalwareScan
+from veriscan.media import runner as media_runner
+from veriscan.media.models import MediaScan
 
 
 @pytest.fixture(scope="module")
 def idle_server(settings_factory: Callable[..., Any]) -> Iterator[LiveServer]:
     # No workers and a sweep interval longer than the test: only the test sweeps.
-    with live_server(settings_factory(workers=0, sweep_interval_seconds=3600)) as live:
+    with live_server(
+        settings_factory(workers=0, sweep_interval_seconds=3600, media_wait_seconds=0)
+    ) as live:
         yield live
 
 
@@ -76,3 +82,36 @@ def test_a_waiting_scan_is_woken_again_after_its_age_not_every_lease(
     with context.db.session(writes=False) as session:
         row = session.get(MalwareScan, scan)
         assert row is not None and row.status == "pending" and row.claim_token is None
+
+
+def test_a_media_worker_builds_its_analyzers_before_it_claims(
+    idle_server: LiveServer, make_account: Callable[..., Account], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Building the analyzers imports OpenCV, PyAV and c2pa: over a second the first time, and
+    # more on a busy machine. Done after the claim, it let a short lease run out before its
+    # first renewal, and another worker ran the same scan (seen in the cluster test).
+    context = idle_server.context
+    account = make_account(on=idle_server)
+    with httpx.Client(base_url=idle_server.url) as http:
+        uploaded = upload_media(http, account, photo_jpeg(seed=21))
+    assert uploaded.status_code == 202, uploaded.text
+    scan_id = uuid.UUID(uploaded.json()["data"]["id"])
+    build = context.media_analyzers
+    tokens_seen: list[str | None] = []
+
+    def observed() -> list[Any]:
+        with context.db.session() as session:
+            scan = session.get(MediaScan, scan_id)
+            assert scan is not None
+            tokens_seen.append(scan.claim_token)
+        return build()
+
+    monkeypatch.setattr(context, "media_analyzers", observed)
+    media_runner.run_media_scan(context, scan_id)
+    with context.db.session() as session:
+        scan = session.get(MediaScan, scan_id)
+        assert scan is not None
+        assert scan.status == "COMPLETED"
+    # First before the claim (no token yet), then again by the analysis, under the claim.
+    assert tokens_seen[0] is None
+    assert len(tokens_seen) == 2 and tokens_seen[1] is not None

@@ -59,6 +59,7 @@ class AppContext:
     # Set by jobs.register_all: puts a media scan on the queue.
     enqueue_media: Callable[[uuid.UUID], None] = field(default=lambda _: None)
     _media_analyzers: list[Any] | None = None
+    _media_analyzers_lock: threading.Lock = field(default_factory=threading.Lock)
     # Set as the process begins to stop: a scan that fails from then on (its threads
     # refused by a closing interpreter, its connections closed) is left to its lease
     # for another worker instead of being recorded as a crash.
@@ -116,12 +117,15 @@ class AppContext:
         )
 
     def media_analyzers(self) -> list[Any]:
-        """The media analyzers, built on first use (they import OpenCV, PyAV, c2pa...)."""
-        if self._media_analyzers is None:
-            from veriscan.analyzers.registry import build_analyzers
+        """The media analyzers, built once on first use: they import OpenCV, PyAV, c2pa...,
+        which takes over a second (more on a busy machine), so a worker builds them before
+        it claims a scan, never while holding a lease."""
+        with self._media_analyzers_lock:
+            if self._media_analyzers is None:
+                from veriscan.analyzers.registry import build_analyzers
 
-            self._media_analyzers = build_analyzers(self.settings)
-        return self._media_analyzers
+                self._media_analyzers = build_analyzers(self.settings)
+            return self._media_analyzers
 
     def media_thresholds(self) -> Any:
         from veriscan.analyzers.registry import thresholds

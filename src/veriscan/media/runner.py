@@ -32,6 +32,9 @@ class Job:
 
 def run_media_scan(context: AppContext, scan_id: uuid.UUID) -> None:
     """The queue task: claim, analyse, record. Safe to call any number of times."""
+    # Before the claim: the first call imports the analyzers (over a second), and a lease
+    # must not run out before its first renewal.
+    context.media_analyzers()
     job = _claim(context, scan_id)
     if job is None:
         return
@@ -89,15 +92,17 @@ async def _execute(context: AppContext, job: Job) -> Any:
         await asyncio.to_thread(save)
         events.progress(context, job.user_id, job.scan_id, percent, stage)
 
-    await progress("started", 5)
-    analysis = asyncio.create_task(
-        analyze_media(
+    async def analyse() -> Any:
+        await progress("started", 5)
+        return await analyze_media(
             job.sample,
             context.media_analyzers(),
             thresholds=context.media_thresholds(),
             progress=progress,
         )
-    )
+
+    # The heartbeat starts with the work, so the lease is renewed from the claim on.
+    analysis = asyncio.create_task(analyse())
     heartbeat = asyncio.create_task(
         keep_claim(
             context.db,
