@@ -44,12 +44,13 @@ class Opened:
     image: Image.Image
     #: The picture's size as its headers declare it (before any reduction or rotation).
     size: tuple[int, int]
-    #: 1 when decoded at full size, else 2 or 4 (JPEG only): the decoded picture is
+    #: 1 when decoded at full size, else 2, 4 or 8 (JPEG only): the decoded picture is
     #: about size / reduction.
     reduction: int
 
 
 def _reduced(size: tuple[int, int], reduction: int) -> int:
+    """How many pixels a picture of `size` has once decoded at 1/reduction scale."""
     width, height = size
     return -(-width // reduction) * -(-height // reduction)
 
