@@ -24,6 +24,10 @@ ST = Path(sys.executable).parent / "st"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 EXAMPLES = int(os.environ.get("VERISCAN_FUZZ_EXAMPLES", "6"))
 SEED = os.environ.get("VERISCAN_FUZZ_SEED", "20261122")
+# About 5.5 s an example across the operations here: the suite's own 120 s per test would
+# stop `make fuzz` (200 examples) half-way.
+BUDGET = 60 + 10 * EXAMPLES
+pytestmark = pytest.mark.timeout(BUDGET)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +64,7 @@ def schemathesis(server: LiveServer, account: Account, tmp_path: Path, *args: st
         *(["--seed", SEED] if SEED else []),
         *args,
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=BUDGET)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-12000:]
     return output
