@@ -167,6 +167,8 @@ def test_history_shape_filters_and_search(
         {"sortBy": "size"},
         {"sortOrder": "up"},
         {"startDate": "yesterday"},
+        {"startDate": "\x0b"},
+        {"endDate": " 2026-01-01"},
         {"startDate": "2026-02-02", "endDate": "2026-01-01"},
     ):
         assert_envelope(api.get("/api/scans/history", headers=owner.headers, params=bad), 400)

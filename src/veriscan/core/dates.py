@@ -9,10 +9,12 @@ from veriscan.core.errors import ValidationFailed
 
 def parse_bound(name: str, value: str | None, *, end_of_day: bool) -> datetime | None:
     """An ISO 8601 date-time (UTC when it has no offset), or a date meaning the whole day:
-    its first instant for a lower bound, its last for an upper bound."""
-    if value is None or not value.strip():
+    its first instant for a lower bound, its last for an upper bound. An empty value (a form's
+    blank field) is no bound; anything else, spaces included, must be a date or date-time, as
+    the schema says (DATE_OR_DATE_TIME)."""
+    if value is None or value == "":
         return None
-    text = value.strip()
+    text = value
     try:
         if len(text) == 10:
             return datetime.combine(
