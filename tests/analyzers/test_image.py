@@ -9,6 +9,7 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -337,3 +338,26 @@ def test_corrupt_image_fails_cleanly(tmp_path: Path, damage: Callable[[bytes], b
         ImageForensicsAnalyzer().analyze(broken)
     report = asyncio.run(ImageForensicsAnalyzer().run(broken))
     assert report.error is not None and report.findings == []
+
+
+def test_a_stopping_process_s_thread_pool_is_no_analyzer_crash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As for the engines: once the process stops, asyncio's pool refuses the analyzer's
+    # thread. The report carries an error (the media runner, seeing the process stop,
+    # leaves the scan to its lease) and the log a warning, with no traceback.
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = sample(tmp_path, encode(natural(17), "JPEG", quality=90), "stop.jpg")
+
+    async def in_a_stopping_loop() -> Any:
+        pool = ThreadPoolExecutor(1)
+        asyncio.get_running_loop().set_default_executor(pool)
+        pool.shutdown()
+        return await ImageForensicsAnalyzer().run(path)
+
+    caplog.set_level("INFO", logger="veriscan.analyzers")
+    report = asyncio.run(in_a_stopping_loop())
+    assert report.error == "image_forensics failed (RuntimeError)"
+    assert [r.getMessage().split(" ")[0] for r in caplog.records] == ["analyzers.refused"]
+    assert not [r for r in caplog.records if r.exc_info]

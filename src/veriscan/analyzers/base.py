@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from veriscan.core.pools import refused_by_a_stopping_pool
+
 logger = logging.getLogger("veriscan.analyzers")
 
 # Bounds on what one file may make an analyzer allocate, whatever its headers declare.
@@ -114,7 +116,18 @@ class Analyzer(ABC):
         except AnalyzerFailed as exc:
             report = Report(self.name, error=without_path(str(exc), sample.path))
         except Exception as exc:  # an analyzer bug must not take the scan down
-            logger.exception("analyzers.crashed analyzer=%s sha256=%s", self.name, sample.sha256)
+            if refused_by_a_stopping_pool(exc):
+                # The process is stopping: the runner leaves the scan to its lease.
+                logger.warning(
+                    "analyzers.refused analyzer=%s sha256=%s reason=%s",
+                    self.name,
+                    sample.sha256,
+                    exc,
+                )
+            else:
+                logger.exception(
+                    "analyzers.crashed analyzer=%s sha256=%s", self.name, sample.sha256
+                )
             report = Report(self.name, error=f"{self.name} failed ({type(exc).__name__})")
         report.seconds = time.monotonic() - started
         return report

@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
+from veriscan.core.pools import refused_by_a_stopping_pool
+
 logger = logging.getLogger("veriscan.engines")
 
 
@@ -98,10 +100,6 @@ def clean_result(category: Category, detection: str | None) -> str:
     return category.value
 
 
-# What asyncio and its thread pool say once the pool is shut down (the process is stopping).
-_STOPPING_POOL = ("cannot schedule new futures", "Executor shutdown has been called")
-
-
 class LocalEngine(ABC):
     """An engine that runs on this machine with no network."""
 
@@ -146,7 +144,7 @@ class LocalEngine(ABC):
                 seconds=time.monotonic() - started,
             )
         except RuntimeError as exc:
-            if not any(words in str(exc) for words in _STOPPING_POOL):
+            if not refused_by_a_stopping_pool(exc):
                 return self._crashed(sample, version, started, exc)
             # The process is stopping and its thread pool takes no more work: neither the
             # file's doing nor the engine's. The runner leaves the scan to its lease.
