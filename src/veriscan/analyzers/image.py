@@ -488,9 +488,6 @@ def load_image(path: Path) -> Decoded:
             width, height = opened.size[::-1] if turned else opened.size
             rgb = image if image.mode == "RGB" else image.convert("RGB")
             return Decoded(np.asarray(rgb), width, height, opened.reduction)
-    # The warning is caught too, for processes that turn warnings into errors.
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise AnalyzerFailed(f"image is too large to decode safely: {exc}") from exc
     except (OSError, ValueError, EOFError, SyntaxError) as exc:
         raise AnalyzerFailed(f"cannot decode image: {exc}") from exc
 

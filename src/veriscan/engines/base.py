@@ -143,26 +143,19 @@ class LocalEngine(ABC):
                 retryable=exc.retryable,
                 seconds=time.monotonic() - started,
             )
-        except RuntimeError as exc:
-            if not refused_by_a_stopping_pool(exc):
-                return self._crashed(sample, version, started, exc)
-            # The process is stopping and its thread pool takes no more work: neither the
-            # file's doing nor the engine's. The runner leaves the scan to its lease.
-            logger.warning(
-                "engines.refused engine=%s sha256=%s reason=%s", self.name, sample.sha256, exc
-            )
-            raise
         except Exception as exc:  # a plug-in bug must not take the scan down with it
-            return self._crashed(sample, version, started, exc)
+            if refused_by_a_stopping_pool(exc):
+                # The process is stopping and its thread pool takes no more work: neither
+                # the file's doing nor the engine's. The runner leaves the scan to its lease.
+                logger.warning(
+                    "engines.refused engine=%s sha256=%s reason=%s", self.name, sample.sha256, exc
+                )
+                raise
+            logger.exception("engines.crashed engine=%s sha256=%s", self.name, sample.sha256)
+            return EngineReport(
+                self.name,
+                version,
+                error=f"{type(exc).__name__}: engine failed",
+                seconds=time.monotonic() - started,
+            )
         return EngineReport(self.name, version, verdicts, seconds=time.monotonic() - started)
-
-    def _crashed(
-        self, sample: Sample, version: str, started: float, exc: Exception
-    ) -> EngineReport:
-        logger.error("engines.crashed engine=%s sha256=%s", self.name, sample.sha256, exc_info=exc)
-        return EngineReport(
-            self.name,
-            version,
-            error=f"{type(exc).__name__}: engine failed",
-            seconds=time.monotonic() - started,
-        )
