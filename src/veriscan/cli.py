@@ -226,8 +226,12 @@ def rotate_keys() -> None:
 
 from veriscan.client_cli import client_app  # noqa: E402 - registered after the app exists
 from veriscan.scan_cli import register as _register_scan  # noqa: E402
+from veriscan.training.cli import models_app, train_app, trainset_app  # noqa: E402
 
 app.add_typer(client_app, name="client")
+app.add_typer(models_app, name="models")
+app.add_typer(trainset_app, name="trainset")
+app.add_typer(train_app, name="train")
 _register_scan(app)
 
 

@@ -42,10 +42,12 @@ class MediaKind(enum.StrEnum):
 
 
 class Decision(enum.StrEnum):
-    """A finding that settles the verdict on its own (e.g. a signed AI declaration)."""
+    """What a finding establishes about the file from its own record, whatever the pixels
+    or samples look like (see fusion for what each does to the verdict)."""
 
-    GENERATED = "generated"  # declared or proven AI-generated
-    MANIPULATED = "manipulated"  # e.g. a C2PA manifest whose hashes no longer match
+    GENERATED = "generated"  # declared AI-generated (C2PA, XMP, generator metadata)
+    MANIPULATED = "manipulated"  # changed after signing: Content Credentials no longer match
+    CAPTURED = "captured"  # intact Content Credentials of a trusted signer declaring a capture
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,12 @@ class Finding:
     summary: str  # plain words: "Error levels are uniform across the image"
     details: dict[str, Any] = field(default_factory=dict)
     decision: Decision | None = None
+    #: The score is a probability, calibrated on held-out media for this kind of file (a
+    #: learned detector): fusion reads it as P(synthetic or manipulated).
+    calibrated: bool = False
+    #: Evidence of a stated strength (provenance): multiplies the odds that the file is
+    #: synthetic or manipulated; below 1 is evidence of authenticity.
+    odds: float | None = None
 
 
 @dataclass(frozen=True)

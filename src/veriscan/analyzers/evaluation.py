@@ -172,7 +172,7 @@ async def _evaluate_one(
     entry: LabelledFile,
     analyzers: Sequence[Analyzer],
     thresholds: Thresholds,
-    audio_analyzer: Analyzer | None,
+    soundtrack: Sequence[Analyzer] | None,
     workspace: Path,
 ) -> FileResult:
     source = directory / entry.file
@@ -193,7 +193,7 @@ async def _evaluate_one(
             neutral, KINDS[entry.modality], mime_type_of(head), neutral.stat().st_size, "0" * 64
         )
         analysis = await analyze_media(
-            sample, analyzers, thresholds=thresholds, audio_analyzer=audio_analyzer
+            sample, analyzers, thresholds=thresholds, soundtrack=soundtrack
         )
     finally:
         neutral.unlink(missing_ok=True)
@@ -220,7 +220,7 @@ async def evaluate_async(
     *,
     analyzers: Sequence[Analyzer],
     thresholds: Thresholds | None = None,
-    audio_analyzer: Analyzer | None = None,
+    soundtrack: Sequence[Analyzer] | None = None,
     modalities: Sequence[str] | None = None,
 ) -> Evaluation:
     thresholds = thresholds or Thresholds()
@@ -234,7 +234,7 @@ async def evaluate_async(
         for entry in entries:  # one file at a time; its analyzers run side by side
             results.append(
                 await _evaluate_one(
-                    directory, entry, analyzers, thresholds, audio_analyzer, Path(folder)
+                    directory, entry, analyzers, thresholds, soundtrack, Path(folder)
                 )
             )
     metrics = {
@@ -251,7 +251,7 @@ def evaluate(
     *,
     analyzers: Sequence[Analyzer],
     thresholds: Thresholds | None = None,
-    audio_analyzer: Analyzer | None = None,
+    soundtrack: Sequence[Analyzer] | None = None,
     modalities: Sequence[str] | None = None,
 ) -> Evaluation:
     """Blocking entry point for the command line."""
@@ -261,7 +261,7 @@ def evaluate(
             labels_csv,
             analyzers=analyzers,
             thresholds=thresholds,
-            audio_analyzer=audio_analyzer,
+            soundtrack=soundtrack,
             modalities=modalities,
         )
     )

@@ -1,32 +1,38 @@
-"""From the analyzers' findings to a media scan's scores, verdict and explanation.
+"""From the analyzers' findings to a media scan's scores, verdict, confidence and explanation.
 
 The rules, in order:
 
-1. A finding that carries a `Decision` (a signed or embedded AI-generation declaration,
-   generator metadata, Content Credentials whose hashes no longer match) settles the
-   verdict: DEEPFAKE, risk at least `DECISIVE_RISK`, confidence at least
-   `DECISIVE_CONFIDENCE`. The signal analysis is still reported beside it.
-2. Every other finding with a score and a weight > 0 is evidence. The weights are the
-   analyzers' own (`Finding.weight`, documented in each analyzer); fusion adds none.
-   They are pooled in log-odds space (a weighted logarithmic opinion pool):
-       risk = sigmoid( sum(w_i * logit(s_i)) / sum(w_i) ),  s_i clipped to [0.02, 0.98]
-   so a score of 0.5 is neutral, one strong signal is not drowned by several lukewarm
-   ones as it would be in a plain average, and adding more signals does not by itself
-   push the risk to an extreme. Findings without a score (no face, no audio, no
-   Content Credentials) are not evidence either way: absence proves nothing.
-3. The verdict compares the risk (0-100) with the thresholds: >= deepfake -> DEEPFAKE,
-   >= suspicious -> SUSPICIOUS, else AUTHENTIC. With no evidence at all there is no
-   risk and no verdict (None): a number would be made up.
-4. Confidence (0-100) says how sure the verdict is:
-       coverage  = min(1, sum(w_i) / FULL_EVIDENCE_WEIGHT)   how much evidence there is
-       agreement = the weighted share of evidence on the verdict's side of 0.5
-       margin    = |risk - 0.5| * 2                          how far from the fence
-       confidence = 100 * sqrt(coverage) * (agreement + margin) / 2
-5. Sub-scores are the scores of named signals, 0-100, or None when the signal is absent
-   or was not measurable: videoScore <- "video_frames", audioScore <- "audio_synthetic",
-   ganFingerprint <- "gan_fingerprint" (for video, the frames' own mean when no separate
-   finding exists), temporalConsistency <- "temporal_consistency". Like the risk, every
-   sub-score is a suspicion: higher means more likely synthetic or manipulated.
+1. A declaration decides (`Decision.GENERATED`: an AI-generation declaration in Content
+   Credentials or XMP, or a generator's own metadata): DEEPFAKE, risk and confidence at
+   least `DECISIVE_RISK` / `DECISIVE_CONFIDENCE`. The rest is still reported.
+2. Calibrated detectors (`Finding.calibrated`) give P(synthetic or manipulated), measured on
+   held-out media. When several judged the file (a video's frames and its soundtrack), the
+   highest counts: a file is manipulated when any of its tracks is.
+3. Provenance of a stated strength (`Finding.odds`) multiplies those odds: intact Content
+   Credentials are evidence of authenticity (weak when the signer is unknown), Content
+   Credentials that no longer match the file are evidence of a change. They adjust a
+   detector's probability; alone they do not make one up.
+4. Uncalibrated forensic signals (error levels, spectrum, noise, flicker...) are reported
+   beside the verdict but vote only when no calibrated detector could run on the file.
+   Then they are pooled as a weighted mean of log-odds,
+       p = sigmoid( sum(w_i * logit(s_i)) / sum(w_i) ),  s_i clipped to [0.02, 0.98],
+   and the confidence is at most `UNCALIBRATED_CONFIDENCE`: nobody has measured what such
+   a pool is worth.
+5. Risk is round(100 p); the verdict compares it with the thresholds (>= deepfake:
+   DEEPFAKE, >= suspicious: SUSPICIOUS, else AUTHENTIC). Content Credentials that no longer
+   match (`Decision.MANIPULATED`) make the verdict at least SUSPICIOUS, never DEEPFAKE by
+   themselves: the file changed after signing, which a re-save does as well as a forgery.
+   With no evidence at all there is no verdict (None): a number would be made up.
+6. Confidence is the probability that the verdict is right: p for DEEPFAKE and SUSPICIOUS,
+   1 - p for AUTHENTIC. An AUTHENTIC verdict's confidence is at most
+   `UNATTESTED_AUTHENTIC_CONFIDENCE` unless something positively attests the file
+   (`Decision.CAPTURED`): a detector that finds nothing cannot rule out a generator it has
+   never seen.
+7. Sub-scores, 0-100 suspicions or None when absent: videoScore <- "video_detector" (else
+   the frame forensics "video_frames"), audioScore <- "speech_detector" (else
+   "audio_synthetic"), ganFingerprint <- "image_detector" (the learned detector of
+   generator traces; else the spectral "gan_fingerprint"), temporalConsistency <-
+   "temporal_consistency".
 """
 
 from __future__ import annotations
@@ -41,17 +47,28 @@ from veriscan.analyzers.base import Decision, Finding, MediaKind, Report
 
 DECISIVE_RISK = 95
 DECISIVE_CONFIDENCE = 95
-FULL_EVIDENCE_WEIGHT = 1.5  # e.g. three independent signals of weight 0.5
+UNATTESTED_AUTHENTIC_CONFIDENCE = 80
+UNCALIBRATED_CONFIDENCE = 50
 SCORE_CLIP = 0.02  # no heuristic is ever 99.9 % sure; this bounds one signal's pull
-MAX_REASONS = 3  # evidence named on each side of the verdict
+PROBABILITY_CLIP = 0.005  # a calibrated probability is reported within [0.5 %, 99.5 %]
+MAX_REASONS = 3  # forensic signals named on each side
 
+# Sub-score -> the signals that feed it, best first.
 SUB_SCORES = {
-    "video_score": "video_frames",
-    "audio_score": "audio_synthetic",
-    "gan_fingerprint": "gan_fingerprint",
-    "temporal_consistency": "temporal_consistency",
+    "video_score": ("video_detector", "video_frames"),
+    "audio_score": ("speech_detector", "audio_synthetic"),
+    "gan_fingerprint": ("image_detector", "gan_fingerprint"),
+    "temporal_consistency": ("temporal_consistency",),
 }
 _NOUNS = {MediaKind.IMAGE: "image", MediaKind.VIDEO: "video", MediaKind.AUDIO: "recording"}
+LIMITS = {
+    MediaKind.IMAGE: "generators unlike those the detector was shown, and small local edits "
+    "(a retouched face, a spliced object) in an otherwise real photo",
+    MediaKind.VIDEO: "manipulations between the sampled frames, faces too small or turned "
+    "away to be found, and generators unlike those the detectors were shown",
+    MediaKind.AUDIO: "voices from synthesis systems unlike those the detector was measured "
+    "on, and edits that splice real recordings together",
+}
 
 
 class Verdict(enum.StrEnum):
@@ -82,8 +99,9 @@ class Fused:
     gan_fingerprint: int | None
     temporal_consistency: int | None
     explanation: str
-    decisive: str | None = None  # the signal whose decision settled the verdict
+    decisive: str | None = None  # the signal whose decision settled or bounded the verdict
     signals: dict[str, int | None] = field(default_factory=dict)  # every signal, 0-100
+    basis: str | None = None  # "calibrated", "uncalibrated" or "provenance": what p came from
 
     def scan_fields(self) -> dict[str, Any]:
         """The deepfake document's field names and values."""
@@ -107,9 +125,13 @@ def _maybe_percent(score: float | None) -> int | None:
     return None if score is None else _percent(score)
 
 
-def _logit(score: float) -> float:
-    clipped = min(1.0 - SCORE_CLIP, max(SCORE_CLIP, score))
+def _logit(score: float, clip: float = SCORE_CLIP) -> float:
+    clipped = min(1.0 - clip, max(clip, score))
     return math.log(clipped / (1.0 - clipped))
+
+
+def _sigmoid(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, value))))
 
 
 def _signal_score(findings: list[Finding], signal: str) -> float | None:
@@ -123,15 +145,11 @@ def _signal_score(findings: list[Finding], signal: str) -> float | None:
     return sum((f.score or 0.0) * f.weight for f in measured) / total
 
 
-def _frames_gan_fingerprint(findings: list[Finding]) -> float | None:
-    """A video's upsampling fingerprint, as the frame analysis averaged it."""
-    for finding in findings:
-        if finding.signal == "video_frames" and finding.score is not None:
-            signals = finding.details.get("signals")
-            measure = signals.get("gan_fingerprint") if isinstance(signals, dict) else None
-            value = measure.get("mean") if isinstance(measure, dict) else None
-            if isinstance(value, int | float) and 0.0 <= value <= 1.0:
-                return float(value)
+def _first_score(findings: list[Finding], signals: tuple[str, ...]) -> float | None:
+    for signal in signals:
+        score = _signal_score(findings, signal)
+        if score is not None:
+            return score
     return None
 
 
@@ -144,42 +162,72 @@ def _clause(text: str) -> str:
     return text.strip().rstrip(".")
 
 
+@dataclass(frozen=True)
+class _Evidence:
+    detectors: list[Finding]  # calibrated, measured
+    forensic: list[Finding]  # uncalibrated, measured, weighted
+    provenance: list[Finding]  # with odds
+    generated: Finding | None
+    manipulated: Finding | None
+    captured: Finding | None
+
+
+def _gather(findings: list[Finding]) -> _Evidence:
+    def decided(decision: Decision) -> Finding | None:
+        return max(
+            (f for f in findings if f.decision is decision), key=lambda f: f.weight, default=None
+        )
+
+    return _Evidence(
+        detectors=[f for f in findings if f.calibrated and f.score is not None],
+        forensic=[
+            f
+            for f in findings
+            if not f.calibrated and f.score is not None and f.weight > 0 and f.decision is None
+        ],
+        provenance=[f for f in findings if f.odds is not None and f.odds > 0],
+        generated=decided(Decision.GENERATED),
+        manipulated=decided(Decision.MANIPULATED),
+        captured=decided(Decision.CAPTURED),
+    )
+
+
+def _probability(evidence: _Evidence) -> tuple[float | None, str | None]:
+    """P(synthetic or manipulated) and what it rests on."""
+    if evidence.detectors:
+        p = max(f.score or 0.0 for f in evidence.detectors)
+        basis = "calibrated"
+        log_odds = _logit(p, PROBABILITY_CLIP)
+    elif evidence.forensic:
+        total = sum(f.weight for f in evidence.forensic)
+        log_odds = sum(f.weight * _logit(f.score or 0.0) for f in evidence.forensic) / total
+        basis = "uncalibrated"
+    elif evidence.manipulated or evidence.captured:
+        log_odds, basis = 0.0, "provenance"  # even odds on the content: nothing measured it
+    else:
+        return None, None
+    if basis != "provenance":
+        log_odds += sum(math.log(f.odds or 1.0) for f in evidence.provenance)
+    else:
+        log_odds += sum(
+            math.log(f.odds or 1.0) for f in evidence.provenance if f.decision is Decision.CAPTURED
+        )
+    return _sigmoid(log_odds), basis
+
+
 def fuse(kind: MediaKind, reports: Iterable[Report], thresholds: Thresholds | None = None) -> Fused:
     thresholds = thresholds or Thresholds()
     reports = list(reports)
     findings = [finding for report in reports for finding in report.findings]
-    decisive = max(
-        (f for f in findings if f.decision is not None),
-        key=lambda f: (f.decision is Decision.GENERATED, f.weight),
-        default=None,
-    )
-    evidence = [f for f in findings if f.score is not None and f.weight > 0 and f.decision is None]
-    total = sum(f.weight for f in evidence)
-    pooled = (
-        1.0 / (1.0 + math.exp(-sum(f.weight * _logit(f.score or 0.0) for f in evidence) / total))
-        if total > 0
-        else None
-    )
+    evidence = _gather(findings)
+    p, basis = _probability(evidence)
 
-    risk: int | None = None if pooled is None else _percent(pooled)
-    confidence = 0
-    if pooled is not None:
-        leaning = pooled >= 0.5
-        pull = [(f.weight * abs((f.score or 0.0) - 0.5), (f.score or 0.0) >= 0.5) for f in evidence]
-        strength = sum(amount for amount, _ in pull)
-        agreement = (
-            sum(amount for amount, side in pull if side == leaning) / strength if strength else 0.0
-        )
-        coverage = min(1.0, total / FULL_EVIDENCE_WEIGHT)
-        margin = abs(pooled - 0.5) * 2
-        confidence = _percent(math.sqrt(coverage) * (agreement + margin) / 2)
-    if decisive is not None:
-        risk = max(risk or 0, DECISIVE_RISK)
-        confidence = max(confidence, DECISIVE_CONFIDENCE)
-
+    risk = None if p is None else _percent(p)
     verdict: Verdict | None = None
-    if decisive is not None:
-        verdict = Verdict.DEEPFAKE
+    decisive: Finding | None = None
+    if evidence.generated is not None:
+        decisive, verdict = evidence.generated, Verdict.DEEPFAKE
+        risk = max(risk or 0, DECISIVE_RISK)
     elif risk is not None:
         if risk >= thresholds.deepfake:
             verdict = Verdict.DEEPFAKE
@@ -187,15 +235,35 @@ def fuse(kind: MediaKind, reports: Iterable[Report], thresholds: Thresholds | No
             verdict = Verdict.SUSPICIOUS
         else:
             verdict = Verdict.AUTHENTIC
+        if evidence.manipulated is not None and verdict is Verdict.AUTHENTIC:
+            decisive, verdict = evidence.manipulated, Verdict.SUSPICIOUS
+            risk = max(risk, thresholds.suspicious)
+        attested = any((f.odds or 1.0) < 1.0 for f in evidence.provenance)
+        if basis == "uncalibrated" and attested and verdict is Verdict.DEEPFAKE:
+            # Uncalibrated signals never outweigh intact Content Credentials into DEEPFAKE.
+            verdict = Verdict.SUSPICIOUS
+            risk = min(risk, thresholds.deepfake - 1)
 
-    subs = {name: _signal_score(findings, signal) for name, signal in SUB_SCORES.items()}
-    if subs["gan_fingerprint"] is None and kind is MediaKind.VIDEO:
-        subs["gan_fingerprint"] = _frames_gan_fingerprint(findings)
+    confidence = 0
+    capped: str | None = None
+    if verdict is Verdict.DEEPFAKE and decisive is not None:
+        confidence = max(_percent(p or 0.0), DECISIVE_CONFIDENCE)
+    elif verdict is not None and p is not None:
+        confidence = _percent(1.0 - p if verdict is Verdict.AUTHENTIC else p)
+        if basis == "uncalibrated" and confidence > UNCALIBRATED_CONFIDENCE:
+            confidence, capped = UNCALIBRATED_CONFIDENCE, "uncalibrated"
+        if (
+            verdict is Verdict.AUTHENTIC
+            and evidence.captured is None
+            and confidence > UNATTESTED_AUTHENTIC_CONFIDENCE
+        ):
+            confidence, capped = UNATTESTED_AUTHENTIC_CONFIDENCE, "unattested"
+
+    subs = {name: _first_score(findings, signals) for name, signals in SUB_SCORES.items()}
     signals = {
         signal: _maybe_percent(_signal_score(findings, signal))
         for signal in dict.fromkeys(f.signal for f in findings)
     }
-
     return Fused(
         verdict=verdict,
         risk_score=risk,
@@ -205,70 +273,109 @@ def fuse(kind: MediaKind, reports: Iterable[Report], thresholds: Thresholds | No
         gan_fingerprint=_maybe_percent(subs["gan_fingerprint"]),
         temporal_consistency=_maybe_percent(subs["temporal_consistency"]),
         explanation=_explain(
-            kind, reports, findings, evidence, verdict, risk, confidence, decisive, pooled
+            kind, reports, findings, evidence, verdict, risk, confidence, decisive, basis, capped
         ),
         decisive=None if decisive is None else decisive.signal,
         signals=signals,
+        basis=basis,
     )
+
+
+def _verdict_sentence(noun: str, verdict: Verdict | None, risk: int | None) -> str:
+    if verdict is None:
+        return f"Nothing in this {noun} could be measured, so no verdict was reached."
+    if verdict is Verdict.DEEPFAKE:
+        return f"This {noun} is very likely synthetic or manipulated (risk {risk}/100)."
+    if verdict is Verdict.SUSPICIOUS:
+        return (
+            f"This {noun} may be synthetic or manipulated, but not surely enough to call it "
+            f"a deepfake (risk {risk}/100)."
+        )
+    return f"No sign of generation or manipulation was found in this {noun} (risk {risk}/100)."
+
+
+def _confidence_sentence(
+    confidence: int, verdict: Verdict, decisive: Finding | None, capped: str | None
+) -> str:
+    if decisive is not None and decisive.decision is Decision.GENERATED:
+        return f"The file's own record settles it, so confidence is {confidence}/100."
+    sentence = (
+        f"Confidence {confidence}/100: the probability that this verdict is right, as the "
+        "detectors were measured on media they had not seen"
+    )
+    if capped == "unattested":
+        sentence += (
+            f"; at most {UNATTESTED_AUTHENTIC_CONFIDENCE} because nothing positively attests "
+            "the file (such as Content Credentials from a capture device) and a detector "
+            "that finds nothing cannot rule out a generator it has never seen"
+        )
+    elif capped == "uncalibrated":
+        sentence = (
+            f"Confidence {confidence}/100 at most: no calibrated detector could judge this "
+            "file, and the forensic signals that did are not calibrated. Treat this as an "
+            "indication, not a finding"
+        )
+    elif verdict is Verdict.SUSPICIOUS:
+        sentence += "; a second look by a person is worth it"
+    return sentence + "."
 
 
 def _explain(
     kind: MediaKind,
     reports: list[Report],
     findings: list[Finding],
-    evidence: list[Finding],
+    evidence: _Evidence,
     verdict: Verdict | None,
     risk: int | None,
     confidence: int,
     decisive: Finding | None,
-    pooled: float | None,
+    basis: str | None,
+    capped: str | None,
 ) -> str:
     noun = _NOUNS[kind]
-    parts: list[str] = []
-    if verdict is None:
-        parts.append(f"Nothing in this {noun} could be measured, so no verdict was reached.")
-    elif verdict is Verdict.DEEPFAKE:
-        parts.append(f"This {noun} is very likely synthetic or manipulated (risk {risk}/100).")
-    elif verdict is Verdict.SUSPICIOUS:
-        parts.append(
-            f"This {noun} shows signs of manipulation, but not enough to call it a deepfake "
-            f"(risk {risk}/100)."
-        )
-    else:
-        parts.append(f"No strong sign of manipulation was found in this {noun} (risk {risk}/100).")
-
-    if decisive is not None:
+    parts = [_verdict_sentence(noun, verdict, risk)]
+    if decisive is not None and decisive.decision is Decision.GENERATED:
         parts.append(f"Decisive: {_sentence(decisive.summary)}")
-        if pooled is not None and pooled < 0.5:
-            parts.append(
-                "The signal analysis alone found no strong trace, which does not outweigh that."
-            )
+    elif decisive is not None:
+        parts.append(
+            f"{_sentence(decisive.summary)} That alone does not make it a deepfake: a "
+            "re-saved or re-signed file fails the same check."
+        )
+    if verdict is not None:
+        parts.append(_confidence_sentence(confidence, verdict, decisive, capped))
+
+    if evidence.detectors:
+        parts.append(
+            "Detectors: " + "; ".join(_clause(f.summary) for f in evidence.detectors) + "."
+        )
+    provenance = [f for f in evidence.provenance if f is not decisive]
+    if provenance:
+        parts.append("Provenance: " + " ".join(_sentence(f.summary) for f in provenance))
 
     def named(side: bool) -> list[str]:
         chosen = sorted(
-            (f for f in evidence if ((f.score or 0.0) >= 0.5) == side and f.score != 0.5),
+            (f for f in evidence.forensic if ((f.score or 0.0) >= 0.5) == side and f.score != 0.5),
             key=lambda f: -f.weight * abs((f.score or 0.0) - 0.5),
         )
         return [f"{_clause(f.summary)} (score {_percent(f.score or 0.0)})" for f in chosen]
 
     against, supporting = named(True), named(False)
-    if against:
-        parts.append(f"Evidence of manipulation: {'; '.join(against[:MAX_REASONS])}.")
-    if supporting:
-        parts.append(f"Evidence of authenticity: {'; '.join(supporting[:MAX_REASONS])}.")
+    if basis == "uncalibrated":
+        if against:
+            parts.append(f"Evidence of manipulation: {'; '.join(against[:MAX_REASONS])}.")
+        if supporting:
+            parts.append(f"Evidence of authenticity: {'; '.join(supporting[:MAX_REASONS])}.")
+    elif against or supporting:
+        parts.append(
+            "Forensic signals, shown but not used for the verdict because they were near "
+            "chance on held-out media: " + "; ".join((against + supporting)[:MAX_REASONS]) + "."
+        )
 
-    if decisive is not None:
-        parts.append(f"The file's own record settles it, so confidence is {confidence}/100.")
-    elif verdict is not None:
-        if confidence >= 75:
-            how = "the signals agree, so the system is fairly sure"
-        elif confidence >= 50:
-            how = "the system is moderately sure"
-        else:
-            how = "the evidence is thin or mixed: treat this as an indication, not a finding"
-        parts.append(f"Confidence {confidence}/100: {how}.")
-
-    unchecked = [_sentence(f.summary) for f in findings if f.score is None and f.decision is None]
+    unchecked = [
+        _sentence(f.summary)
+        for f in findings
+        if f.score is None and f.decision is None and f.odds is None
+    ]
     unchecked += [
         f"The {report.analyzer.replace('_', ' ')} analysis could not run: {_sentence(report.error)}"
         for report in reports
@@ -276,4 +383,6 @@ def _explain(
     ]
     if unchecked:
         parts.append("Not checked or not conclusive: " + " ".join(dict.fromkeys(unchecked)))
+    if verdict is not None:
+        parts.append(f"What this analysis cannot see: {LIMITS[kind]}.")
     return " ".join(parts)

@@ -43,6 +43,7 @@ from veriscan.analyzers.base import (
     MediaSample,
     Report,
 )
+from veriscan.analyzers import animation
 from veriscan.analyzers.pictures import open_bounded
 
 METADATA_KEYS = (
@@ -92,6 +93,8 @@ class MetadataAnalyzer(Analyzer):
     def analyze(self, sample: MediaSample) -> Report:
         if sample.kind is MediaKind.IMAGE:
             facts = _probe_image(sample.path)
+        elif sample.kind is MediaKind.VIDEO and animation.is_animated(sample.path):
+            facts = _probe_animation(sample.path)
         else:
             facts = _probe_av(sample.path, sample.kind)
         return Report(self.name, metadata=facts)
@@ -110,6 +113,8 @@ def _probe_image(path: Path) -> dict[str, Any]:
             image = opened.image
             # MPO (phones, some cameras) is a JPEG with further pictures appended.
             fmt = "jpeg" if image.format == "MPO" else (image.format or "").lower()
+            if fmt == "heif":  # libheif says HEIF for every brand; HEVC-coded is HEIC
+                fmt = _heif_name(path)
             width, height = opened.size
             gps = _exif_gps(image)
             image.load()
@@ -133,6 +138,27 @@ def _probe_image(path: Path) -> dict[str, Any]:
         gpsCoordinates=gps,
     )
     return facts
+
+
+def _probe_animation(path: Path) -> dict[str, Any]:
+    """An animated GIF, WebP or APNG: its frames' facts, as for a video."""
+    facts = _empty_facts()
+    try:
+        found = animation.facts(path)
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+        raise AnalyzerFailed(f"animation is corrupt or truncated: {exc}") from exc
+    facts.update({k: v for k, v in found.items() if k in facts})
+    return facts
+
+
+def _heif_name(path: Path) -> str:
+    """heic or avif (by the ftyp box's major brand, as for FFmpeg-probed files), else heif."""
+    with path.open("rb") as stream:
+        head = stream.read(12)
+    brand = head[8:12].decode("latin-1").lower() if head[4:8] == b"ftyp" else ""
+    if brand in ("heic", "heix", "heim", "heis", "hevc", "hevx"):
+        return "heic"
+    return "avif" if brand in ("avif", "avis") else "heif"
 
 
 def _probe_av(path: Path, kind: MediaKind) -> dict[str, Any]:

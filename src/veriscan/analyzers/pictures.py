@@ -14,6 +14,10 @@ without a cheap reduced decode.
 A JPEG's headers are read without `Image.open`'s own check (its warning cannot be silenced
 per thread, and its error would refuse the photo before it can be reduced); the bound is
 checked here, on what will actually be decoded.
+
+HEIF pictures (HEIC, the iPhone's default) are read through pillow-heif's libheif, which
+registers with Pillow here, so every analyzer opens them like any other picture (within
+the same bound, which Pillow checks for every format).
 """
 
 from __future__ import annotations
@@ -24,9 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pillow_heif
 from PIL import Image, JpegImagePlugin
 
 from veriscan.analyzers.base import AnalyzerFailed
+
+# Thumbnails are not analysed; the primary picture is.
+pillow_heif.register_heif_opener(thumbnails=False)
 
 #: The most a JPEG over the pixel bound is reduced by when decoded.
 JPEG_MAX_REDUCTION = 4

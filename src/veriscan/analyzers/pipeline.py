@@ -2,7 +2,8 @@
 
 The analyzers run side by side (each on a worker thread, through `Analyzer.run`, which
 owns the timeout and the error capture). A video's soundtrack is decoded to a temporary
-16 kHz WAV and judged by the audio analyzer like any recording. Progress is reported
+16 kHz WAV and judged by the analyzers of recordings (`soundtrack_analyzers`) like any
+recording. Progress is reported
 by named stage as each analyzer finishes, then "fusion".
 """
 
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from veriscan.analyzers.audio import AudioAnalyzer
 from veriscan.analyzers.base import (
     Analyzer,
     AnalyzerFailed,
@@ -58,39 +58,51 @@ def stage_of(analyzer: Analyzer) -> str:
     return STAGES.get(analyzer.name, analyzer.name.replace("_", "-"))
 
 
+def soundtrack_analyzers(analyzers: Sequence[Analyzer]) -> list[Analyzer]:
+    """The analyzers a video's soundtrack goes to: those that judge recordings but not
+    video (a detector that takes video itself reads its soundtrack on its own)."""
+    return [a for a in analyzers if MediaKind.AUDIO in a.kinds and MediaKind.VIDEO not in a.kinds]
+
+
 async def analyze_media(
     sample: MediaSample,
     analyzers: Sequence[Analyzer],
     *,
     thresholds: Thresholds | None = None,
-    audio_analyzer: Analyzer | None = None,
+    soundtrack: Sequence[Analyzer] | None = None,
     progress: Progress | None = None,
     audio_seconds: float = 60.0,
 ) -> MediaAnalysis:
-    """Run every analyzer that accepts `sample`, plus the audio analyzer on a video's
-    soundtrack, and fuse their findings. `audio_analyzer` defaults to the AudioAnalyzer
-    among `analyzers`."""
-    if audio_analyzer is None:
-        audio_analyzer = next((a for a in analyzers if isinstance(a, AudioAnalyzer)), None)
+    """Run every analyzer that accepts `sample`, plus, for a video, the `soundtrack`
+    analyzers (default: `soundtrack_analyzers(analyzers)`) on its soundtrack, and fuse
+    their findings."""
+    if soundtrack is None:
+        soundtrack = soundtrack_analyzers(analyzers)
     chosen = [analyzer for analyzer in analyzers if analyzer.accepts(sample)]
-    if audio_analyzer and audio_analyzer not in chosen and audio_analyzer.accepts(sample):
-        chosen.append(audio_analyzer)
-    jobs: list[tuple[str, Awaitable[Report]]] = [(stage_of(a), a.run(sample)) for a in chosen]
-    if sample.kind is MediaKind.VIDEO and audio_analyzer is not None:
-        jobs.append(("audio", soundtrack_report(sample, audio_analyzer, audio_seconds)))
+    if sample.kind is MediaKind.AUDIO:
+        chosen += [a for a in soundtrack if a not in chosen and a.accepts(sample)]
+
+    async def single(job: Awaitable[Report]) -> list[Report]:
+        return [await job]
+
+    jobs: list[tuple[str, Awaitable[list[Report]]]] = [
+        (stage_of(a), single(a.run(sample))) for a in chosen
+    ]
+    if sample.kind is MediaKind.VIDEO and soundtrack:
+        jobs.append(("audio", soundtrack_reports(sample, soundtrack, audio_seconds)))
 
     lock = asyncio.Lock()  # progress goes out in order, one update at a time
     finished = 0
 
-    async def staged(stage: str, job: Awaitable[Report]) -> Report:
+    async def staged(stage: str, job: Awaitable[list[Report]]) -> list[Report]:
         nonlocal finished
-        report = await job
+        reports = await job
         async with lock:
             finished += 1
             span = LAST_ANALYZER_PERCENT - FIRST_PERCENT
             if progress is not None:
                 await progress(stage, FIRST_PERCENT + span * finished // len(jobs))
-        return report
+        return reports
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -99,7 +111,7 @@ async def analyze_media(
         # Analyzers never raise (their base captures errors): this came from `progress`,
         # and the caller should see it as raised, not wrapped in a group.
         raise failed.exceptions[0] from None
-    reports = [task.result() for task in tasks]
+    reports = [report for task in tasks for report in task.result()]
     if progress is not None:
         await progress("fusion", FUSION_PERCENT)
     fused = fuse(sample.kind, reports, thresholds)
@@ -127,32 +139,30 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def soundtrack_report(
-    sample: MediaSample, audio_analyzer: Analyzer, max_seconds: float
-) -> Report:
-    """The audio analyzer's report on a video's soundtrack (first `max_seconds`)."""
+async def soundtrack_reports(
+    sample: MediaSample, analyzers: Sequence[Analyzer], max_seconds: float
+) -> list[Report]:
+    """Each analyzer's report on a video's soundtrack (its first `max_seconds`, decoded
+    once to a temporary 16 kHz WAV that every analyzer reads)."""
     try:
         # Imported here: the video analyzer pulls in OpenCV, which audio-only runs skip.
         from veriscan.analyzers.video import extract_audio
     except ImportError:
-        return Report(audio_analyzer.name, error="soundtrack extraction is not available")
+        return [Report(a.name, error="soundtrack extraction is not available") for a in analyzers]
     with tempfile.TemporaryDirectory(prefix="veriscan-audio-") as folder:
         wav = Path(folder) / "soundtrack.wav"
         try:
             found = await asyncio.to_thread(extract_audio, sample.path, wav, max_seconds)
         except AnalyzerFailed as exc:
-            return Report(
-                audio_analyzer.name,
-                error=f"the soundtrack cannot be read ({without_path(str(exc), sample.path)})",
-            )
+            error = f"the soundtrack cannot be read ({without_path(str(exc), sample.path)})"
+            return [Report(a.name, error=error) for a in analyzers]
         except Exception as exc:  # a decoder bug must not take the scan down
             logger.exception("analyzers.soundtrack_failed sha256=%s", sample.sha256)
-            return Report(
-                audio_analyzer.name, error=f"soundtrack extraction failed ({type(exc).__name__})"
-            )
+            error = f"soundtrack extraction failed ({type(exc).__name__})"
+            return [Report(a.name, error=error) for a in analyzers]
         if not found:
             finding = Finding("audio_synthetic", None, 0.0, NO_AUDIO_TRACK)
-            return Report(audio_analyzer.name, findings=[finding])
+            return [Report(analyzers[0].name, findings=[finding])]
         track = MediaSample(
             wav,
             MediaKind.AUDIO,
@@ -160,7 +170,8 @@ async def soundtrack_report(
             wav.stat().st_size,
             await asyncio.to_thread(_sha256, wav),
         )
-        report = await audio_analyzer.run(track)
-    # Its facts describe our temporary WAV (16 kHz PCM), not the video's own soundtrack.
-    report.metadata = {}
-    return report
+        reports = list(await asyncio.gather(*(a.run(track) for a in analyzers)))
+    for report in reports:
+        # Its facts describe our temporary WAV (16 kHz PCM), not the video's own soundtrack.
+        report.metadata = {}
+    return reports

@@ -19,8 +19,14 @@ network. Trust is judged only against the anchors the operator configures.
 trusted / untrusted / valid are c2patool's "valid"; invalid is "invalid"; none and
 unsupported are "none". Findings (signal, decision):
 
-- `c2pa`: MANIPULATED when the active manifest's hashes or signature no longer match
-  (`*.mismatch` codes: the file or its manifest changed after signing).
+- `c2pa`: evidence of a stated strength (`Finding.odds`, `C2PA_ODDS`): intact Content
+  Credentials are evidence of authenticity, weak when the signer is on no trust list (anyone
+  can make a certificate), stronger when it is; CAPTURED when a trusted signer's active
+  manifest declares a capture (IPTC `digitalCapture` and kin). MANIPULATED when the active
+  manifest's hashes or signature no longer match (`*.mismatch` codes: the file or its
+  manifest changed after signing), which fusion reads as "changed after signing", never as
+  a deepfake by itself. An intact manifest that declares a non-captured source (digital art,
+  `algorithmicMedia`, a screen capture...) is no evidence of authenticity: it says so.
 - `ai_declaration`: GENERATED when any manifest of the store (active or ingredient), or the
   file's XMP, declares the IPTC digital source type `trainedAlgorithmicMedia` or
   `compositeWithTrainedAlgorithmicMedia`.
@@ -91,18 +97,38 @@ _XMP_SOURCE_TYPE = re.compile(
 _XMP_CREATOR_TOOL = re.compile(
     r"CreatorTool(?:\s*=\s*[\"']([^\"']+)[\"']|>\s*([^<]+?)\s*<)", re.IGNORECASE
 )
-# (score, weight) of the `c2pa` finding. An intact manifest from an unknown signer says little
-# (anyone can make a certificate); hashes that no longer match say a lot. States not listed
-# (none, remote, unreadable, unsupported) measure nothing: (None, 0).
-C2PA_SCORES: dict[str, tuple[float, float]] = {
-    "tampered": (0.97, 1.0),
-    "ingredient_tampered": (0.8, 0.7),
-    "invalid": (0.6, 0.5),
-    "credential": (0.3, 0.1),
-    "untrusted": (0.3, 0.1),
-    "valid": (0.3, 0.1),
-    "trusted": (0.1, 0.6),
+# How much each outcome multiplies the odds that the file is synthetic or manipulated. These
+# are stated assumptions, not measurements (no labelled set of signed media exists to fit them
+# on): an intact manifest from an unknown signer says little, since anyone can make a
+# certificate; a trusted signer's says more, and its declared capture most; hashes that no
+# longer match say the bytes changed after signing, which re-saving does as well as forging.
+# States not listed (none, remote, unreadable, unsupported) are no evidence either way.
+C2PA_ODDS: dict[str, float] = {
+    "tampered": 3.0,
+    "ingredient_tampered": 1.5,
+    "invalid": 1.5,
+    "credential": 0.7,
+    "untrusted": 0.7,
+    "valid": 0.7,
+    "trusted": 0.25,
+    "captured": 0.05,
 }
+# IPTC digital source types that describe a capture of the real world.
+CAPTURE_SOURCE_TYPES = frozenset(
+    {"digitalcapture", "computationalcapture", "negativefilm", "positivefilm", "print"}
+)
+# ...and those that say the content was made, not captured (AI types are handled apart).
+MADE_SOURCE_TYPES = frozenset(
+    {
+        "digitalart",
+        "digitalcreation",
+        "algorithmicmedia",
+        "virtualrecording",
+        "compositesynthetic",
+        "datadrivenmedia",
+        "screencapture",
+    }
+)
 _REMOTE_URL = re.compile(r"https?://\S+")
 # Failures about the certificate alone (expired, untrusted) say nothing about the content;
 # a revoked certificate does (its key may be in other hands), so it is not in this list.
@@ -177,7 +203,8 @@ class ProvenanceAnalyzer(Analyzer):
         generator = next((t.generator for t in traces), None) or next(
             (d.software_agent for d in ai if d.software_agent), None
         )
-        findings = [_c2pa_finding(facts), *_ai_findings(ai, traces)]
+        active_types = {_local(d.digital_source_type) for d in declarations if d.active}
+        findings = [_c2pa_finding(facts, active_types), *_ai_findings(ai, traces)]
         metadata = {
             "c2pa": {
                 "state": facts.state,
@@ -301,8 +328,13 @@ def _agent_name(agent: Any) -> str | None:
     return str(agent) if isinstance(agent, str) and agent else None
 
 
+def _local(source_type: str) -> str:
+    """The IPTC term without its namespace, lower case ("digitalcapture")."""
+    return source_type.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
 def _is_ai(source_type: str) -> bool:
-    return source_type.rstrip("/").rsplit("/", 1)[-1].lower() in AI_SOURCE_TYPES
+    return _local(source_type) in AI_SOURCE_TYPES
 
 
 def _read_ends(path: Path) -> tuple[bytes, bytes]:
@@ -437,7 +469,8 @@ def _exif_text(value: Any) -> str:
     return value.decode("utf-8", "replace").strip("\x00 ")
 
 
-def _c2pa_finding(facts: C2paFacts) -> Finding:
+def _c2pa_finding(facts: C2paFacts, active_types: set[str] | None = None) -> Finding:
+    active_types = active_types or set()
     outcome, codes, signer = facts.state, ", ".join(facts.failures), facts.signer
     if facts.state == "invalid" and facts.tampered:
         outcome = "tampered"
@@ -445,26 +478,44 @@ def _c2pa_finding(facts: C2paFacts) -> Finding:
         outcome = "ingredient_tampered"
     elif facts.state == "invalid" and all(c.startswith(_CREDENTIAL_ONLY) for c in facts.failures):
         outcome = "credential"  # e.g. an old camera certificate since expired: content intact
+    elif facts.state == "trusted" and active_types & CAPTURE_SOURCE_TYPES:
+        outcome = "captured"
     unchecked, tampered = "so they were not checked", ", ".join(facts.tampered)
     summary = {
         "tampered": f"The Content Credentials no longer match the file ({tampered}): "
         "the file or its manifest was changed after signing.",
         "ingredient_tampered": f"An earlier version's Content Credentials were altered ({codes}).",
-        "credential": f"Intact Content Credentials; the signing certificate fails ({codes}).",
+        "credential": f"Intact Content Credentials; the signing certificate fails ({codes}): "
+        "weak evidence of authenticity.",
         "invalid": f"The Content Credentials fail validation ({codes}).",
+        "captured": f"Intact Content Credentials from a trusted signer ({signer}) declare a "
+        "capture by a device: positive evidence of authenticity.",
         "trusted": f"Intact Content Credentials signed by a trusted signer ({signer}).",
         "untrusted": f"Intact Content Credentials, but the signer ({signer}) is on no trust list: "
-        "they say who signed, not that the signer is who it claims to be.",
-        "valid": f"Intact Content Credentials signed by {signer}; trust was not assessed.",
+        "they say who signed, not that the signer is who it claims to be, so they are weak "
+        "evidence of authenticity.",
+        "valid": f"Intact Content Credentials signed by {signer}; trust was not assessed, so "
+        "they are weak evidence of authenticity.",
         "remote": f"The file points to Content Credentials on a server; {unchecked} (offline).",
         "unreadable": f"The file could not be parsed for Content Credentials; {unchecked}.",
         "unsupported": "Content Credentials cannot be read from this file format.",
         "none": "No Content Credentials (C2PA). Most media carries none: this proves nothing.",
     }[outcome]
-    score, weight = C2PA_SCORES.get(outcome, (None, 0.0))
-    decision = Decision.MANIPULATED if outcome == "tampered" else None
-    details = {"state": facts.state, "failures": facts.failures, "signer": signer}
-    return Finding("c2pa", score, weight, summary, {**details, "error": facts.error}, decision)
+    odds = C2PA_ODDS.get(outcome)
+    made = sorted(active_types & MADE_SOURCE_TYPES)
+    if odds is not None and odds < 1 and made and not active_types & CAPTURE_SOURCE_TYPES:
+        # Intact, but the manifest itself says the content was made, not captured.
+        odds = 1.0
+        summary = (
+            f"Intact Content Credentials ({signer}) declare the content as {', '.join(made)}: "
+            "made with software, not captured, so they are no evidence of authenticity."
+        )
+    # Shown in the scan's signals as a suspicion; fusion reads the odds, not this.
+    score = None if odds is None else round(odds / (1 + odds), 3)
+    decision = {"tampered": Decision.MANIPULATED, "captured": Decision.CAPTURED}.get(outcome)
+    details = {"state": facts.state, "outcome": outcome, "failures": facts.failures}
+    details |= {"signer": signer, "error": facts.error, "odds": odds}
+    return Finding("c2pa", score, 0.0, summary, details, decision, odds=odds)
 
 
 def _ai_findings(ai: list[Declaration], traces: list[Trace]) -> list[Finding]:

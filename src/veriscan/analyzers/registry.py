@@ -7,6 +7,7 @@ from typing import Any
 
 from veriscan.analyzers.audio import AudioAnalyzer
 from veriscan.analyzers.base import Analyzer, MediaKind
+from veriscan.analyzers.detectors import ImageDetector, VideoDetector
 from veriscan.analyzers.fusion import Thresholds
 from veriscan.analyzers.image import ImageForensicsAnalyzer
 from veriscan.analyzers.learned import DetectorSpec, load_detectors
@@ -41,6 +42,8 @@ def build_analyzers(settings: Settings) -> list[Analyzer]:
         ImageForensicsAnalyzer(),
         VideoAnalyzer(),
         AudioAnalyzer(),
+        ImageDetector(settings.model_dir),
+        VideoDetector(settings.model_dir),
         *load_detectors(detector_specs(settings.learned_detectors)),
     ]
     for analyzer in analyzers:

@@ -30,6 +30,7 @@ import av
 import cv2
 import numpy as np
 
+from veriscan.analyzers import animation
 from veriscan.analyzers.base import (
     AV_OPTIONS,
     MAX_SAMPLE_RATE,
@@ -192,7 +193,7 @@ def _seek_samples(path: Path, times: list[float]) -> Iterator[Sampled]:
                 return
 
 
-def _sequential_samples(path: Path) -> Iterator[Sampled]:
+def _sequential_samples(path: Path, samples: int = SAMPLES) -> Iterator[Sampled]:
     """For streams without a duration: count packets, then decode in order and keep
     evenly spaced frames (within the decode budget)."""
     with _open(path) as container:
@@ -205,7 +206,7 @@ def _sequential_samples(path: Path) -> Iterator[Sampled]:
     count = min(count, budget)
     if count == 0:
         return
-    wanted = sorted({min(count - 1, int((i + 0.5) * count / SAMPLES)) for i in range(SAMPLES)})
+    wanted = sorted({min(count - 1, int((i + 0.5) * count / samples)) for i in range(samples)})
     with _open(path) as container:
         stream = container.streams.video[0]
         rate = float(stream.average_rate or 25)
@@ -224,8 +225,12 @@ def _sequential_samples(path: Path) -> Iterator[Sampled]:
                 index += 1
 
 
-def sample_frames(path: Path) -> Iterator[Sampled]:
-    """Up to SAMPLES frames spread over the whole video, one at a time."""
+def sample_frames(path: Path, samples: int = SAMPLES) -> Iterator[Sampled]:
+    """Up to `samples` frames spread over the whole video, one at a time."""
+    if animation.is_animated(path):
+        for time, frame, following in animation.sampled_frames(path, samples):
+            yield Sampled(time, frame, following)
+        return
     with _open(path) as container:
         if not container.streams.video:
             return
@@ -233,7 +238,7 @@ def sample_frames(path: Path) -> Iterator[Sampled]:
         duration = _duration(container, stream)
         start = _start(stream)
     if duration and duration > 0:
-        times = [start + (i + 0.5) * duration / SAMPLES for i in range(SAMPLES)]
+        times = [start + (i + 0.5) * duration / samples for i in range(samples)]
         seen: set[float] = set()
         for sampled in _seek_samples(path, times):
             if sampled.time not in seen:  # a short clip can land twice on one frame
@@ -241,7 +246,7 @@ def sample_frames(path: Path) -> Iterator[Sampled]:
                 yield sampled
         if seen:
             return
-    yield from _sequential_samples(path)
+    yield from _sequential_samples(path, samples)
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -346,6 +351,8 @@ def _frame_score(scores: dict[str, float | None]) -> float | None:
 
 
 def _metadata(path: Path) -> dict[str, Any]:
+    if animation.is_animated(path):
+        return {k: v for k, v in animation.facts(path).items() if v is not None}
     with _open(path) as container:
         facts: dict[str, Any] = {"has_audio": bool(container.streams.audio)}
         if container.bit_rate:
@@ -467,6 +474,8 @@ def extract_audio(path: Path, out_wav: Path, max_seconds: float) -> bool:
     AnalyzerFailed when the container cannot be opened at all."""
     limit = int(max_seconds * AUDIO_RATE)
     written = 0
+    if animation.is_animated(path):
+        return False  # GIF, WebP and APNG carry no sound
     with _open(path) as container:
         if not container.streams.audio or limit <= 0:
             return False

