@@ -308,7 +308,7 @@ def test_a_videos_soundtrack_goes_to_the_audio_analyzer(tmp_path: Path) -> None:
         seen.append(stage)
 
     sample = _sample(_video(tmp_path / "v.mp4", with_audio=True), MediaKind.VIDEO)
-    analysis = asyncio.run(analyze_media(sample, [], audio_analyzer=listener, progress=progress))
+    analysis = asyncio.run(analyze_media(sample, [], soundtrack=[listener], progress=progress))
     [(track, rate)] = listener.samples
     assert (track.kind, track.mime_type, rate) == (MediaKind.AUDIO, "audio/wav", 16_000)
     assert not track.path.exists()  # the temporary WAV is gone
@@ -335,7 +335,7 @@ def test_an_audio_sample_runs_the_given_audio_analyzer_once(tmp_path: Path) -> N
     soundfile.write(path, np.zeros(1600), 16_000)
     listener = RecordingAudio()
     analysis = asyncio.run(
-        analyze_media(_sample(path, MediaKind.AUDIO), [listener], audio_analyzer=listener)
+        analyze_media(_sample(path, MediaKind.AUDIO), [listener], soundtrack=[listener])
     )
     assert len(listener.samples) == 1
     assert analysis.fused.audio_score == 80

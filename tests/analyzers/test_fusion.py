@@ -7,9 +7,11 @@ import math
 import pytest
 
 from veriscan.analyzers.base import Decision, Finding, MediaKind, Report
-from veriscan.analyzers.fusion import Fused, Thresholds, Verdict, fuse
+from veriscan.analyzers.fusion import LIMITS, Fused, Thresholds, Verdict, fuse
 
 NO_FACE = "No face was found, so face checks did not apply."
+NO_C2PA = "No Content Credentials (C2PA). This proves nothing."
+IMAGE_LIMITS = f"What this analysis cannot see: {LIMITS[MediaKind.IMAGE]}."
 
 
 def _pool(*pairs: tuple[float, float]) -> float:
@@ -19,38 +21,47 @@ def _pool(*pairs: tuple[float, float]) -> float:
     return 1 / (1 + math.exp(-mean))
 
 
-def image_reports(ela: float, gan: float, noise: float) -> list[Report]:
-    return [
-        Report("metadata", metadata={"resolution": "640x480"}),
-        Report(
-            "image_forensics",
-            findings=[
-                Finding("ela", ela, 0.5, "Error levels are uneven across the picture"),
-                Finding(
-                    "gan_fingerprint", gan, 0.5, "The spectrum shows a periodic upsampling grid"
-                ),
-                Finding("noise_residual", noise, 0.4, "Sensor noise is consistent"),
-                Finding("faces", None, 0.0, NO_FACE),
-            ],
-        ),
-        Report(
-            "provenance",
-            findings=[
-                Finding("c2pa", None, 0.0, "No Content Credentials (C2PA). This proves nothing."),
-            ],
-        ),
-    ]
+def _odds(p: float) -> float:
+    return p / (1 - p)
 
 
-def test_signals_pool_in_log_odds_with_exact_scores() -> None:
-    fused = fuse(MediaKind.IMAGE, image_reports(ela=0.3, gan=0.9, noise=0.4))
+def _p(odds: float) -> float:
+    return odds / (1 + odds)
+
+
+def forensic(ela: float, gan: float, noise: float) -> Report:
+    return Report(
+        "image_forensics",
+        findings=[
+            Finding("ela", ela, 0.5, "Error levels are uneven across the picture"),
+            Finding("gan_fingerprint", gan, 0.5, "The spectrum shows a periodic upsampling grid"),
+            Finding("noise_residual", noise, 0.4, "Sensor noise is consistent"),
+            Finding("faces", None, 0.0, NO_FACE),
+        ],
+    )
+
+
+def detector(score: float, signal: str = "image_detector", **details: object) -> Report:
+    summary = f"the learned detector rates it {score:.0%} likely generated"
+    finding = Finding(signal, score, 1.0, summary, dict(details), calibrated=True)
+    return Report(signal, findings=[finding])
+
+
+def provenance(*findings: Finding) -> Report:
+    return Report("provenance", findings=list(findings) or [Finding("c2pa", None, 0.0, NO_C2PA)])
+
+
+def c2pa(odds: float, summary: str, decision: Decision | None = None) -> Finding:
+    return Finding("c2pa", round(_p(odds), 3), 0.0, summary, decision=decision, odds=odds)
+
+
+def test_without_a_calibrated_detector_the_forensic_signals_pool_and_confidence_is_capped() -> None:
+    fused = fuse(MediaKind.IMAGE, [forensic(ela=0.3, gan=0.9, noise=0.4), provenance()])
     pooled = _pool((0.3, 0.5), (0.9, 0.5), (0.4, 0.4))
     assert fused.risk_score == round(pooled * 100) == 59
     assert fused.verdict is Verdict.SUSPICIOUS
-    # coverage 1.4/1.5; agreement 0.2 / (0.1 + 0.2 + 0.04); margin |p - .5| * 2
-    agreement = 0.2 / 0.34
-    expected = math.sqrt(1.4 / 1.5) * (agreement + abs(pooled - 0.5) * 2) / 2
-    assert fused.confidence == round(expected * 100) == 37
+    assert fused.confidence == 50  # would be 59: the pool is not calibrated
+    assert fused.basis == "uncalibrated"
     assert fused.gan_fingerprint == 90
     assert (fused.video_score, fused.audio_score, fused.temporal_consistency) == (None,) * 3
     assert fused.decisive is None
@@ -61,71 +72,115 @@ def test_signals_pool_in_log_odds_with_exact_scores() -> None:
         "faces": None,
         "c2pa": None,
     }
-
-
-def test_a_strong_signal_is_not_drowned_by_lukewarm_ones() -> None:
-    plain_average = (0.3 * 0.5 + 0.95 * 0.5 + 0.4 * 0.4) / 1.4
-    fused = fuse(MediaKind.IMAGE, image_reports(ela=0.3, gan=0.95, noise=0.4))
-    assert round(plain_average * 100) == 56
-    assert fused.risk_score == round(_pool((0.3, 0.5), (0.95, 0.5), (0.4, 0.4)) * 100) == 65
-
-
-def test_explanation_names_evidence_both_ways_certainty_and_what_was_not_checked() -> None:
-    fused = fuse(MediaKind.IMAGE, image_reports(ela=0.3, gan=0.9, noise=0.4))
     assert fused.explanation == (
-        "This image shows signs of manipulation, but not enough to call it a deepfake "
-        "(risk 59/100). "
+        "This image may be synthetic or manipulated, but not surely enough to call it a "
+        "deepfake (risk 59/100). "
+        "Confidence 50/100 at most: no calibrated detector could judge this file, and the "
+        "forensic signals that did are not calibrated. Treat this as an indication, not a "
+        "finding. "
         "Evidence of manipulation: The spectrum shows a periodic upsampling grid (score 90). "
         "Evidence of authenticity: Error levels are uneven across the picture (score 30); "
         "Sensor noise is consistent (score 40). "
-        "Confidence 37/100: the evidence is thin or mixed: treat this as an indication, "
-        "not a finding. "
-        f"Not checked or not conclusive: {NO_FACE} "
-        "No Content Credentials (C2PA). This proves nothing."
+        f"Not checked or not conclusive: {NO_FACE} {NO_C2PA} {IMAGE_LIMITS}"
     )
+
+
+def test_a_calibrated_detector_decides_and_forensic_signals_are_only_shown() -> None:
+    reports = [forensic(ela=0.1, gan=0.05, noise=0.1), detector(0.91), provenance()]
+    fused = fuse(MediaKind.IMAGE, reports)
+    assert (fused.verdict, fused.risk_score, fused.confidence) == (Verdict.DEEPFAKE, 91, 91)
+    assert fused.basis == "calibrated"
+    assert fused.gan_fingerprint == 91  # the learned detector of generator traces
+    assert fused.signals["gan_fingerprint"] == 5  # the spectral one, still reported
+    assert fused.explanation == (
+        "This image is very likely synthetic or manipulated (risk 91/100). "
+        "Confidence 91/100: the probability that this verdict is right, as the detectors "
+        "were measured on media they had not seen. "
+        "Detectors: the learned detector rates it 91% likely generated. "
+        "Forensic signals, shown but not used for the verdict because they were near chance "
+        "on held-out media: The spectrum shows a periodic upsampling grid (score 5); "
+        "Error levels are uneven across the picture (score 10); "
+        "Sensor noise is consistent (score 10). "
+        f"Not checked or not conclusive: {NO_FACE} {NO_C2PA} {IMAGE_LIMITS}"
+    )
+
+
+def test_authentic_above_80_needs_positive_evidence() -> None:
+    plain = fuse(MediaKind.IMAGE, [detector(0.04), provenance()])
+    assert (plain.verdict, plain.risk_score, plain.confidence) == (Verdict.AUTHENTIC, 4, 80)
+    assert "at most 80 because nothing positively attests the file" in plain.explanation
+
+    weak = c2pa(0.7, "Intact Content Credentials, but the signer is on no trust list.")
+    signed = fuse(MediaKind.IMAGE, [detector(0.04), provenance(weak)])
+    expected = _p(_odds(0.04) * 0.7)
+    assert signed.risk_score == round(expected * 100) == 3
+    assert signed.confidence == 80  # weak evidence is not an attestation
+    assert "Provenance: Intact Content Credentials, but the signer" in signed.explanation
+
+    captured = c2pa(0.05, "A trusted camera signed this capture.", Decision.CAPTURED)
+    attested = fuse(MediaKind.IMAGE, [detector(0.04), provenance(captured)])
+    p = _p(_odds(0.04) * 0.05)
+    assert attested.verdict is Verdict.AUTHENTIC
+    assert attested.confidence == round((1 - max(p, 0.01)) * 100) == 99
+    assert "at most 80" not in attested.explanation
+
+
+def test_a_tampered_manifest_means_changed_after_signing_not_a_deepfake() -> None:
+    tampered = c2pa(
+        3.0,
+        "The Content Credentials no longer match the file (assertion.dataHash.mismatch).",
+        Decision.MANIPULATED,
+    )
+    # The pixels look real: the manifest alone makes it SUSPICIOUS, at the threshold.
+    fused = fuse(MediaKind.IMAGE, [detector(0.05), provenance(tampered)])
+    assert round(_p(_odds(0.05) * 3) * 100) == 14
+    assert (fused.verdict, fused.risk_score, fused.confidence) == (Verdict.SUSPICIOUS, 40, 40)
+    assert fused.decisive == "c2pa"
+    assert fused.explanation.startswith(
+        "This image may be synthetic or manipulated, but not surely enough to call it a "
+        "deepfake (risk 40/100). The Content Credentials no longer match the file "
+        "(assertion.dataHash.mismatch). That alone does not make it a deepfake: a re-saved or "
+        "re-signed file fails the same check."
+    )
+    # The pixels look generated: the manifest's evidence adds to the detector's.
+    strong = fuse(MediaKind.IMAGE, [detector(0.6), provenance(tampered)])
+    assert strong.risk_score == round(_p(_odds(0.6) * 3) * 100) == 82
+    assert (strong.verdict, strong.decisive) == (Verdict.DEEPFAKE, None)
+    # Nothing could judge the content: SUSPICIOUS at even odds.
+    alone = fuse(MediaKind.VIDEO, [provenance(tampered)])
+    assert (alone.verdict, alone.risk_score, alone.confidence) == (Verdict.SUSPICIOUS, 50, 50)
+    assert alone.basis == "provenance"
 
 
 def test_a_generation_declaration_decides_whatever_the_signals_say() -> None:
-    reports = image_reports(ela=0.2, gan=0.1, noise=0.3)
-    reports[2].findings.append(
-        Finding(
-            "ai_declaration",
-            0.99,
-            1.0,
-            "The file declares itself AI-generated in its C2PA manifest (trainedAlgorithmicMedia).",
-            decision=Decision.GENERATED,
-        )
+    declared = Finding(
+        "ai_declaration",
+        0.99,
+        1.0,
+        "The file declares itself AI-generated in its C2PA manifest (trainedAlgorithmicMedia).",
+        decision=Decision.GENERATED,
     )
-    fused = fuse(MediaKind.IMAGE, reports)
-    assert fused.verdict is Verdict.DEEPFAKE
-    assert fused.risk_score == 95
-    assert fused.confidence == 95
+    fused = fuse(MediaKind.IMAGE, [forensic(0.2, 0.1, 0.3), detector(0.1), provenance(declared)])
+    assert (fused.verdict, fused.risk_score, fused.confidence) == (Verdict.DEEPFAKE, 95, 95)
     assert fused.decisive == "ai_declaration"
-    assert fused.gan_fingerprint == 10  # the signal is still reported as measured
+    assert fused.gan_fingerprint == 10  # the detector is still reported as measured
     assert fused.explanation.startswith(
         "This image is very likely synthetic or manipulated (risk 95/100). "
         "Decisive: The file declares itself AI-generated in its C2PA manifest "
         "(trainedAlgorithmicMedia). "
-        "The signal analysis alone found no strong trace, which does not outweigh that."
+        "The file's own record settles it, so confidence is 95/100."
     )
-    assert "The file's own record settles it, so confidence is 95/100." in fused.explanation
 
 
-def test_a_tampered_manifest_decides_and_keeps_a_higher_pooled_risk() -> None:
-    reports = image_reports(ela=0.99, gan=0.99, noise=0.99)
-    reports[2].findings[0] = Finding(
-        "c2pa",
-        0.97,
-        1.0,
-        "The Content Credentials no longer match the file (assertion.dataHash.mismatch).",
-        decision=Decision.MANIPULATED,
-    )
-    fused = fuse(MediaKind.IMAGE, reports)
-    assert fused.verdict is Verdict.DEEPFAKE
-    assert fused.decisive == "c2pa"
-    assert fused.risk_score == 98  # every signal at the 0.98 clip
-    assert fused.confidence >= 95
-    assert "Decisive: The Content Credentials no longer match the file" in fused.explanation
+def test_uncalibrated_signals_never_outweigh_intact_credentials_into_deepfake() -> None:
+    weak = c2pa(0.7, "Intact Content Credentials, but the signer is on no trust list.")
+    fused = fuse(MediaKind.IMAGE, [forensic(0.95, 0.95, 0.95), provenance(weak)])
+    assert round(_p(_odds(_pool((0.95, 1.4))) * 0.7) * 100) == 93
+    assert (fused.verdict, fused.risk_score) == (Verdict.SUSPICIOUS, 69)
+    # A calibrated detector may: generated pictures get signed too.
+    signed_fake = fuse(MediaKind.IMAGE, [detector(0.95), provenance(weak)])
+    assert signed_fake.verdict is Verdict.DEEPFAKE
+    assert signed_fake.risk_score == round(_p(_odds(0.95) * 0.7) * 100) == 93
 
 
 @pytest.mark.parametrize(
@@ -141,11 +196,12 @@ def test_a_tampered_manifest_decides_and_keeps_a_higher_pooled_risk() -> None:
     ],
 )
 def test_thresholds(score: float, thresholds: Thresholds, verdict: Verdict) -> None:
-    reports = [Report("audio", findings=[Finding("audio_synthetic", score, 0.5, "Voice cues")])]
-    fused = fuse(MediaKind.AUDIO, reports, thresholds)
+    fused = fuse(MediaKind.AUDIO, [detector(score, "speech_detector")], thresholds)
     assert fused.risk_score == round(score * 100)
     assert fused.audio_score == round(score * 100)
     assert fused.verdict is verdict
+    right = score if verdict is not Verdict.AUTHENTIC else 1 - score
+    assert fused.confidence == round(right * 100)
 
 
 def test_thresholds_must_be_ordered() -> None:
@@ -177,7 +233,13 @@ def test_nothing_measurable_gives_no_verdict_and_says_why() -> None:
     )
 
 
-def test_video_sub_scores_and_a_missing_soundtrack() -> None:
+def test_weak_provenance_alone_makes_no_verdict() -> None:
+    weak = c2pa(0.7, "Intact Content Credentials, but the signer is on no trust list.")
+    fused = fuse(MediaKind.AUDIO, [provenance(weak)])
+    assert (fused.verdict, fused.risk_score) == (None, None)
+
+
+def test_video_scores_take_the_higher_of_frames_and_soundtrack() -> None:
     frames = Finding(
         "video_frames",
         0.8,
@@ -188,36 +250,26 @@ def test_video_sub_scores_and_a_missing_soundtrack() -> None:
     reports = [
         Report(
             "video_forensics",
-            findings=[
-                frames,
-                Finding("temporal_consistency", 0.9, 0.6, "Faces flicker between frames"),
-            ],
+            findings=[frames, Finding("temporal_consistency", 0.9, 0.6, "Faces flicker")],
         ),
-        Report(
-            "audio",
-            findings=[
-                Finding(
-                    "audio_synthetic",
-                    None,
-                    0.0,
-                    "The video has no audio track, so voice checks did not apply.",
-                )
-            ],
-        ),
+        detector(0.3, "video_detector", frames_probability=0.2, faces_probability=0.3),
+        detector(0.75, "speech_detector"),
     ]
     fused = fuse(MediaKind.VIDEO, reports)
-    assert fused.video_score == 80
-    assert fused.temporal_consistency == 90
-    assert fused.gan_fingerprint == 70  # from the frames, as no separate finding exists
-    assert fused.audio_score is None
-    assert fused.risk_score == round(_pool((0.8, 0.6), (0.9, 0.6)) * 100) == 86
-    assert fused.verdict is Verdict.DEEPFAKE
-    assert "The video has no audio track, so voice checks did not apply." in fused.explanation
-    assert fused.scan_fields()["ganFingerprint"] == 70
+    assert (fused.video_score, fused.audio_score) == (30, 75)
+    assert fused.gan_fingerprint == 20  # the learned detector on whole frames
+    assert fused.temporal_consistency == 90  # reported, not voting
+    assert (fused.verdict, fused.risk_score, fused.confidence) == (Verdict.DEEPFAKE, 75, 75)
+
+    silent = fuse(MediaKind.VIDEO, reports[:2])
+    assert (silent.verdict, silent.risk_score, silent.confidence) == (Verdict.AUTHENTIC, 30, 70)
+    heuristic_only = fuse(MediaKind.VIDEO, reports[:1])
+    assert heuristic_only.gan_fingerprint == 70  # the frames' mean spectral fingerprint
+    assert heuristic_only.risk_score == round(_pool((0.8, 0.6), (0.9, 0.6)) * 100) == 86
 
 
 def test_fusion_is_deterministic_and_order_independent_in_its_numbers() -> None:
-    reports = image_reports(ela=0.35, gan=0.62, noise=0.7)
+    reports = [forensic(0.35, 0.62, 0.7), detector(0.58), provenance()]
     first, again = fuse(MediaKind.IMAGE, reports), fuse(MediaKind.IMAGE, reports)
     backwards = fuse(MediaKind.IMAGE, list(reversed(reports)))
     assert first == again

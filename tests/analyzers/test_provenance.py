@@ -157,10 +157,43 @@ def test_trusted_only_with_the_operators_anchor(tmp_path: Path, ca: TestCA) -> N
     assert report.metadata["c2pa"]["state"] == "trusted"
     assert report.metadata["c2pa"]["trusted"] is True
     assert report.metadata["c2pa"]["failures"] == []
-    assert finding(report, "c2pa").score == pytest.approx(0.1)
+    # A trusted signer declaring a capture: the one positive attestation of authenticity.
+    captured = finding(report, "c2pa")
+    assert (captured.decision, captured.odds) == (Decision.CAPTURED, 0.05)
+    assert captured.details["outcome"] == "captured"
+    assert "positive evidence of authenticity" in captured.summary
     other_ca = make_test_ca()
     elsewhere = analyze(tmp_path / "b.jpg", signed, trust_anchors_pem=other_ca.ca_pem.decode())
     assert elsewhere.metadata["c2pa"]["state"] == "untrusted"
+    weak = finding(elsewhere, "c2pa")
+    assert (weak.decision, weak.odds, weak.weight) == (None, 0.7, 0.0)
+    assert "weak evidence of authenticity" in weak.summary
+
+
+@pytest.mark.parametrize(
+    ("source_type", "anchored", "odds", "outcome"),
+    [
+        ("digitalArt", True, 1.0, "trusted"),  # trusted, but made, not captured
+        ("algorithmicMedia", False, 1.0, "untrusted"),
+        ("compositeCapture", True, 0.25, "trusted"),  # trusted, no capture declared
+        ("computationalCapture", True, 0.05, "captured"),
+    ],
+)
+def test_what_intact_credentials_are_worth_follows_the_declared_source(
+    tmp_path: Path, ca: TestCA, source_type: str, anchored: bool, odds: float, outcome: str
+) -> None:
+    signed = sign(image_bytes("JPEG"), "image/jpeg", created_manifest(source_type), ca)
+    anchors = ca.ca_pem.decode() if anchored else None
+
+    report = analyze(tmp_path / "picture.jpg", signed, trust_anchors_pem=anchors)
+
+    c2pa_finding = finding(report, "c2pa")
+    assert (c2pa_finding.odds, c2pa_finding.details["outcome"]) == (odds, outcome)
+    if odds == 1.0:
+        assert c2pa_finding.summary.endswith(
+            "made with software, not captured, so they are no evidence of authenticity."
+        )
+        assert source_type.lower() in c2pa_finding.summary
 
 
 def test_pixels_changed_after_signing_is_manipulated(tmp_path: Path, ca: TestCA) -> None:
@@ -178,9 +211,9 @@ def test_pixels_changed_after_signing_is_manipulated(tmp_path: Path, ca: TestCA)
     assert "assertion.dataHash.mismatch" in c2pa_meta["failures"]
     assert "signingCredential.untrusted" in c2pa_meta["failures"]
     tampered = finding(report, "c2pa")
-    assert tampered.decision is Decision.MANIPULATED
-    assert tampered.score is not None and tampered.score >= 0.9
-    assert tampered.weight == 1.0
+    # Changed after signing: evidence of a change (odds x3), never a deepfake by itself.
+    assert (tampered.decision, tampered.odds, tampered.score) == (Decision.MANIPULATED, 3.0, 0.75)
+    assert tampered.weight == 0.0
     assert "changed after signing" in tampered.summary
 
 

@@ -390,24 +390,41 @@ def _cue(value: float | None, point: float, width: float, synthetic: str, natura
     return Cue(value, score, synthetic if score >= 0.5 else natural)
 
 
-def measure_cues(decoded: DecodedAudio) -> tuple[dict[str, Cue] | None, str, dict[str, Any]]:
-    """Every cue of the file, or None and the reason when it holds no speech to judge."""
-    speech = to_rate(decoded.samples, decoded.rate)
+@dataclass(frozen=True)
+class Speech:
+    """Where a 16 kHz recording holds speech, frame by frame (HOP apart)."""
+
+    levels: Signal  # dBFS per frame
+    active: npt.NDArray[np.bool_]  # louder than the floor, within 35 dB of the peak
+    voiced: npt.NDArray[np.bool_]  # active and periodic (a pitch was found)
+    periods: Signal  # pitch period in samples per frame
+    facts: dict[str, Any]
+    reason: str  # why there is no speech to judge; empty when there is
+
+
+def find_speech(speech: Signal) -> Speech:
+    """The recording's speech, or the reason it has none to judge (too short, silent,
+    unvoiced, or music and steady tones)."""
     facts: dict[str, Any] = {"analysed_seconds": round(speech.size / RATE, 2)}
+    none = np.zeros(0, dtype=bool)
     if speech.size < RATE // 2:
-        return None, "The audio is shorter than half a second, too short to judge.", facts
+        reason = "The audio is shorter than half a second, too short to judge."
+        return Speech(np.zeros(0), none, none, np.zeros(0), facts, reason)
     levels = _levels_db(speech)
     peak = float(np.percentile(levels, 99))
     facts["peak_dbfs"] = round(peak, 1)
     if peak < SILENT_DBFS:
-        return None, "The audio is silent, so there is no voice to check.", facts
+        reason = "The audio is silent, so there is no voice to check."
+        return Speech(levels, none, none, np.zeros(0), facts, reason)
     active = (levels > peak - 35.0) & (levels > SILENT_DBFS)
     periods, aperiodicity = _pitch(speech, levels.size)
     voiced = active & (aperiodicity < 0.2)
     voiced_seconds = float(voiced.sum() * HOP / RATE)
     facts["voiced_seconds"] = round(voiced_seconds, 2)
+    found = Speech(levels, active, voiced, periods, facts, "")
     if voiced_seconds < MIN_VOICED_SECONDS:
-        return None, "No speech was found in the audio, so voice checks did not apply.", facts
+        reason = "No speech was found in the audio, so voice checks did not apply."
+        return Speech(levels, active, voiced, periods, facts, reason)
     semitones = 12 * np.log2(RATE / periods)
     steady = np.zeros(voiced.size, dtype=bool)
     steady[1:] = voiced[1:] & voiced[:-1] & (np.abs(np.diff(semitones)) < 0.05)
@@ -415,7 +432,20 @@ def measure_cues(decoded: DecodedAudio) -> tuple[dict[str, Cue] | None, str, dic
     plateau = held / max(int(voiced.sum()), 1)
     facts["held_pitch_fraction"] = round(plateau, 3)
     if plateau > MUSIC_PLATEAU_FRACTION:
-        return None, "The audio sounds like music or steady tones, not speech.", facts
+        reason = "The audio sounds like music or steady tones, not speech."
+        return Speech(levels, active, voiced, periods, facts, reason)
+    return found
+
+
+def measure_cues(decoded: DecodedAudio) -> tuple[dict[str, Cue] | None, str, dict[str, Any]]:
+    """Every cue of the file, or None and the reason when it holds no speech to judge."""
+    speech = to_rate(decoded.samples, decoded.rate)
+    found = find_speech(speech)
+    facts = found.facts
+    if found.reason:
+        return None, found.reason, facts
+    levels, active, voiced, periods = found.levels, found.active, found.voiced, found.periods
+    semitones = 12 * np.log2(RATE / periods)
 
     jitter = _jitter(periods, voiced)
     shimmer = _shimmer(speech, periods, voiced)

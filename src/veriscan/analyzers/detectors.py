@@ -158,7 +158,8 @@ def _decode(path: Path, shorter: int) -> Image.Image:
         raise AnalyzerFailed(f"image is too large to analyse safely: {exc}") from exc
 
 
-def _face_crops(frame: Image.Image) -> list[Image.Image]:
+def face_crops(frame: Image.Image) -> list[Image.Image]:
+    """Each face found in the frame (up to FACES_PER_FRAME, largest first), with a margin."""
     from veriscan.analyzers.image import detect_faces, to_gray
 
     rgb = np.asarray(frame)
@@ -201,7 +202,7 @@ class VideoDetector(_ProbeAnalyzer):
         faces: list[Image.Image] = []
         face_times: list[float] = []
         for time, frame in zip(times, frames, strict=True):
-            found = _face_crops(frame)
+            found = face_crops(frame)
             faces += found
             face_times += [time] * len(found)
         face_logits = self._logits(faces, FACE_VIEWS) if faces else []

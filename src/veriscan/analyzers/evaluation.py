@@ -66,10 +66,19 @@ class FileResult:
     confidence: int | None
     error: str | None = None  # the file could not be evaluated at all (missing, unreadable)
     seconds: float = 0.0
+    decisive: str | None = None  # the signal that settled or bounded the verdict
 
     @property
     def detected(self) -> bool:
         return self.verdict in (Verdict.DEEPFAKE, Verdict.SUSPICIOUS)
+
+    @property
+    def right(self) -> bool | None:
+        """Whether the verdict is right: a detection of a generated or manipulated file, or
+        AUTHENTIC for a real one. None without a verdict."""
+        if self.verdict is None or self.error:
+            return None
+        return self.detected == (self.label in POSITIVE_LABELS)
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,12 @@ class ModalityMetrics:
     confusion: Confusion
     unscored: int  # evaluated but with no risk score (left out of the AUC)
     errors: int
+    # Generated or manipulated files called AUTHENTIC with confidence above 80.
+    false_authentic_above_80: int = 0
+    # Real files called DEEPFAKE because of Content Credentials that fail validation.
+    real_deepfake_from_manifest: int = 0
+    # (confidence bin, files, mean confidence, share right) of the files with a verdict.
+    reliability: list[tuple[str, int, float, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -164,7 +179,37 @@ def _metrics(modality: str, results: Sequence[FileResult]) -> ModalityMetrics:
         confusion=Confusion(tp, fp, tn, fn, by_label),
         unscored=len(evaluated) - len(scored),
         errors=len(results) - len(evaluated),
+        false_authentic_above_80=sum(
+            1
+            for r in evaluated
+            if r.label in POSITIVE_LABELS
+            and r.verdict == Verdict.AUTHENTIC
+            and (r.confidence or 0) > 80
+        ),
+        real_deepfake_from_manifest=sum(
+            1
+            for r in evaluated
+            if r.label == "real" and r.verdict == Verdict.DEEPFAKE and r.decisive == "c2pa"
+        ),
+        reliability=_reliability(evaluated),
     )
+
+
+RELIABILITY_BINS = ((0, 50), (50, 60), (60, 70), (70, 80), (80, 90), (90, 101))
+
+
+def _reliability(results: Sequence[FileResult]) -> list[tuple[str, int, float, float]]:
+    """How often verdicts are right at each level of confidence."""
+    judged = [r for r in results if r.right is not None and r.confidence is not None]
+    rows = []
+    for low, high in RELIABILITY_BINS:
+        inside = [r for r in judged if low <= (r.confidence or 0) < high]
+        if inside:
+            mean = sum(r.confidence or 0 for r in inside) / len(inside)
+            right = sum(1 for r in inside if r.right) / len(inside)
+            label = f"{low}-{min(high, 100)}"
+            rows.append((label, len(inside), round(mean, 1), round(right, 3)))
+    return rows
 
 
 async def _evaluate_one(
@@ -206,6 +251,7 @@ async def _evaluate_one(
         fused.risk_score,
         fused.confidence,
         seconds=round(time.monotonic() - started, 3),
+        decisive=fused.decisive,
     )
 
 
@@ -288,6 +334,20 @@ def render_table(evaluation: Evaluation, *, per_file: bool = True) -> str:
             f"{c.false_positive:>4} {c.true_negative:>4} {c.false_negative:>4} "
             f"{m.unscored:>8} {m.errors:>6}"
         )
+    lines += [
+        "",
+        f"{'modality':<10} {'AUTHENTIC>80 of generated/manipulated':>38} "
+        f"{'real DEEPFAKE by manifest':>26}",
+    ]
+    for name, m in evaluation.metrics.items():
+        lines.append(
+            f"{name:<10} {m.false_authentic_above_80:>38} {m.real_deepfake_from_manifest:>26}"
+        )
+    lines += ["", "Reliability: how often the verdict is right at each confidence"]
+    lines.append(f"{'modality':<10} {'confidence':>10} {'files':>6} {'mean':>6} {'right':>6}")
+    for name, m in evaluation.metrics.items():
+        for label, count, mean, right in m.reliability:
+            lines.append(f"{name:<10} {label:>10} {count:>6} {mean:>6.1f} {right:>6.3f}")
     overall = evaluation.metrics.get(ALL)
     if overall and overall.confusion.by_label:
         verdicts = [v.value for v in Verdict] + [NO_VERDICT]

@@ -20,8 +20,9 @@ The rules, in order:
    a pool is worth.
 5. Risk is round(100 p); the verdict compares it with the thresholds (>= deepfake:
    DEEPFAKE, >= suspicious: SUSPICIOUS, else AUTHENTIC). Content Credentials that no longer
-   match (`Decision.MANIPULATED`) make the verdict at least SUSPICIOUS, never DEEPFAKE by
-   themselves: the file changed after signing, which a re-save does as well as a forgery.
+   match (`Decision.MANIPULATED`) make the verdict at least SUSPICIOUS (risk and p at least
+   the suspicious threshold), never DEEPFAKE by themselves: the file changed after signing,
+   which a re-save does as well as a forgery.
    With no evidence at all there is no verdict (None): a number would be made up.
 6. Confidence is the probability that the verdict is right: p for DEEPFAKE and SUSPICIOUS,
    1 - p for AUTHENTIC. An AUTHENTIC verdict's confidence is at most
@@ -31,8 +32,9 @@ The rules, in order:
 7. Sub-scores, 0-100 suspicions or None when absent: videoScore <- "video_detector" (else
    the frame forensics "video_frames"), audioScore <- "speech_detector" (else
    "audio_synthetic"), ganFingerprint <- "image_detector" (the learned detector of
-   generator traces; else the spectral "gan_fingerprint"), temporalConsistency <-
-   "temporal_consistency".
+   generator traces; else the spectral "gan_fingerprint"; for a video, the learned
+   detector's score of whole frames, else the frames' mean spectral fingerprint),
+   temporalConsistency <- "temporal_consistency".
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ DECISIVE_CONFIDENCE = 95
 UNATTESTED_AUTHENTIC_CONFIDENCE = 80
 UNCALIBRATED_CONFIDENCE = 50
 SCORE_CLIP = 0.02  # no heuristic is ever 99.9 % sure; this bounds one signal's pull
-PROBABILITY_CLIP = 0.005  # a calibrated probability is reported within [0.5 %, 99.5 %]
+PROBABILITY_CLIP = 0.01  # no probability is reported beyond [1 %, 99 %]
 MAX_REASONS = 3  # forensic signals named on each side
 
 # Sub-score -> the signals that feed it, best first.
@@ -153,6 +155,24 @@ def _first_score(findings: list[Finding], signals: tuple[str, ...]) -> float | N
     return None
 
 
+def _video_gan_fingerprint(findings: list[Finding]) -> float | None:
+    """A video's generator-trace score: the learned detector's on whole frames, else the
+    spectral fingerprint as the frame forensics averaged it."""
+    for finding in findings:
+        if finding.signal == "video_detector" and finding.score is not None:
+            value = finding.details.get("frames_probability")
+            if isinstance(value, int | float) and 0.0 <= value <= 1.0:
+                return float(value)
+    for finding in findings:
+        if finding.signal == "video_frames" and finding.score is not None:
+            signals = finding.details.get("signals")
+            measure = signals.get("gan_fingerprint") if isinstance(signals, dict) else None
+            value = measure.get("mean") if isinstance(measure, dict) else None
+            if isinstance(value, int | float) and 0.0 <= value <= 1.0:
+                return float(value)
+    return None
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if text.endswith((".", "!", "?")) else text + "."
@@ -212,7 +232,8 @@ def _probability(evidence: _Evidence) -> tuple[float | None, str | None]:
         log_odds += sum(
             math.log(f.odds or 1.0) for f in evidence.provenance if f.decision is Decision.CAPTURED
         )
-    return _sigmoid(log_odds), basis
+    p = _sigmoid(log_odds)
+    return min(1.0 - PROBABILITY_CLIP, max(PROBABILITY_CLIP, p)), basis
 
 
 def fuse(kind: MediaKind, reports: Iterable[Report], thresholds: Thresholds | None = None) -> Fused:
@@ -236,8 +257,10 @@ def fuse(kind: MediaKind, reports: Iterable[Report], thresholds: Thresholds | No
         else:
             verdict = Verdict.AUTHENTIC
         if evidence.manipulated is not None and verdict is Verdict.AUTHENTIC:
+            # Changed after signing: at least even-handed doubt, at the suspicious threshold.
             decisive, verdict = evidence.manipulated, Verdict.SUSPICIOUS
-            risk = max(risk, thresholds.suspicious)
+            risk = thresholds.suspicious
+            p = max(p or 0.0, risk / 100)
         attested = any((f.odds or 1.0) < 1.0 for f in evidence.provenance)
         if basis == "uncalibrated" and attested and verdict is Verdict.DEEPFAKE:
             # Uncalibrated signals never outweigh intact Content Credentials into DEEPFAKE.
@@ -260,6 +283,8 @@ def fuse(kind: MediaKind, reports: Iterable[Report], thresholds: Thresholds | No
             confidence, capped = UNATTESTED_AUTHENTIC_CONFIDENCE, "unattested"
 
     subs = {name: _first_score(findings, signals) for name, signals in SUB_SCORES.items()}
+    if kind is MediaKind.VIDEO:
+        subs["gan_fingerprint"] = _video_gan_fingerprint(findings)
     signals = {
         signal: _maybe_percent(_signal_score(findings, signal))
         for signal in dict.fromkeys(f.signal for f in findings)

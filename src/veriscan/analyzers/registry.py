@@ -13,6 +13,7 @@ from veriscan.analyzers.image import ImageForensicsAnalyzer
 from veriscan.analyzers.learned import DetectorSpec, load_detectors
 from veriscan.analyzers.metadata import MetadataAnalyzer
 from veriscan.analyzers.provenance import ProvenanceAnalyzer
+from veriscan.analyzers.speech import SpeechDetector
 from veriscan.analyzers.video import VideoAnalyzer
 from veriscan.core.config import Settings
 
@@ -44,6 +45,7 @@ def build_analyzers(settings: Settings) -> list[Analyzer]:
         AudioAnalyzer(),
         ImageDetector(settings.model_dir),
         VideoDetector(settings.model_dir),
+        SpeechDetector(),
         *load_detectors(detector_specs(settings.learned_detectors)),
     ]
     for analyzer in analyzers:

@@ -62,11 +62,18 @@ def train_image(
     manifest: Manifest,
     data: Annotated[Path, typer.Option(help="The rebuilt set's folder", exists=True)],
     out: Annotated[Path, typer.Option(help="Where to write the probe (JSON)")],
+    faces: Annotated[
+        Path | None,
+        typer.Option(help="A manifest of files whose face crops join the training", exists=True),
+    ] = None,
+    faces_data: Annotated[
+        Path | None, typer.Option(help="The face set's folder (default: --data)", exists=True)
+    ] = None,
     name: Annotated[str, typer.Option(help="The probe's name")] = "image-probe",
     cache: Annotated[
         Path | None, typer.Option(help="Folder to keep embeddings in between runs")
     ] = None,
-    copies: Annotated[int, typer.Option(help="Augmented versions per file")] = 2,
+    copies: Annotated[int, typer.Option(help="Re-encoded versions per file")] = 2,
     folds: Annotated[int, typer.Option(help="Held-out folds (grouped by source)")] = 5,
     regularisation: Annotated[float, typer.Option(help="Inverse L2 strength (C)")] = 1.0,
 ) -> None:
@@ -75,10 +82,42 @@ def train_image(
     from veriscan.training import manifest as sets
 
     entries = sets.read(manifest)
+    face_entries = sets.read(faces) if faces else []
     recipe = images.Recipe(copies=copies, folds=folds, regularisation=regularisation)
-    probe = images.train(entries, data, recipe, name=name, cache=cache, report=typer.echo)
+    probe = images.train(
+        entries, data, recipe, name=name, faces=face_entries, faces_data=faces_data,
+        cache=cache, report=typer.echo,
+    )  # fmt: skip
+    _write(out, probe)
+
+
+@train_app.command("speech")
+def train_speech(
+    manifest: Manifest,
+    data: Annotated[Path, typer.Option(help="The rebuilt set's folder", exists=True)],
+    out: Annotated[Path, typer.Option(help="Where to write the probe (JSON)")],
+    name: Annotated[str, typer.Option(help="The probe's name")] = "speech-probe",
+    cache: Annotated[
+        Path | None, typer.Option(help="Folder to keep features in between runs")
+    ] = None,
+    copies: Annotated[int, typer.Option(help="Versions per file (2nd: lossy, narrower)")] = 2,
+    folds: Annotated[int, typer.Option(help="Held-out folds (grouped by source)")] = 5,
+    regularisation: Annotated[float, typer.Option(help="Inverse L2 strength (C)")] = 1.0,
+) -> None:
+    """Fit the speech probe on AASIST-L's features: held-out AUC and calibration."""
+    from veriscan.training import images, speech
+    from veriscan.training import manifest as sets
+
+    entries = sets.read(manifest)
+    recipe = images.Recipe(copies=copies, folds=folds, regularisation=regularisation)
+    probe = speech.train(entries, data, recipe, name=name, cache=cache, report=typer.echo)
+    _write(out, probe)
+
+
+def _write(out: Path, probe: dict[str, object]) -> None:
     out.write_text(json.dumps(probe, indent=1) + "\n", encoding="utf-8")
     metrics = probe["metrics"]
+    assert isinstance(metrics, dict)
     typer.echo(
         f"wrote {out}: held-out AUC {metrics['auc']}, accuracy {metrics['accuracy']}, "
         f"ECE {metrics['expected_calibration_error']}"

@@ -103,6 +103,28 @@ class Embedded:
     copy: npt.NDArray[np.int64]
 
 
+Pictures = Callable[[Entry, Path, int, Recipe], list[Image.Image]]
+
+
+def picture_views(entry: Entry, data: Path, copy: int, recipe: Recipe) -> list[Image.Image]:
+    """The crops the image probe sees of one re-encoded version of a file."""
+    image = decode(load_bytes(data, entry))
+    if entry.region:
+        image = crop_region(image, entry.region)
+    version = augment(image, _rng(entry, copy, recipe.seed), recipe)
+    return crops(version, recipe.views)
+
+
+def crop_region(image: Image.Image, region: str) -> Image.Image:
+    """The part of a composite picture a manifest row is about: "left,top,right,bottom" as
+    shares of the width and height (e.g. "0.5,0,1,1", the right half)."""
+    left, top, right, bottom = (float(part) for part in region.split(","))
+    width, height = image.size
+    return image.crop(
+        (round(left * width), round(top * height), round(right * width), round(bottom * height))
+    )
+
+
 def embed(
     entries: Sequence[Entry],
     data: Path,
@@ -111,6 +133,8 @@ def embed(
     encoder: ClipEncoder | None = None,
     cache: Path | None = None,
     report: Callable[[str], None] = print,
+    pictures: Pictures = picture_views,
+    kind: str = "image",
 ) -> Embedded:
     encoder = encoder or ClipEncoder()
     rows: list[Floats] = []
@@ -120,19 +144,18 @@ def embed(
     cache_file = None
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
-        cache_file = cache / f"embeddings-{recipe.key()}-{models.CLIP_ENCODER.sha256[:12]}.npz"
+        encoder_id = models.CLIP_ENCODER.sha256[:12]
+        cache_file = cache / f"embeddings-{kind}-{recipe.key()}-{encoder_id}.npz"
         if cache_file.is_file():
             with np.load(cache_file) as saved:
                 stored = {name: saved[name] for name in saved.files}
     fresh = 0
     for index, entry in enumerate(entries):
         for copy in range(recipe.copies):
-            name = f"{entry.sha256}-{copy}"
+            name = f"{entry.sha256}-{entry.region}-{copy}"
             vectors = stored.get(name)
             if vectors is None:
-                image = decode(load_bytes(data, entry))
-                version = augment(image, _rng(entry, copy, recipe.seed), recipe)
-                vectors = encoder.embed(crops(version, recipe.views))
+                vectors = encoder.embed(pictures(entry, data, copy, recipe))
                 stored[name] = vectors
                 fresh += 1
             rows.append(vectors)
@@ -235,17 +258,17 @@ def expected_calibration_error(probabilities: Floats, labels: npt.NDArray[np.int
     )
 
 
-def train(
+def fit(
     entries: Sequence[Entry],
-    data: Path,
+    set_: Embedded,
     recipe: Recipe,
     *,
     name: str,
-    cache: Path | None = None,
     report: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """The probe as JSON-ready data: weights, calibration and held-out figures."""
-    set_ = embed(entries, data, recipe, cache=cache, report=report)
+    """A probe on `set_`: held-out figures and calibration from source-grouped folds, then
+    the regression fitted on everything. Entries without rows (no face found, no speech)
+    take no part."""
     labels = np.asarray([int(e.positive) for e in entries])
     held_out = cross_validate(entries, set_, recipe)
     keys = sorted(held_out)
@@ -254,6 +277,8 @@ def train(
     a, b = platt(oof, oof_labels)
     calibrated = (1 / (1 + np.exp(-(a * oof + b)))).astype(np.float32)
     first = np.asarray([k[1] == 0 for k in keys])
+    used = sorted({k[0] for k in keys})
+    positives = int(labels[used].sum())
     metrics: dict[str, Any] = {
         "held_out": "folds grouped by source (no repository or package in two folds)",
         "auc": round(auc(oof_labels, oof), 4),
@@ -261,7 +286,7 @@ def train(
         "accuracy": round(float(((calibrated >= 0.5) == oof_labels.astype(bool)).mean()), 4),
         "expected_calibration_error": round(expected_calibration_error(calibrated, oof_labels), 4),
         "reliability": reliability(calibrated, oof_labels),
-        "files": {"positive": int(labels.sum()), "negative": int(len(labels) - labels.sum())},
+        "files": {"positive": positives, "negative": len(used) - positives},
         "by_generator": _by_generator(entries, keys, calibrated),
     }
     report(f"held-out AUC {metrics['auc']}, ECE {metrics['expected_calibration_error']}")
@@ -269,14 +294,56 @@ def train(
     return {
         "name": name,
         "positive": "generated",
-        "encoder": {"model": models.CLIP_ENCODER.name, "sha256": models.CLIP_ENCODER.sha256},
-        "views": recipe.views.as_dict(),
         "weights": [round(float(w), 7) for w in final.coef_[0]],
         "bias": round(float(final.intercept_[0]), 7),
         "calibration": {"a": round(a, 6), "b": round(b, 6)},
         "metrics": metrics,
         "recipe": {k: v for k, v in asdict(recipe).items() if k != "views"},
+        "_held_out": held_out,  # for callers that report parts; not written out
     }
+
+
+def train(
+    entries: Sequence[Entry],
+    data: Path,
+    recipe: Recipe,
+    *,
+    name: str,
+    faces: Sequence[Entry] = (),
+    faces_data: Path | None = None,
+    cache: Path | None = None,
+    report: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """The probe as JSON-ready data: weights, calibration and held-out figures. `faces`
+    adds the face crops of further files (analyses judge a video's faces with the same
+    probe as its frames); their held-out AUC is reported apart."""
+    from veriscan.training.faces import face_views
+
+    pictures = embed(entries, data, recipe, cache=cache, report=report)
+    combined = list(entries) + list(faces)
+    if faces:
+        crops_ = embed(
+            faces, faces_data or data, recipe, cache=cache, report=report,
+            pictures=face_views, kind="faces",
+        )  # fmt: skip
+        pictures = Embedded(
+            np.concatenate([pictures.embeddings, crops_.embeddings]),
+            np.concatenate([pictures.owner, crops_.owner + len(entries)]),
+            np.concatenate([pictures.copy, crops_.copy]),
+        )
+    probe = fit(combined, pictures, recipe, name=name, report=report)
+    if faces:
+        parts = probe["metrics"].setdefault("parts", {})
+        held_out = probe.pop("_held_out")
+        for part, chosen in (("pictures", lambda i: i < len(entries)), ("faces", lambda i: i >= len(entries))):  # noqa: E501
+            keys = [k for k in held_out if chosen(k[0])]
+            labels = [int(combined[k[0]].positive) for k in keys]
+            parts[part] = {"auc": round(auc(labels, [held_out[k] for k in keys]), 4),
+                           "files": len({k[0] for k in keys})}  # fmt: skip
+    probe.pop("_held_out", None)
+    probe["encoder"] = {"model": models.CLIP_ENCODER.name, "sha256": models.CLIP_ENCODER.sha256}
+    probe["views"] = recipe.views.as_dict()
+    return probe
 
 
 def _by_generator(

