@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench bench-load bench-listing bench-photo fuzz clean
+.PHONY: install run test lint format bench bench-load bench-listing bench-photo bench-media fuzz clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ bench-load: install
 # 24 to 200 megapixel photos through the image analyzers: time and peak memory.
 bench-photo: install
 	$(BIN)/python bench/large_photo.py
+
+# A 12 MP photo, 30 s of 1080p video and 30 s of speech through every media analyzer.
+bench-media: install
+	$(BIN)/python bench/media_speed.py
 
 # Listings with scope=own vs scope=all (sharing, assignments, cases) on 100k malware + 20k
 # media scans: SQLite, then PostgreSQL in a fresh database (VERISCAN_BENCH_DATABASE_URL).

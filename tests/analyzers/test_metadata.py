@@ -238,7 +238,7 @@ def test_shared_set_reads_without_false_failures() -> None:
     assert (video["codec"], video["fps"], video["duration"]) == ("h264", 30, 2.0)
     mp3 = by_file["provenance/none/c2pa-rs_sample1.mp3"]
     assert (mp3["codec"], mp3["sampleRate"], mp3["channels"]) == ("mp3", 44100, 2)
-    heic = by_file["provenance/none/c2pa-rs_sample1.heic"]  # Pillow cannot read it; FFmpeg can
+    heic = by_file["provenance/none/c2pa-rs_sample1.heic"]  # read through pillow-heif
     assert (heic["format"], heic["resolution"]) == ("heic", "8736x5856")
 
 
@@ -252,3 +252,69 @@ def test_images_probed_by_ffmpeg_get_no_video_facts(tmp_path: Path) -> None:
 
     assert (meta["codec"], meta["resolution"]) == ("mjpeg", "80x60")
     assert (meta["duration"], meta["fps"], meta["bitrate"]) == (None, None, None)
+
+
+def _animation(path: Path, fmt: str, durations: list[int]) -> Path:
+    from PIL import Image
+
+    frames = [
+        Image.new("RGB", (48, 32), (40 * i, 100, 200 - 20 * i)) for i in range(len(durations))
+    ]
+    lossless = {"lossless": True} if fmt == "WEBP" else {}
+    frames[0].save(
+        path, fmt, save_all=True, append_images=frames[1:], duration=durations, loop=0, **lossless
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "codec", "container"),
+    [
+        ("a.gif", "GIF", "gif", "gif"),
+        ("a.webp", "WEBP", "webp", "webp"),
+        ("a.png", "PNG", "apng", "png"),
+    ],
+)
+def test_animations_are_videos(
+    tmp_path: Path, name: str, fmt: str, codec: str, container: str
+) -> None:
+    from veriscan.analyzers.animation import sampled_frames
+    from veriscan.media.service import media_kind
+
+    # Six frames shown 100, 100, 200, 200, 200 and 200 ms: 1 s in all, 6 fps.
+    path = _animation(tmp_path / name, fmt, [100, 100, 200, 200, 200, 200])
+
+    assert media_kind(path, f"image/{container}") is MediaKind.VIDEO
+    meta = facts(path, MediaKind.VIDEO)
+    assert (meta["codec"], meta["format"], meta["resolution"]) == (codec, container, "48x32")
+    assert (meta["duration"], meta["fps"], meta["sampleRate"]) == (1.0, 6.0, None)
+    # Three samples of six frames: frames 1, 3 and 5, starting at 0.1, 0.4 and 0.8 s.
+    sampled = list(sampled_frames(path, 3))
+    assert [round(time, 3) for time, _, _ in sampled] == [0.1, 0.4, 0.8]
+    assert [tuple(frame[0, 0]) for _, frame, _ in sampled] == [
+        (40, 100, 180),
+        (120, 100, 140),
+        (200, 100, 100),
+    ]
+    assert sampled[-1][2] is None  # the last frame has none after it
+
+
+def test_a_single_frame_gif_is_a_still(tmp_path: Path) -> None:
+    from veriscan.media.service import media_kind
+
+    path = _animation(tmp_path / "still.gif", "GIF", [100])
+    assert media_kind(path, "image/gif") is MediaKind.IMAGE
+
+
+def test_heic_is_read_by_pillow_heif(tmp_path: Path) -> None:
+    import numpy as np
+    import pillow_heif  # noqa: F401  (registered by analyzers.pictures)
+    from PIL import Image
+
+    path = tmp_path / "IMG_0001.HEIC"
+    pixels = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, "HEIF", quality=80)
+
+    meta = facts(path, MediaKind.IMAGE)
+
+    assert (meta["format"], meta["resolution"], meta["duration"]) == ("heic", "160x120", None)

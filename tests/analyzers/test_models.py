@@ -25,8 +25,12 @@ def _wheel(folder: Path, member_bytes: bytes, version: str = "1.0.0") -> Path:
     files = {
         "fakemodels/__init__.py": b"",
         "fakemodels/models/encoder.onnx": member_bytes,
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: fakemodels\nVersion: {version}\n".encode(),
-        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}/METADATA": (
+            f"Metadata-Version: 2.1\nName: fakemodels\nVersion: {version}\n".encode()
+        ),
+        f"{dist}/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = "".join(f"{path},,\n" for path in files) + f"{dist}/RECORD,,\n"
     with zipfile.ZipFile(folder / name, "w") as archive:
@@ -92,7 +96,7 @@ def test_a_missing_or_altered_file_is_refused_before_loading(tmp_path: Path) -> 
 
 def test_pip_failing_says_why(tmp_path: Path) -> None:
     model = _model("0" * 64)
-    with pytest.raises(ModelMissing, match="pip could not download fakemodels==1.0.0"):
+    with pytest.raises(ModelMissing, match=r"pip could not download fakemodels==1\.0\.0"):
         models.install(tmp_path / "m", pip=_command(tmp_path / "empty-index"), wanted=(model,))
 
 

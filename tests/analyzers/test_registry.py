@@ -38,6 +38,9 @@ def test_defaults(tmp_path: Path) -> None:
         "image_forensics",
         "video_forensics",
         "audio",
+        "image_detector",
+        "video_detector",
+        "speech_detector",
     ]
     assert {a.timeout for a in analyzers} == {7}
     assert (thresholds(settings).deepfake, thresholds(settings).suspicious) == (70, 40)

@@ -149,3 +149,38 @@ def test_truncated_media_fails_with_a_reason(api: httpx.Client, account: Account
         "The file could not be analysed: image is corrupt or truncated: Truncated File Read"
     )
     assert final["result"] is None and final["riskScore"] is None
+
+
+def heic_photo() -> bytes:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.open(io.BytesIO(photo_jpeg(seed=8, size=(640, 480)))).save(out, "HEIF", quality=85)
+    return out.getvalue()
+
+
+def test_a_heic_photo_is_analysed(api: httpx.Client, account: Account) -> None:
+    # The iPhone's default format: decoded through pillow-heif, judged like any photo.
+    data = upload_media(api, account, heic_photo(), "IMG_0001.HEIC").json()["data"]
+    final = wait_media(api, account, data["id"])
+    assert (final["mediaType"], final["status"]) == ("IMAGE", "COMPLETED")
+    assert final["result"] in ("DEEPFAKE", "SUSPICIOUS", "AUTHENTIC")
+    assert (final["metadata"]["format"], final["metadata"]["resolution"]) == ("heic", "640x480")
+    # Nothing but the learned detector judged it: its probability is the risk.
+    assert final["ganFingerprint"] == final["riskScore"]
+    assert "learned image detector" in final["explanation"]
+
+
+def test_an_animated_gif_is_analysed_as_a_video(api: httpx.Client, account: Account) -> None:
+    frames = [Image.open(io.BytesIO(photo_jpeg(seed=20 + i, size=(160, 120)))) for i in range(10)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    data = upload_media(api, account, out.getvalue(), "loop.gif").json()["data"]
+    final = wait_media(api, account, data["id"])
+    assert (final["mediaType"], final["status"]) == ("VIDEO", "COMPLETED")
+    meta = final["metadata"]
+    assert (meta["codec"], meta["duration"], meta["fps"]) == ("gif", 1.0, 10)
+    assert isinstance(final["videoScore"], int)
+    assert final["audioScore"] is None
+    assert "8 frames" in final["explanation"]

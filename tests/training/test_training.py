@@ -43,7 +43,7 @@ def _smooth(seed: int) -> bytes:
     image = Image.fromarray((rgb * 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
     for _ in range(3):
-        cx, cy, r = rng.integers(40, 216, 2).tolist() + [int(rng.integers(15, 40))]
+        cx, cy, r = [*rng.integers(40, 216, 2).tolist(), int(rng.integers(15, 40))]
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=tuple(rng.integers(0, 255, 3).tolist()))
     buffer = io.BytesIO()
     image.filter(ImageFilter.GaussianBlur(2)).save(buffer, "PNG")
@@ -93,8 +93,16 @@ def _image_set(tmp_path: Path) -> tuple[Path, Path]:
         commit = _mirror(mirrors, repository, files)
         for name, data in files.items():
             rows.append(
-                [f"{label}/{repository.replace('/', '-')}/{name}", label, repository, f"github:{repository}",
-                 commit, name, hashlib.sha256(data).hexdigest(), "MIT"]  # fmt: skip
+                [
+                    f"{label}/{repository.replace('/', '-')}/{name}",
+                    label,
+                    repository,
+                    f"github:{repository}",
+                    commit,
+                    name,
+                    hashlib.sha256(data).hexdigest(),
+                    "MIT",
+                ]
             )
     listing = tmp_path / "set.csv"
     with listing.open("w", newline="") as handle:
@@ -174,15 +182,22 @@ def test_a_file_inside_a_package_comes_from_pip(tmp_path: Path) -> None:
     dist = "samplepics-0.1.dist-info"
     with zipfile.ZipFile(index / "samplepics-0.1-py3-none-any.whl", "w") as wheel:
         wheel.writestr("samplepics/a.png", picture)
-        wheel.writestr(f"{dist}/METADATA", "Metadata-Version: 2.1\nName: samplepics\nVersion: 0.1\n")
-        wheel.writestr(f"{dist}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(
+            f"{dist}/METADATA", "Metadata-Version: 2.1\nName: samplepics\nVersion: 0.1\n"
+        )
+        wheel.writestr(
+            f"{dist}/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
         wheel.writestr(f"{dist}/RECORD", "")
     listing = tmp_path / "set.csv"
     with listing.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
-        writer.writerow(["generated/a.png", "generated", "x", "pypi:samplepics==0.1", "",
-                         "samplepics/a.png", hashlib.sha256(picture).hexdigest(), "MIT"])  # fmt: skip
+        digest = hashlib.sha256(picture).hexdigest()
+        writer.writerow(
+            ["generated/a.png", "generated", "x", "pypi:samplepics==0.1", "", "samplepics/a.png",
+             digest, "MIT"]
+        )  # fmt: skip
 
     offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(index)}
     done = _run("trainset", "fetch", "--manifest", listing, "--out", tmp_path / "d", env=offline)

@@ -35,16 +35,46 @@ def is_animated(path: Path) -> bool:
         return False
 
 
+def _seconds(raw: object) -> float:
+    ms = float(raw) if isinstance(raw, int | float) and raw > 0 else DEFAULT_FRAME_MS
+    return max(ms, MIN_FRAME_MS) / 1000.0
+
+
 def _durations(image: Image.Image) -> list[float]:
-    """Each frame's display time in seconds, read by walking the frames' headers."""
+    """Each frame's display time in seconds, read from the frames' headers (no frame is
+    decoded for it)."""
+    if image.format == "WEBP":
+        return _webp_durations(image)
     count = min(int(getattr(image, "n_frames", 1)), MAX_FRAMES)
     durations = []
     for index in range(count):
         image.seek(index)
-        raw = image.info.get("duration")
-        ms = float(raw) if isinstance(raw, int | float) and raw > 0 else DEFAULT_FRAME_MS
-        durations.append(max(ms, MIN_FRAME_MS) / 1000.0)
+        durations.append(_seconds(image.info.get("duration")))
     return durations
+
+
+def _webp_durations(image: Image.Image) -> list[float]:
+    """An animated WebP's frame durations, from its ANMF chunks: Pillow learns a WebP
+    frame's duration only by decoding it."""
+    handle = getattr(image, "fp", None)
+    if handle is None:
+        return [_seconds(None)]
+    handle.seek(12)  # past "RIFF", the size and "WEBP"
+    durations: list[float] = []
+    while len(durations) < MAX_FRAMES:
+        header = handle.read(8)
+        if len(header) < 8:
+            break
+        size = int.from_bytes(header[4:], "little")
+        if header[:4] == b"ANMF":
+            payload = handle.read(16)
+            if len(payload) < 16:
+                break
+            durations.append(_seconds(int.from_bytes(payload[12:15], "little")))
+            handle.seek(size + (size & 1) - 16, 1)
+        else:
+            handle.seek(size + (size & 1), 1)
+    return durations or [_seconds(None)] * min(int(getattr(image, "n_frames", 1)), MAX_FRAMES)
 
 
 def facts(path: Path) -> dict[str, Any]:

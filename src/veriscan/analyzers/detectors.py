@@ -52,15 +52,17 @@ class _Loaded:
     """The encoder and probe, loaded once per process and shared by every detector."""
 
     lock = threading.Lock()
-    encoder: ClipEncoder | None = None
+    encoders: ClassVar[dict[Path, ClipEncoder]] = {}
     probes: ClassVar[dict[Path, ImageProbe]] = {}
 
 
 def _encoder(model_dir: Path | None) -> ClipEncoder:
+    path = models.locate(models.CLIP_ENCODER, model_dir)
     with _Loaded.lock:
-        if _Loaded.encoder is None:
-            _Loaded.encoder = ClipEncoder(model_dir)
-        return _Loaded.encoder
+        encoder = _Loaded.encoders.get(path)
+        if encoder is None:
+            encoder = _Loaded.encoders[path] = ClipEncoder(model_dir)
+        return encoder
 
 
 def _probe(path: Path) -> ImageProbe:
@@ -78,8 +80,7 @@ def _measured(probe: ImageProbe) -> str:
     if "auc" not in metrics:
         return "not measured on held-out media"
     return (
-        f"held-out AUC {metrics['auc']:.2f} on {count} pictures from sources it was not "
-        "trained on"
+        f"held-out AUC {metrics['auc']:.2f} on {count} pictures from sources it was not trained on"
     )
 
 

@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 import av
 from PIL import Image, UnidentifiedImageError
 
+from veriscan.analyzers import animation
 from veriscan.analyzers.base import (
     AV_OPTIONS,
     MAX_FRAME_PIXELS,
@@ -43,7 +44,6 @@ from veriscan.analyzers.base import (
     MediaSample,
     Report,
 )
-from veriscan.analyzers import animation
 from veriscan.analyzers.pictures import open_bounded
 
 METADATA_KEYS = (

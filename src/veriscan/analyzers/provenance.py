@@ -513,7 +513,11 @@ def _c2pa_finding(facts: C2paFacts, active_types: set[str] | None = None) -> Fin
     # Shown in the scan's signals as a suspicion; fusion reads the odds, not this.
     score = None if odds is None else round(odds / (1 + odds), 3)
     decision = {"tampered": Decision.MANIPULATED, "captured": Decision.CAPTURED}.get(outcome)
-    details = {"state": facts.state, "outcome": outcome, "failures": facts.failures}
+    details: dict[str, Any] = {
+        "state": facts.state,
+        "outcome": outcome,
+        "failures": facts.failures,
+    }
     details |= {"signer": signer, "error": facts.error, "odds": odds}
     return Finding("c2pa", score, 0.0, summary, details, decision, odds=odds)
 

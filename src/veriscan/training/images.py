@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import math
 from collections import defaultdict
@@ -164,7 +165,7 @@ def embed(
         if (index + 1) % 100 == 0:
             report(f"embedded {index + 1}/{len(entries)} files")
     if cache_file is not None and fresh:
-        np.savez(cache_file, **stored)
+        np.savez(cache_file, **stored)  # type: ignore[arg-type]
     return Embedded(
         np.concatenate(rows).astype(np.float32),
         np.asarray(owners, np.int64),
@@ -192,7 +193,9 @@ def _regression(recipe: Recipe) -> Any:
     )
 
 
-def _file_logits(model: Any, set_: Embedded, rows: npt.NDArray[np.bool_]) -> dict[tuple[int, int], float]:
+def _file_logits(
+    model: Any, set_: Embedded, rows: npt.NDArray[np.bool_]
+) -> dict[tuple[int, int], float]:
     """Mean view log-odds per (entry, copy) among `rows`."""
     logits = model.decision_function(set_.embeddings[rows])
     sums: dict[tuple[int, int], list[float]] = defaultdict(list)
@@ -236,7 +239,7 @@ def reliability(
     right = leaning == labels.astype(bool)
     table = []
     edges = np.linspace(0.5, 1.0, bins + 1)
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         inside = (confidence >= low) & ((confidence < high) | (high == 1.0))
         if inside.any():
             table.append(
@@ -335,8 +338,8 @@ def train(
     if faces:
         parts = probe["metrics"].setdefault("parts", {})
         held_out = probe.pop("_held_out")
-        for part, chosen in (("pictures", lambda i: i < len(entries)), ("faces", lambda i: i >= len(entries))):  # noqa: E501
-            keys = [k for k in held_out if chosen(k[0])]
+        for part, faces_part in (("pictures", False), ("faces", True)):
+            keys = [k for k in held_out if (k[0] >= len(entries)) == faces_part]
             labels = [int(combined[k[0]].positive) for k in keys]
             parts[part] = {"auc": round(auc(labels, [held_out[k] for k in keys]), 4),
                            "files": len({k[0] for k in keys})}  # fmt: skip

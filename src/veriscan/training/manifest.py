@@ -132,8 +132,8 @@ def _mirror(mirrors: Path | None, repository: str) -> Path | None:
     if mirrors is None:
         return None
     folder = mirrors / repository.replace("/", "+")
-    for candidate in (folder / "repo", folder):
-        if (candidate / "objects").is_dir() or (candidate / ".git").is_dir():
+    for candidate in (folder / "repo" / ".git", folder / "repo", folder / ".git", folder):
+        if (candidate / "objects").is_dir():
             return candidate
     return None
 
@@ -194,9 +194,10 @@ def rebuild(
     problems: list[str] = []
     done: set[str] = set()
     ready = 0
-    with tempfile.TemporaryDirectory(prefix="veriscan-trainset-") as scratch, httpx.Client(
-        timeout=60, follow_redirects=True
-    ) as client:
+    with (
+        tempfile.TemporaryDirectory(prefix="veriscan-trainset-") as scratch,
+        httpx.Client(timeout=60, follow_redirects=True) as client,
+    ):
         pypi = _PyPI(Path(scratch))
         for entry in entries:
             target = out / entry.file

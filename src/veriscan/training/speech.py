@@ -50,7 +50,7 @@ def _squeezed(speech: npt.NDArray[np.float64], rng: np.random.Generator) -> npt.
         for packet in stream.encode(None):
             container.mux(packet)
     buffer.seek(0)
-    with av.open(buffer) as container:
+    with av.open(buffer, "r") as container:
         resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
         chunks = [
             np.asarray(out.to_ndarray(), np.float64).reshape(-1)
@@ -106,7 +106,7 @@ def features(
         if (index + 1) % 100 == 0:
             report(f"measured {index + 1}/{len(entries)} recordings")
     if cache_file is not None and fresh:
-        np.savez(cache_file, **stored)
+        np.savez(cache_file, **stored)  # type: ignore[arg-type]
     return images.Embedded(
         np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 161), np.float32),
         np.asarray(owners, np.int64),
@@ -131,9 +131,7 @@ def train(
     So the probe is a logistic regression on that one number, which only calibrates it;
     the weights are written over the full feature vector (zero but for the logit)."""
     measured = features(entries, data, recipe, cache=cache, report=report)
-    logit_only = images.Embedded(
-        measured.embeddings[:, -1:].copy(), measured.owner, measured.copy
-    )
+    logit_only = images.Embedded(measured.embeddings[:, -1:].copy(), measured.owner, measured.copy)
     probe = images.fit(entries, logit_only, recipe, name=name, report=report)
     probe.pop("_held_out", None)
     [weight] = probe["weights"]

