@@ -216,3 +216,25 @@ def test_a_speech_probe_that_cannot_be_read_is_reported(tmp_path: Path) -> None:
 
     with pytest.raises(AnalyzerFailed, match="161 finite weights"):
         speech.SpeechDetector(probe_path=broken).analyze(media_sample(path, MediaKind.AUDIO))
+
+
+@pytest.mark.parametrize(
+    ("size", "colour", "reason"),
+    [
+        ((48, 300), None, "the picture (48x300) is too small to judge"),
+        ((400, 300), (12, 200, 40), "the picture is one flat colour: there is nothing to judge"),
+    ],
+)
+def test_what_shows_nothing_is_not_judged(
+    tmp_path: Path, size: tuple[int, int], colour: tuple[int, int, int] | None, reason: str
+) -> None:
+    path = tmp_path / "nothing.png"
+    if colour is None:
+        Image.fromarray(_picture(6, size)).save(path)
+    else:
+        Image.new("RGB", size, colour).save(path)
+
+    [finding] = ImageDetector().analyze(media_sample(path, MediaKind.IMAGE)).findings
+
+    assert (finding.score, finding.weight) == (None, 0.0)
+    assert finding.summary == f"The learned image detector did not judge the file: {reason}"

@@ -46,6 +46,7 @@ FRAMES = 8  # frames a video is judged on: about 0.4 s each on two cores
 FACES_PER_FRAME = 2
 FACE_MARGIN = 0.3  # around a face box, as a share of its side: hair, jaw and blending edge
 FACE_VIEWS = Views(global_view=True, tiles=0)
+MIN_SIDE = 64  # below this a picture is an icon: too little of it to judge
 
 
 class _Loaded:
@@ -114,6 +115,20 @@ class _ProbeAnalyzer(Analyzer):
         return out
 
 
+def unjudgeable(picture: Image.Image) -> str | None:
+    """Why the detector should not judge this picture, or None: a picture with fewer
+    than MIN_SIDE pixels a side, or of one flat colour, shows nothing a probability
+    could be read from (the detector would only be guessing)."""
+    width, height = picture.size
+    if min(width, height) < MIN_SIDE:
+        return f"the picture ({width}x{height}) is too small to judge"
+    extrema = picture.getextrema()
+    bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
+    if all(band[0] == band[1] for band in bands):
+        return "the picture is one flat colour: there is nothing to judge"
+    return None
+
+
 class ImageDetector(_ProbeAnalyzer):
     name: ClassVar[str] = "image_detector"
     kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.IMAGE})
@@ -121,6 +136,10 @@ class ImageDetector(_ProbeAnalyzer):
     def analyze(self, sample: MediaSample) -> Report:
         _, probe = self._ready()
         picture = _decode(sample.path, max(SIDE, probe.views.tile_side))
+        reason = unjudgeable(picture)
+        if reason is not None:
+            summary = f"The learned image detector did not judge the file: {reason}"
+            return Report(self.name, findings=[Finding("image_detector", None, 0.0, summary)])
         [logit] = self._logits([picture], probe.views)
         probability = probe.calibration.probability(logit)
         summary = (
@@ -199,6 +218,12 @@ class VideoDetector(_ProbeAnalyzer):
         if not frames:
             summary = "No video frames could be decoded for the learned detector"
             return Report(self.name, findings=[Finding("video_detector", None, 0.0, summary)])
+        kept = [(t, f) for t, f in zip(times, frames, strict=True) if unjudgeable(f) is None]
+        if not kept:
+            reason = unjudgeable(frames[0])
+            summary = f"The learned detector did not judge the video's frames: {reason}"
+            return Report(self.name, findings=[Finding("video_detector", None, 0.0, summary)])
+        times, frames = [t for t, _ in kept], [f for _, f in kept]
         frame_logits = self._logits(frames, probe.views)
         faces: list[Image.Image] = []
         face_times: list[float] = []

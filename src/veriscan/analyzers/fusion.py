@@ -64,12 +64,15 @@ SUB_SCORES = {
 }
 _NOUNS = {MediaKind.IMAGE: "image", MediaKind.VIDEO: "video", MediaKind.AUDIO: "recording"}
 LIMITS = {
-    MediaKind.IMAGE: "generators unlike those the detector was shown, and small local edits "
-    "(a retouched face, a spliced object) in an otherwise real photo",
+    MediaKind.IMAGE: "generators unlike those the detector was shown; small, heavily "
+    "recompressed pictures and computer renderings, on which it is much less reliable than "
+    "its held-out figure says; and small local edits (a retouched face, a spliced object) "
+    "in an otherwise real photo",
     MediaKind.VIDEO: "manipulations between the sampled frames, faces too small or turned "
-    "away to be found, and generators unlike those the detectors were shown",
+    "away to be found, expression edits that keep the face's identity, and generators "
+    "unlike those the detectors were shown",
     MediaKind.AUDIO: "voices from synthesis systems unlike those the detector was measured "
-    "on, and edits that splice real recordings together",
+    "on (it was trained on 2019-era systems), and edits that splice real recordings together",
 }
 
 
