@@ -76,7 +76,8 @@ for raw, kind, mime in (
     result = asyncio.run(analyze_media(sample, analyzers))
     seconds = time.perf_counter() - start
     print(json.dumps({
-        "what": kind.value, "seconds": seconds, "decode_seconds": decode, "peak_mb": peak_mb(),
+        "what": kind.value.lower(), "seconds": seconds, "decode_seconds": decode,
+        "peak_mb": peak_mb(),
         "errors": {r.analyzer: r.error for r in result.reports if r.error},
         "detectors": sorted(f.signal for r in result.reports for f in r.findings
                             if f.calibrated and f.score is not None),
@@ -151,11 +152,12 @@ def main() -> None:
             what = row["what"]
             decode = row.get("decode_seconds")
             ratio = f"{row['seconds'] / decode:.1f}" if decode else ""
+            verdict = f"{row['verdict']} ({row['risk']})" if "verdict" in row else ""
             print(
                 f"| {names[what]} | {row['seconds']:.2f} | {LIMITS[what] or ''} "
                 f"| {f'{decode:.2f}' if decode else ''} | {ratio} | {row['peak_mb']:.0f} "
                 f"| {', '.join(row.get('detectors', []))} "
-                f"| {row.get('verdict', '')} ({row.get('risk', '')}) "
+                f"| {verdict} "
                 f"| {row.get('errors') or ''} |",
                 flush=True,
             )

@@ -46,6 +46,7 @@ AASIST_L = models.ModelFile(
     name="aasist-l",
     filename="aasist-l.onnx",
     sha256="f173ce25fdc5c83054ff0500215f249edfd0608c5033c2038108bc11650f578d",
+    arena=False,
 )
 PROBE_FILE = models.PACKAGE_DIR / "speech_probe.json"
 WINDOW = 64_600  # AASIST's input: 4.04 s at 16 kHz
@@ -97,11 +98,16 @@ class SpeechModel:
         self.session = models.session(AASIST_L)
 
     def features(self, batch: list[Floats]) -> Floats:
-        if not batch:
-            return np.zeros((0, 161), np.float32)
-        embedding, logits = self.session.run(None, {"waveform": np.stack(batch)})
-        spoof = (logits[:, 0] - logits[:, 1])[:, None]  # index 0 spoof, 1 bona fide
-        out: Floats = np.concatenate([embedding, spoof], axis=1).astype(np.float32)
+        rows = []
+        # One window per run: a batch of three takes 3x the memory (about 520 MB against
+        # 160) for no gain in time on the CPU.
+        for window in batch:
+            embedding, logits = self.session.run(None, {"waveform": window[None, :]})
+            spoof = (logits[:, 0] - logits[:, 1])[:, None]  # index 0 spoof, 1 bona fide
+            rows.append(np.concatenate([embedding, spoof], axis=1))
+        out: Floats = (
+            np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 161), np.float32)
+        )
         return out
 
 

