@@ -1,0 +1,60 @@
+"""The committed training manifests keep the rules they were built under: nothing from
+the evaluation set's sources or the C2PA SDKs' fixtures, and the breadth the image probe
+was asked for."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections import Counter
+from pathlib import Path
+
+from tests.analyzers.fixtures import REPO_ROOT, media_eval
+from veriscan.training import manifest
+
+MANIFESTS = ("images.csv", "faces.csv", "speech.csv")
+
+
+def _entries(name: str) -> list[manifest.Entry]:
+    return manifest.read(REPO_ROOT / "training" / name)
+
+
+def test_no_training_file_comes_from_where_the_evaluation_set_does() -> None:
+    root = media_eval()
+    with (root / "manifest.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    evaluation_repositories = {r["source_repo"].lower() for r in rows if "/" in r["source_repo"]}
+    evaluation_hashes = {
+        hashlib.sha256((root / r["file"]).read_bytes()).hexdigest() for r in rows
+    }
+    for name in MANIFESTS:
+        for entry in _entries(name):
+            repository = entry.source.removeprefix("github:").lower()
+            assert repository not in evaluation_repositories, (name, entry.file)
+            assert not repository.startswith(("contentauth/", "c2pa-org/")), (name, entry.file)
+            assert entry.sha256 not in evaluation_hashes, (name, entry.file)
+            assert entry.licence, (name, entry.file)
+
+
+def test_the_image_set_is_as_broad_as_asked() -> None:
+    entries = _entries("images.csv")
+    generated = [e for e in entries if e.label == "generated"]
+    real = [e for e in entries if e.label == "real"]
+    assert len(entries) >= 600
+    assert len(generated) >= 300 and len(real) >= 300
+    families = Counter(e.generator.split(" ")[0].split("-")[0].lower() for e in generated)
+    assert len(families) >= 10
+    assert len({e.source for e in real}) >= 10
+    assert len({e.sha256 for e in entries}) == len(entries)  # no file twice
+
+
+def test_the_speech_and_face_sets_hold_both_classes() -> None:
+    for name in ("faces.csv", "speech.csv"):
+        labels = Counter(e.positive for e in _entries(name))
+        assert labels[True] >= 100 and labels[False] >= 100, name
+
+
+def test_every_manifest_names_its_files_once(tmp_path: Path) -> None:
+    for name in MANIFESTS:
+        entries = _entries(name)
+        assert len({(e.file, e.region) for e in entries}) == len(entries)
