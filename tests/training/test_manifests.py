@@ -24,9 +24,7 @@ def test_no_training_file_comes_from_where_the_evaluation_set_does() -> None:
     with (root / "manifest.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     evaluation_repositories = {r["source_repo"].lower() for r in rows if "/" in r["source_repo"]}
-    evaluation_hashes = {
-        hashlib.sha256((root / r["file"]).read_bytes()).hexdigest() for r in rows
-    }
+    evaluation_hashes = {hashlib.sha256((root / r["file"]).read_bytes()).hexdigest() for r in rows}
     for name in MANIFESTS:
         for entry in _entries(name):
             repository = entry.source.removeprefix("github:").lower()
