@@ -223,6 +223,7 @@ def test_a_speech_probe_that_cannot_be_read_is_reported(tmp_path: Path) -> None:
     [
         ((48, 300), None, "the picture (48x300) is too small to judge"),
         ((400, 300), (12, 200, 40), "the picture is one flat colour: there is nothing to judge"),
+        ((1000, 100), None, "the picture (1000x100) is a strip too narrow to judge"),
     ],
 )
 def test_what_shows_nothing_is_not_judged(
@@ -238,3 +239,19 @@ def test_what_shows_nothing_is_not_judged(
 
     assert (finding.score, finding.weight) == (None, 0.0)
     assert finding.summary == f"The learned image detector did not judge the file: {reason}"
+
+
+def test_a_sixteen_bit_scan_is_scaled_not_clipped(tmp_path: Path) -> None:
+    # The same grey picture as 8 and as 16 bits a sample: Pillow's own convert would clip
+    # the 16-bit one to white; scaled, both are the same picture to the detector.
+    grey = _picture(7, (320, 240))[:, :, 1]
+    eight, sixteen = tmp_path / "eight.png", tmp_path / "sixteen.png"
+    Image.fromarray(grey, "L").save(eight)
+    Image.fromarray(grey.astype(np.uint16) * 257).save(sixteen)
+    with Image.open(sixteen) as opened:
+        assert opened.mode.startswith("I")
+
+    [a] = ImageDetector().analyze(media_sample(eight, MediaKind.IMAGE)).findings
+    [b] = ImageDetector().analyze(media_sample(sixteen, MediaKind.IMAGE)).findings
+
+    assert a.score is not None and (a.score, a.details["logit"]) == (b.score, b.details["logit"])

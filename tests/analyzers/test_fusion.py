@@ -292,3 +292,27 @@ def test_weightless_or_unscored_findings_are_not_evidence() -> None:
     assert fused.risk_score == 90
     assert "experiment" not in fused.explanation
     assert fused.signals["experimental"] == 0
+
+
+def test_a_video_whose_pictures_no_detector_judged_is_not_decided_by_its_voice() -> None:
+    # The image model could not run; the soundtrack's detector says 10 %. A real voice says
+    # nothing of a swapped face: its probability joins the frame forensics' pool, and the
+    # confidence is that of an uncalibrated pool.
+    frames = Report(
+        "video_forensics",
+        findings=[Finding("video_frames", 0.8, 0.5, "The frames show upsampling traces")],
+    )
+    fused = fuse(MediaKind.VIDEO, [frames, detector(0.1, "speech_detector"), provenance()])
+
+    pooled = _pool((0.8, 0.5), (0.1, 1.0))
+    assert fused.basis == "uncalibrated"
+    assert fused.risk_score == round(pooled * 100) == 27
+    assert fused.verdict is Verdict.AUTHENTIC
+    assert fused.confidence == 50  # 73 from the pool, capped: nothing calibrated saw it all
+    assert (fused.video_score, fused.audio_score) == (80, 10)
+
+    with_pictures = fuse(
+        MediaKind.VIDEO,
+        [frames, detector(0.3, "video_detector"), detector(0.1, "speech_detector"), provenance()],
+    )
+    assert (with_pictures.basis, with_pictures.risk_score) == ("calibrated", 30)

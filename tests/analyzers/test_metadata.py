@@ -318,3 +318,38 @@ def test_heic_is_read_by_pillow_heif(tmp_path: Path) -> None:
     meta = facts(path, MediaKind.IMAGE)
 
     assert (meta["format"], meta["resolution"], meta["duration"]) == ("heic", "160x120", None)
+
+
+def test_an_animation_too_large_to_walk_is_refused_at_once(tmp_path: Path) -> None:
+    # 251 one-pixel frames on a 2000x2000 canvas: 5.8 KB, but reaching the last frame
+    # composes every one on the whole canvas (1.004 gigapixel-frames, over the budget).
+    import struct
+
+    from veriscan.media.service import media_kind
+
+    data = b"GIF89a" + struct.pack("<HHBBB", 2000, 2000, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+    for _ in range(251):
+        data += b"\x21\xf9\x04\x00" + struct.pack("<H", 10) + b"\x00\x00"
+        data += b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
+    path = tmp_path / "many.gif"
+    path.write_bytes(data + b"\x3b")
+
+    assert media_kind(path, "image/gif") is MediaKind.VIDEO
+    with pytest.raises(
+        AnalyzerFailed, match="too large to analyse safely: 251 frames of 2000x2000"
+    ):
+        ANALYZER.analyze(media_sample(path, MediaKind.VIDEO))
+
+
+def test_a_truncated_animation_fails_with_its_reason(tmp_path: Path) -> None:
+    from veriscan.analyzers.detectors import VideoDetector
+    from veriscan.analyzers.video import VideoAnalyzer
+
+    path = _animation(tmp_path / "a.gif", "GIF", [100, 100, 100, 100])
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])  # cut inside the third frame's pixels
+
+    for analyzer in (VideoAnalyzer(), VideoDetector()):
+        report = asyncio.run(analyzer.run(media_sample(path, MediaKind.VIDEO)))
+        assert report.error is not None
+        assert report.error.startswith("animation is corrupt or truncated: image file is truncated")

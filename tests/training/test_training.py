@@ -213,6 +213,11 @@ def test_a_file_inside_a_package_comes_from_pip(tmp_path: Path) -> None:
         ({"sha256": "abc"}, "sha256 must be 64 lowercase hex digits"),
         ({"file": "../escape.png"}, "must be a relative path inside the set"),
         ({"commit": "123"}, "a github source needs its 40-digit commit"),
+        ({"file": "."}, "must be a relative path inside the set"),
+        ({"file": "real/./a.jpg"}, "must be a relative path inside the set"),
+        # 40 characters, but an option to `git show`: it would write where it names.
+        ({"commit": "--output=/tmp/x" + "a" * 25}, "a github source needs its 40-digit"),
+        ({"source": "github:o/n/../m"}, "is not github:owner/name"),
         ({"source": "http://example.com/x"}, "is neither github:owner/name nor pypi"),
         ({"region": "0.5,0,1.2,1"}, "is not a box within the picture"),
     ],

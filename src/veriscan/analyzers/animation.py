@@ -8,6 +8,7 @@ time, each within Pillow's pixel bound.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,17 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, UnidentifiedImageError
 
+from veriscan.analyzers.base import AnalyzerFailed
+
 ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
+# Frames x pixels an animation may have: reaching frame n of a GIF or APNG composes every
+# frame before it on the whole canvas, so a small file of many large frames would cost
+# hours. 1 gigapixel-frame is 1,000 frames of 1 megapixel, a few seconds to walk.
+FRAME_PIXEL_BUDGET = 1_000_000_000
+PILLOW_ERRORS = (OSError, EOFError, SyntaxError, ValueError, struct.error)
 DEFAULT_FRAME_MS = 100  # browsers show a frame without a duration for about this long
 MIN_FRAME_MS = 20  # ... and clamp shorter ones (a 0 ms GIF frame plays at ~10-20 ms)
-MAX_FRAMES = 100_000  # bounds the walk over a hostile file's frame table
+MAX_FRAMES = 20_000  # bounds the walk over a hostile file's frame table
 
 RGB = npt.NDArray[np.uint8]
 
@@ -43,9 +51,14 @@ def _seconds(raw: object) -> float:
 def _durations(image: Image.Image) -> list[float]:
     """Each frame's display time in seconds, read from the frames' headers (no frame is
     decoded for it)."""
+    count = min(int(getattr(image, "n_frames", 1)), MAX_FRAMES)
+    width, height = image.size
+    if count * width * height > FRAME_PIXEL_BUDGET:
+        raise AnalyzerFailed(
+            f"animation is too large to analyse safely: {count} frames of {width}x{height}"
+        )
     if image.format == "WEBP":
         return _webp_durations(image)
-    count = min(int(getattr(image, "n_frames", 1)), MAX_FRAMES)
     durations = []
     for index in range(count):
         image.seek(index)
@@ -79,6 +92,13 @@ def _webp_durations(image: Image.Image) -> list[float]:
 
 def facts(path: Path) -> dict[str, Any]:
     """What the metadata analyzer reports of an animation (as for a video)."""
+    try:
+        return _facts(path)
+    except PILLOW_ERRORS as exc:
+        raise AnalyzerFailed(f"animation is corrupt or truncated: {exc}") from exc
+
+
+def _facts(path: Path) -> dict[str, Any]:
     with Image.open(path) as image:
         durations = _durations(image)
         codec = {"GIF": "gif", "WEBP": "webp", "PNG": "apng"}[str(image.format)]
@@ -97,7 +117,15 @@ def facts(path: Path) -> dict[str, Any]:
 
 def sampled_frames(path: Path, samples: int) -> Iterator[tuple[float, RGB, RGB | None]]:
     """Up to `samples` frames spread over the animation, each with the frame after it
-    (None for the last), as (time in seconds, RGB, following RGB)."""
+    (None for the last), as (time in seconds, RGB, following RGB). A damaged file raises
+    AnalyzerFailed, after the frames that could be read."""
+    try:
+        yield from _sampled_frames(path, samples)
+    except PILLOW_ERRORS as exc:
+        raise AnalyzerFailed(f"animation is corrupt or truncated: {exc}") from exc
+
+
+def _sampled_frames(path: Path, samples: int) -> Iterator[tuple[float, RGB, RGB | None]]:
     with Image.open(path) as image:
         durations = _durations(image)
         count = len(durations)

@@ -58,12 +58,29 @@ def pixels(image: Image.Image) -> Image.Image:
     """What the probes see of a picture: upright, RGB, transparency laid on white; nothing
     of its metadata (training and analysis both go through here)."""
     upright = ImageOps.exif_transpose(image)
+    if upright.mode in ("I", "F") or upright.mode.startswith("I;16"):
+        upright = _eight_bits(upright)
     if upright.mode in ("RGBA", "LA", "P", "PA", "RGBa", "La"):
         rgba = upright.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
     return upright.convert("RGB")
+
+
+def _eight_bits(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float greyscale picture scaled into 0-255 (Pillow's own convert
+    clips it at 255: a 16-bit scan would come out white)."""
+    values = np.asarray(image, np.float64)
+    if image.mode.startswith("I;16"):
+        top = 65535.0
+    else:
+        peak = float(np.nanmax(values)) if values.size else 0.0
+        top = 255.0 if peak <= 255 else (65535.0 if peak <= 65535 else peak)
+        if image.mode == "F":
+            top = 1.0 if peak <= 1.0 else top
+    scaled = np.clip(np.nan_to_num(values) / top * 255.0, 0, 255).astype(np.uint8)
+    return Image.fromarray(scaled, "L")
 
 
 def _tensor(rgb: Image.Image) -> Floats:
@@ -152,6 +169,8 @@ class Calibration:
     b: float
 
     def probability(self, logit: float) -> float:
+        if not math.isfinite(logit):
+            raise ValueError(f"the probe's log-odds are not a number ({logit})")
         z = max(-50.0, min(50.0, self.a * logit + self.b))
         return 1.0 / (1.0 + math.exp(-z))
 
@@ -174,6 +193,9 @@ class ImageProbe:
         weights = np.asarray(raw["weights"], np.float32)
         if weights.shape != (512,) or not np.all(np.isfinite(weights)):
             raise ValueError(f"{path.name}: a probe needs 512 finite weights")
+        numbers = (raw["bias"], raw["calibration"]["a"], raw["calibration"]["b"])
+        if not all(math.isfinite(float(n)) for n in numbers):
+            raise ValueError(f"{path.name}: the probe's bias and calibration must be numbers")
         return cls(
             name=str(raw["name"]),
             views=Views.from_dict(raw["views"]),

@@ -47,6 +47,7 @@ FACES_PER_FRAME = 2
 FACE_MARGIN = 0.3  # around a face box, as a share of its side: hair, jaw and blending edge
 FACE_VIEWS = Views(global_view=True, tiles=0)
 MIN_SIDE = 64  # below this a picture is an icon: too little of it to judge
+MAX_ASPECT = 8  # a strip longer than this would be enlarged into gigabytes, not judged
 
 
 class _Loaded:
@@ -93,7 +94,7 @@ class _ProbeAnalyzer(Analyzer):
         try:
             self.encoder = _encoder(model_dir)
             self.probe = _probe(probe_path)
-        except (models.ModelMissing, OSError, ValueError, KeyError) as exc:
+        except Exception as exc:  # a missing file, a bad probe, a graph onnxruntime refuses
             self.unavailable = f"the learned detector is not available: {exc}"
             logger.warning("analyzers.detector_unavailable reason=%s", exc)
 
@@ -122,6 +123,8 @@ def unjudgeable(picture: Image.Image) -> str | None:
     width, height = picture.size
     if min(width, height) < MIN_SIDE:
         return f"the picture ({width}x{height}) is too small to judge"
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        return f"the picture ({width}x{height}) is a strip too narrow to judge"
     extrema = picture.getextrema()
     bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
     if all(band[0] == band[1] for band in bands):
@@ -164,8 +167,8 @@ def _decode(path: Path, shorter: int) -> Image.Image:
     """The picture, upright RGB; a large JPEG decoded reduced (libjpeg's DCT scaling) as
     far as keeps its shorter side at least `shorter`."""
     try:
-        with Image.open(path) as head:
-            smallest = min(head.size)
+        with open_bounded(path, "analyse") as sized:  # headers only: nothing is decoded
+            smallest = min(sized.size)
         reduction = 1
         while reduction < 8 and smallest // (reduction * 2) >= shorter:
             reduction *= 2

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from veriscan.analyzers.base import Analyzer, MediaKind, MediaSample
+from veriscan.analyzers.base import Analyzer, Decision, MediaKind, MediaSample
 from veriscan.analyzers.fusion import Thresholds, Verdict
 from veriscan.analyzers.pipeline import analyze_media
 from veriscan.core.sniff import mime_type_of
@@ -67,6 +67,7 @@ class FileResult:
     error: str | None = None  # the file could not be evaluated at all (missing, unreadable)
     seconds: float = 0.0
     decisive: str | None = None  # the signal that settled or bounded the verdict
+    tampered: bool = False  # Content Credentials that fail validation
 
     @property
     def detected(self) -> bool:
@@ -189,7 +190,8 @@ def _metrics(modality: str, results: Sequence[FileResult]) -> ModalityMetrics:
         real_deepfake_from_manifest=sum(
             1
             for r in evaluated
-            if r.label == "real" and r.verdict == Verdict.DEEPFAKE and r.decisive == "c2pa"
+            # Counted whatever else judged it: DEEPFAKE with a broken manifest, on a real file.
+            if r.label == "real" and r.verdict == Verdict.DEEPFAKE and r.tampered
         ),
         reliability=_reliability(evaluated),
     )
@@ -252,6 +254,9 @@ async def _evaluate_one(
         fused.confidence,
         seconds=round(time.monotonic() - started, 3),
         decisive=fused.decisive,
+        tampered=any(
+            f.decision is Decision.MANIPULATED for r in analysis.reports for f in r.findings
+        ),
     )
 
 

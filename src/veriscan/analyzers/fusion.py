@@ -11,7 +11,10 @@ The rules, in order:
 3. Provenance of a stated strength (`Finding.odds`) multiplies those odds: intact Content
    Credentials are evidence of authenticity (weak when the signer is unknown), Content
    Credentials that no longer match the file are evidence of a change. They adjust a
-   detector's probability; alone they do not make one up.
+   detector's probability; alone they do not make one up, with one exception: valid
+   credentials from a capture device (`Decision.CAPTURED`) are positive evidence on their
+   own, applied to even odds. A video whose pictures no calibrated detector judged is not
+   judged by its soundtrack alone: the speech detector's probability then joins rule 4.
 4. Uncalibrated forensic signals (error levels, spectrum, noise, flicker...) are reported
    beside the verdict but vote only when no calibrated detector could run on the file.
    Then they are pooled as a weighted mean of log-odds,
@@ -54,6 +57,7 @@ UNCALIBRATED_CONFIDENCE = 50
 SCORE_CLIP = 0.02  # no heuristic is ever 99.9 % sure; this bounds one signal's pull
 PROBABILITY_CLIP = 0.01  # no probability is reported beyond [1 %, 99 %]
 MAX_REASONS = 3  # forensic signals named on each side
+SOUNDTRACK_SIGNALS = frozenset({"speech_detector"})  # calibrated, but of a video's sound only
 
 # Sub-score -> the signals that feed it, best first.
 SUB_SCORES = {
@@ -195,19 +199,29 @@ class _Evidence:
     captured: Finding | None
 
 
-def _gather(findings: list[Finding]) -> _Evidence:
+def _gather(kind: MediaKind, findings: list[Finding]) -> _Evidence:
     def decided(decision: Decision) -> Finding | None:
         return max(
             (f for f in findings if f.decision is decision), key=lambda f: f.weight, default=None
         )
 
+    detectors = [f for f in findings if f.calibrated and f.score is not None]
+    if kind is MediaKind.VIDEO and all(f.signal in SOUNDTRACK_SIGNALS for f in detectors):
+        # Nothing calibrated judged the pictures (the image model missing, no frame decoded):
+        # a real voice says nothing of a swapped face, so the soundtrack's probability joins
+        # the uncalibrated pool with the frame forensics instead of deciding alone.
+        detectors = []
+    forensic = [
+        f
+        for f in findings
+        if f.score is not None
+        and f.weight > 0
+        and f.decision is None
+        and (not f.calibrated or f not in detectors)
+    ]
     return _Evidence(
-        detectors=[f for f in findings if f.calibrated and f.score is not None],
-        forensic=[
-            f
-            for f in findings
-            if not f.calibrated and f.score is not None and f.weight > 0 and f.decision is None
-        ],
+        detectors=detectors,
+        forensic=forensic,
         provenance=[f for f in findings if f.odds is not None and f.odds > 0],
         generated=decided(Decision.GENERATED),
         manipulated=decided(Decision.MANIPULATED),
@@ -243,7 +257,7 @@ def fuse(kind: MediaKind, reports: Iterable[Report], thresholds: Thresholds | No
     thresholds = thresholds or Thresholds()
     reports = list(reports)
     findings = [finding for report in reports for finding in report.findings]
-    evidence = _gather(findings)
+    evidence = _gather(kind, findings)
     p, basis = _probability(evidence)
 
     risk = None if p is None else _percent(p)

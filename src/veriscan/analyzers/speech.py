@@ -125,6 +125,9 @@ class SpeechProbe:
         weights = np.asarray(raw["weights"], np.float32)
         if weights.shape != (161,) or not np.all(np.isfinite(weights)):
             raise ValueError(f"{path.name}: a speech probe needs 161 finite weights")
+        numbers = (raw["bias"], raw["calibration"]["a"], raw["calibration"]["b"])
+        if not all(np.isfinite(float(n)) for n in numbers):
+            raise ValueError(f"{path.name}: the probe's bias and calibration must be numbers")
         calibration = Calibration(float(raw["calibration"]["a"]), float(raw["calibration"]["b"]))
         return cls(str(raw["name"]), weights, float(raw["bias"]), calibration, raw["metrics"])
 
@@ -154,7 +157,7 @@ class SpeechDetector(Analyzer):
                 if probe is None:
                     probe = _Loaded.probes[probe_path] = SpeechProbe.load(probe_path)
                 self.probe = probe
-        except (models.ModelMissing, OSError, ValueError, KeyError) as exc:
+        except Exception as exc:  # a missing file, a bad probe, a graph onnxruntime refuses
             self.unavailable = f"the learned speech detector is not available: {exc}"
             logger.warning("analyzers.detector_unavailable reason=%s", exc)
 
@@ -179,7 +182,7 @@ class SpeechDetector(Analyzer):
             if "auc" in metrics
             else "not measured on held-out speech"
         )
-        seconds = len(chosen) * WINDOW / RATE
+        seconds = min(len(chosen) * WINDOW, speech.size) / RATE
         summary = (
             f"the learned speech detector (AASIST-L with Veriscan's probe; {measured}) rates "
             f"{seconds:.0f} s of the voice {probability:.0%} likely to be synthetic"

@@ -22,6 +22,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -94,11 +95,20 @@ def _problem(entry: Entry) -> str | None:
     if len(entry.sha256) != 64 or any(c not in "0123456789abcdef" for c in entry.sha256):
         return "sha256 must be 64 lowercase hex digits"
     relative = PurePosixPath(entry.file)
-    if relative.is_absolute() or ".." in relative.parts or not entry.file:
+    if (
+        not entry.file
+        or relative.is_absolute()
+        or any(part in ("..", ".") for part in entry.file.split("/"))
+        or "\\" in entry.file
+        or entry.file.endswith("/")
+    ):
         return f"file {entry.file!r} must be a relative path inside the set"
     if entry.source.startswith("github:"):
-        if len(entry.commit) != 40:
+        # Hex only: the commit is passed to `git show`, where "--output=..." would be an option.
+        if not re.fullmatch(r"[0-9a-f]{40}", entry.commit):
             return "a github source needs its 40-digit commit"
+        if not re.fullmatch(r"github:[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", entry.source):
+            return f"source {entry.source!r} is not github:owner/name"
     elif not (entry.source.startswith("pypi:") and "==" in entry.source):
         return f"source {entry.source!r} is neither github:owner/name nor pypi:project==version"
     if not entry.source_path:
@@ -168,9 +178,17 @@ class _PyPI:
         if archive is None:
             target = self.folder / requirement.replace("==", "-")
             target.mkdir(parents=True, exist_ok=True)
-            command = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+            # --only-binary: a project that publishes only sources would have pip run its
+            # build backend, that is, code named by the manifest.
+            command = [
+                sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                "--only-binary=:all:",
+            ]  # fmt: skip
             subprocess.run([*command, "--dest", str(target), requirement], check=True)  # noqa: S603
-            [archive] = sorted(target.iterdir())
+            found = sorted(target.iterdir())
+            if len(found) != 1:
+                raise KeyError(f"pip gave {len(found)} files for {requirement}")
+            [archive] = found
             self.archives[requirement] = archive
         if archive.suffix in (".whl", ".zip"):
             with zipfile.ZipFile(archive) as opened:
@@ -201,6 +219,9 @@ def rebuild(
         pypi = _PyPI(Path(scratch))
         for entry in entries:
             target = out / entry.file
+            if not target.resolve().is_relative_to(out.resolve()):
+                problems.append(f"{entry.file}: outside the set's folder")
+                continue
             if entry.file in done or (
                 target.is_file() and sha256_of(target.read_bytes()) == entry.sha256
             ):

