@@ -115,3 +115,24 @@ def test_a_media_worker_builds_its_analyzers_before_it_claims(
     # First before the claim (no token yet), then again by the analysis, under the claim.
     assert tokens_seen[0] is None
     assert len(tokens_seen) == 2 and tokens_seen[1] is not None
+
+
+def test_a_stopping_server_waits_for_its_workers_a_bounded_time() -> None:
+    # The engine is disposed after this wait: a worker still inside a scan must be done
+    # with the database first, or its connection would be left to the garbage collector.
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from veriscan.queue import join_workers
+
+    quick = threading.Thread(target=time.sleep, args=(0.1,))
+    slow = threading.Thread(target=time.sleep, args=(3.0,), daemon=True)
+    for thread in (quick, slow):
+        thread.start()
+
+    started = time.monotonic()
+    assert join_workers(SimpleNamespace(worker_threads=[(None, quick)]), 2.0) is True
+    assert not quick.is_alive()
+    assert join_workers(SimpleNamespace(worker_threads=[(None, slow)]), 0.3) is False
+    assert time.monotonic() - started < 1.5  # bounded by the timeout, not by the task

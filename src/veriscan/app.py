@@ -39,7 +39,7 @@ from veriscan.keys.endpoints import router as keys_router
 from veriscan.malware.endpoints import router as malware_router
 from veriscan.media.endpoints import router as media_router
 from veriscan.notifications.endpoints import router as notifications_router
-from veriscan.queue import EmbeddedConsumer, Sweeper
+from veriscan.queue import SHUTDOWN_WAIT_SECONDS, EmbeddedConsumer, Sweeper, join_workers
 from veriscan.realtime import Identity
 from veriscan.reports.endpoints import router as reports_router
 from veriscan.sharing.endpoints import router as sharing_router
@@ -110,6 +110,10 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         if consumer is not None:
             # Running scans are left to their leases: the next start takes them over.
             consumer.stop(graceful=False)
+            # But a worker thread still inside a scan must be done with the database before
+            # the engine is disposed: a connection it took after that would belong to no
+            # pool and be closed by the garbage collector, not by us.
+            await run_in_threadpool(join_workers, consumer, SHUTDOWN_WAIT_SECONDS)
         if limiter is not None:
             await limiter.close()
         await context.realtime.aclose()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,22 @@ class EmbeddedConsumer(Consumer):  # type: ignore[misc]
 
     def _set_signal_handlers(self) -> None:
         pass
+
+
+SHUTDOWN_WAIT_SECONDS = 5.0  # how long a stopping server waits for its running scans
+
+
+def join_workers(consumer: Consumer, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for a stopped consumer's worker threads to finish the
+    task each is in; whether all did."""
+    deadline = time.monotonic() + timeout
+    threads = [thread for _, thread in consumer.worker_threads]
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    running = sum(thread.is_alive() for thread in threads)
+    if running:
+        logger.warning("queue.workers_still_running count=%d", running)
+    return not running
 
 
 class Sweeper(threading.Thread):
