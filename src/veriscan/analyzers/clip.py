@@ -176,6 +176,41 @@ class Calibration:
 
 
 @dataclass(frozen=True)
+class LinearProbe:
+    """What every probe file `veriscan train` writes holds: weights over a model's
+    features, a bias, a Platt calibration and the held-out figures."""
+
+    name: str
+    weights: Floats
+    bias: float
+    calibration: Calibration
+    metrics: dict[str, Any]
+    raw: dict[str, Any]  # the whole file, for what a kind of probe adds
+
+    @classmethod
+    def read(cls, path: Path, size: int, what: str = "a probe") -> LinearProbe:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        weights = np.asarray(raw["weights"], np.float32)
+        if weights.shape != (size,) or not np.all(np.isfinite(weights)):
+            raise ValueError(f"{path.name}: {what} needs {size} finite weights")
+        numbers = (raw["bias"], raw["calibration"]["a"], raw["calibration"]["b"])
+        if not all(math.isfinite(float(n)) for n in numbers):
+            raise ValueError(f"{path.name}: the probe's bias and calibration must be numbers")
+        calibration = Calibration(float(raw["calibration"]["a"]), float(raw["calibration"]["b"]))
+        metrics = dict(raw.get("metrics") or {})
+        return cls(str(raw["name"]), weights, float(raw["bias"]), calibration, metrics, raw)
+
+
+def measured(metrics: dict[str, Any], noun: str) -> str:
+    """The held-out figure a detector's explanation quotes."""
+    if "auc" not in metrics:
+        return f"not measured on held-out {noun}"
+    files = metrics.get("files") or {}
+    count = int(files.get("positive", 0)) + int(files.get("negative", 0))
+    return f"held-out AUC {metrics['auc']:.2f} on {count} {noun} from sources it was not trained on"
+
+
+@dataclass(frozen=True)
 class ImageProbe:
     """A linear probe on CLIP embeddings, as `veriscan train` writes it (JSON)."""
 
@@ -189,21 +224,15 @@ class ImageProbe:
 
     @classmethod
     def load(cls, path: Path) -> ImageProbe:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        weights = np.asarray(raw["weights"], np.float32)
-        if weights.shape != (512,) or not np.all(np.isfinite(weights)):
-            raise ValueError(f"{path.name}: a probe needs 512 finite weights")
-        numbers = (raw["bias"], raw["calibration"]["a"], raw["calibration"]["b"])
-        if not all(math.isfinite(float(n)) for n in numbers):
-            raise ValueError(f"{path.name}: the probe's bias and calibration must be numbers")
+        probe = LinearProbe.read(path, 512)
         return cls(
-            name=str(raw["name"]),
-            views=Views.from_dict(raw["views"]),
-            weights=weights,
-            bias=float(raw["bias"]),
-            calibration=Calibration(float(raw["calibration"]["a"]), float(raw["calibration"]["b"])),
-            metrics=dict(raw.get("metrics") or {}),
-            positive=str(raw.get("positive", "generated")),
+            name=probe.name,
+            views=Views.from_dict(probe.raw["views"]),
+            weights=probe.weights,
+            bias=probe.bias,
+            calibration=probe.calibration,
+            metrics=probe.metrics,
+            positive=str(probe.raw.get("positive", "generated")),
         )
 
     def view_logits(self, embeddings: Floats) -> Floats:

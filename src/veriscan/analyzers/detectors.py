@@ -36,7 +36,15 @@ from veriscan.analyzers.base import (
     MediaSample,
     Report,
 )
-from veriscan.analyzers.clip import SIDE, ClipEncoder, ImageProbe, Views, crops, pixels
+from veriscan.analyzers.clip import (
+    SIDE,
+    ClipEncoder,
+    ImageProbe,
+    Views,
+    crops,
+    measured,
+    pixels,
+)
 from veriscan.analyzers.pictures import open_bounded
 
 logger = logging.getLogger("veriscan.analyzers")
@@ -73,17 +81,6 @@ def _probe(path: Path) -> ImageProbe:
         if probe is None:
             probe = _Loaded.probes[path] = ImageProbe.load(path)
         return probe
-
-
-def _measured(probe: ImageProbe) -> str:
-    metrics = probe.metrics
-    files = metrics.get("files") or {}
-    count = int(files.get("positive", 0)) + int(files.get("negative", 0))
-    if "auc" not in metrics:
-        return "not measured on held-out media"
-    return (
-        f"held-out AUC {metrics['auc']:.2f} on {count} pictures from sources it was not trained on"
-    )
 
 
 class _ProbeAnalyzer(Analyzer):
@@ -146,9 +143,9 @@ class ImageDetector(_ProbeAnalyzer):
         [logit] = self._logits([picture], probe.views)
         probability = probe.calibration.probability(logit)
         summary = (
-            f"the learned image detector (CLIP ViT-B/16 with Veriscan's probe; "
-            f"{_measured(probe)}) rates the picture {probability:.0%} likely to be "
-            "generated or manipulated"
+            "the learned image detector (CLIP ViT-B/16 with Veriscan's probe; "
+            f"{measured(probe.metrics, 'pictures')}) rates the picture {probability:.0%} "
+            "likely to be generated or manipulated"
         )
         details = {
             "model": probe.name,
@@ -242,8 +239,9 @@ class VideoDetector(_ProbeAnalyzer):
         if faces:
             what += f" and {len(faces)} face crops"
         summary = (
-            f"the learned image detector (CLIP ViT-B/16 with Veriscan's probe; {_measured(probe)}"
-            f", measured on still pictures, not on video) rates the video's {what} "
+            "the learned image detector (CLIP ViT-B/16 with Veriscan's probe; "
+            f"{measured(probe.metrics, 'pictures')}, measured on still pictures, not on video) "
+            f"rates the video's {what} "
             f"{probability:.0%} likely to be generated or manipulated"
         )
         if p_faces is not None:

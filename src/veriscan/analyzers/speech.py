@@ -18,7 +18,6 @@ without speech (silent, music, steady tones) is not judged.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from veriscan.analyzers.base import (
     MediaSample,
     Report,
 )
-from veriscan.analyzers.clip import Calibration
+from veriscan.analyzers.clip import Calibration, LinearProbe, measured
 
 logger = logging.getLogger("veriscan.analyzers")
 
@@ -121,15 +120,8 @@ class SpeechProbe:
 
     @classmethod
     def load(cls, path: Path) -> SpeechProbe:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        weights = np.asarray(raw["weights"], np.float32)
-        if weights.shape != (161,) or not np.all(np.isfinite(weights)):
-            raise ValueError(f"{path.name}: a speech probe needs 161 finite weights")
-        numbers = (raw["bias"], raw["calibration"]["a"], raw["calibration"]["b"])
-        if not all(np.isfinite(float(n)) for n in numbers):
-            raise ValueError(f"{path.name}: the probe's bias and calibration must be numbers")
-        calibration = Calibration(float(raw["calibration"]["a"]), float(raw["calibration"]["b"]))
-        return cls(str(raw["name"]), weights, float(raw["bias"]), calibration, raw["metrics"])
+        probe = LinearProbe.read(path, 161, "a speech probe")
+        return cls(probe.name, probe.weights, probe.bias, probe.calibration, probe.metrics)
 
     def logits(self, features: Floats) -> Floats:
         out: Floats = features @ self.weights + np.float32(self.bias)
@@ -173,18 +165,10 @@ class SpeechDetector(Analyzer):
         logits = self.probe.logits(self.model.features(chosen))
         logit = float(np.mean(logits))
         probability = self.probe.calibration.probability(logit)
-        metrics = self.probe.metrics
-        files = metrics.get("files") or {}
-        count = int(files.get("positive", 0)) + int(files.get("negative", 0))
-        measured = (
-            f"held-out AUC {metrics['auc']:.2f} on {count} recordings from sources it was not "
-            "trained on"
-            if "auc" in metrics
-            else "not measured on held-out speech"
-        )
         seconds = min(len(chosen) * WINDOW, speech.size) / RATE
         summary = (
-            f"the learned speech detector (AASIST-L with Veriscan's probe; {measured}) rates "
+            "the learned speech detector (AASIST-L with Veriscan's probe; "
+            f"{measured(self.probe.metrics, 'recordings')}) rates "
             f"{seconds:.0f} s of the voice {probability:.0%} likely to be synthetic"
         )
         details = {

@@ -126,6 +126,49 @@ def crop_region(image: Image.Image, region: str) -> Image.Image:
     )
 
 
+def measure(
+    entries: Sequence[Entry],
+    recipe: Recipe,
+    vectors_of: Callable[[Entry, int], Floats],
+    *,
+    width: int,
+    cache_file: Path | None = None,
+    report: Callable[[str], None] = print,
+    noun: str = "files",
+) -> Embedded:
+    """`vectors_of(entry, copy)` for every entry and copy, rows tagged with their entry
+    and copy; kept in `cache_file` (an .npz keyed by sha256, region and copy) between runs."""
+    stored: dict[str, Floats] = {}
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        if cache_file.is_file():
+            with np.load(cache_file) as saved:
+                stored = {name: saved[name] for name in saved.files}
+    rows: list[Floats] = []
+    owners: list[int] = []
+    copies: list[int] = []
+    fresh = 0
+    for index, entry in enumerate(entries):
+        for copy in range(recipe.copies):
+            name = f"{entry.sha256}-{entry.region}-{copy}"
+            vectors = stored.get(name)
+            if vectors is None:
+                vectors = stored[name] = vectors_of(entry, copy)
+                fresh += 1
+            rows.append(vectors)
+            owners += [index] * len(vectors)
+            copies += [copy] * len(vectors)
+        if (index + 1) % 100 == 0:
+            report(f"measured {index + 1}/{len(entries)} {noun}")
+    if cache_file is not None and fresh:
+        np.savez(cache_file, **stored)  # type: ignore[arg-type]
+    return Embedded(
+        np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, width), np.float32),
+        np.asarray(owners, np.int64),
+        np.asarray(copies, np.int64),
+    )
+
+
 def embed(
     entries: Sequence[Entry],
     data: Path,
@@ -137,39 +180,19 @@ def embed(
     pictures: Pictures = picture_views,
     kind: str = "image",
 ) -> Embedded:
-    encoder = encoder or ClipEncoder()
-    rows: list[Floats] = []
-    owners: list[int] = []
-    copies: list[int] = []
-    stored: dict[str, Floats] = {}
-    cache_file = None
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        encoder_id = models.CLIP_ENCODER.sha256[:12]
-        cache_file = cache / f"embeddings-{kind}-{recipe.key()}-{encoder_id}.npz"
-        if cache_file.is_file():
-            with np.load(cache_file) as saved:
-                stored = {name: saved[name] for name in saved.files}
-    fresh = 0
-    for index, entry in enumerate(entries):
-        for copy in range(recipe.copies):
-            name = f"{entry.sha256}-{entry.region}-{copy}"
-            vectors = stored.get(name)
-            if vectors is None:
-                vectors = encoder.embed(pictures(entry, data, copy, recipe))
-                stored[name] = vectors
-                fresh += 1
-            rows.append(vectors)
-            owners += [index] * len(vectors)
-            copies += [copy] * len(vectors)
-        if (index + 1) % 100 == 0:
-            report(f"embedded {index + 1}/{len(entries)} files")
-    if cache_file is not None and fresh:
-        np.savez(cache_file, **stored)  # type: ignore[arg-type]
-    return Embedded(
-        np.concatenate(rows).astype(np.float32),
-        np.asarray(owners, np.int64),
-        np.asarray(copies, np.int64),
+    """CLIP embeddings of every view of every copy of every entry."""
+    clip = encoder or ClipEncoder()
+    encoder_id = models.CLIP_ENCODER.sha256[:12]
+    return measure(
+        entries,
+        recipe,
+        lambda entry, copy: clip.embed(pictures(entry, data, copy, recipe)),
+        width=512,
+        cache_file=None
+        if cache is None
+        else cache / f"embeddings-{kind}-{recipe.key()}-{encoder_id}.npz",
+        report=report,
+        noun="pictures",
     )
 
 

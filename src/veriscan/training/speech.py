@@ -76,41 +76,22 @@ def features(
     report: Callable[[str], None] = print,
 ) -> images.Embedded:
     """Per window, AASIST-L's features; rows tagged with their entry and copy."""
-    model = model or SpeechModel()
-    stored: dict[str, Floats] = {}
-    cache_file = None
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        cache_file = cache / f"speech-{recipe.key()}.npz"
-        if cache_file.is_file():
-            with np.load(cache_file) as saved:
-                stored = {name: saved[name] for name in saved.files}
-    rows: list[Floats] = []
-    owners: list[int] = []
-    copies: list[int] = []
-    fresh = 0
-    for index, entry in enumerate(entries):
-        for copy in range(recipe.copies):
-            name = f"{entry.sha256}-{copy}"
-            vectors = stored.get(name)
-            if vectors is None:
-                speech = _decoded(entry, data)
-                if copy:
-                    speech = _squeezed(speech, images._rng(entry, copy, recipe.seed))
-                vectors = model.features(windows(speech))
-                stored[name] = vectors
-                fresh += 1
-            rows.append(vectors)
-            owners += [index] * len(vectors)
-            copies += [copy] * len(vectors)
-        if (index + 1) % 100 == 0:
-            report(f"measured {index + 1}/{len(entries)} recordings")
-    if cache_file is not None and fresh:
-        np.savez(cache_file, **stored)  # type: ignore[arg-type]
-    return images.Embedded(
-        np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 161), np.float32),
-        np.asarray(owners, np.int64),
-        np.asarray(copies, np.int64),
+    aasist = model or SpeechModel()
+
+    def vectors_of(entry: Entry, copy: int) -> Floats:
+        speech = _decoded(entry, data)
+        if copy:
+            speech = _squeezed(speech, images._rng(entry, copy, recipe.seed))
+        return aasist.features(windows(speech))
+
+    return images.measure(
+        entries,
+        recipe,
+        vectors_of,
+        width=161,
+        cache_file=None if cache is None else cache / f"speech-{recipe.key()}.npz",
+        report=report,
+        noun="recordings",
     )
 
 
