@@ -118,6 +118,7 @@ def settings_factory(
             "log_level": "DEBUG",
             "virustotal_minute_seconds": 1.0,
             "virustotal_quota_margin_seconds": 0.0,
+            "virustotal_first_poll_seconds": 0.05,
             "virustotal_poll_seconds": 0.05,
             "virustotal_poll_max_seconds": 0.2,
             "virustotal_retry_seconds": 0.05,

@@ -53,7 +53,7 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
 
 
 def test_keys_valid_wrong_and_missing() -> None:
-    with running(per_minute=1) as (stub, client):
+    with running(per_minute=5) as (stub, client):
         user = client.get(f"/users/{KEY}")
         assert user.status_code == 200, user.text
         data = user.json()["data"]
@@ -61,10 +61,12 @@ def test_keys_valid_wrong_and_missing() -> None:
         assert data["attributes"]["apikey"] == KEY
         quotas = data["attributes"]["quotas"]
         assert set(quotas) == {"api_requests_hourly", "api_requests_daily", "api_requests_monthly"}
-        assert quotas["api_requests_hourly"] == {"allowed": 60, "used": 0}
-        # By user id too, and reading it consumes no quota (per_minute=1 here).
+        # Reading it is a request like any other: it counts (this one included).
+        assert quotas["api_requests_hourly"] == {"allowed": 300, "used": 1}
+        # By user id too.
         assert client.get(f"/users/{data['id']}").status_code == 200
         assert client.get(f"/users/{KEY}").status_code == 200
+        assert stub.usage(KEY)["minute"] == 3
 
         wrong = client.get(f"/users/{KEY}", headers={"x-apikey": "not-a-key"})
         assert_error(wrong, 401, "WrongCredentialsError")
@@ -89,12 +91,13 @@ def test_quota_per_minute_is_enforced_and_recovers() -> None:
         assert_error(client.get(unknown), 429, "QuotaExceededError")
         assert stub.quota_violations == 1
         assert stub.usage(KEY)["minute"] == 2  # the refused request consumed nothing
-        # The user object still answers, and shows the use.
-        quotas = client.get(f"/users/{KEY}").json()["data"]["attributes"]["quotas"]
-        assert quotas["api_requests_daily"]["used"] == 2
+        # Reading the user object is a request too: refused while the minute is full.
+        assert_error(client.get(f"/users/{KEY}"), 429, "QuotaExceededError")
         time.sleep(0.55)
+        quotas = client.get(f"/users/{KEY}").json()["data"]["attributes"]["quotas"]
+        assert quotas["api_requests_daily"]["used"] == 3
         assert_error(client.get(unknown), 404, "NotFoundError")
-        assert stub.quota_violations == 1
+        assert stub.quota_violations == 2
 
 
 def test_quota_per_day_is_enforced_and_resets() -> None:

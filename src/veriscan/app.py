@@ -39,7 +39,13 @@ from veriscan.keys.endpoints import router as keys_router
 from veriscan.malware.endpoints import router as malware_router
 from veriscan.media.endpoints import router as media_router
 from veriscan.notifications.endpoints import router as notifications_router
-from veriscan.queue import SHUTDOWN_WAIT_SECONDS, EmbeddedConsumer, Sweeper, join_workers
+from veriscan.queue import (
+    SHUTDOWN_WAIT_SECONDS,
+    EmbeddedConsumer,
+    Sweeper,
+    consumer_options,
+    join_workers,
+)
 from veriscan.realtime import Identity
 from veriscan.reports.endpoints import router as reports_router
 from veriscan.sharing.endpoints import router as sharing_router
@@ -98,7 +104,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         consumer = None
         if settings.worker_threads > 0:
             consumer = EmbeddedConsumer(
-                context.huey, workers=settings.worker_threads, worker_type="thread", periodic=False
+                context.huey, **consumer_options(settings, settings.worker_threads)
             )
             consumer.start()
         sweeper = Sweeper(lambda: sweep_all(context), settings.sweep_interval_seconds)

@@ -55,12 +55,10 @@ def worker(
     threads: Annotated[int, typer.Option(help="Scans run at the same time")] = 4,
 ) -> None:
     """Run scans from the queue (with VERISCAN_REDIS_URL, beside any number of servers)."""
-    from huey.consumer import Consumer
-
     from veriscan.context import AppContext
     from veriscan.core import migrate as migrations
     from veriscan.jobs import register_all, sweep_all
-    from veriscan.queue import Sweeper
+    from veriscan.queue import QueueConsumer, Sweeper, consumer_options
 
     settings = _settings()
     if not settings.redis_url:
@@ -74,7 +72,7 @@ def worker(
     register_all(context)
     sweeper = Sweeper(lambda: sweep_all(context), settings.sweep_interval_seconds)
     sweeper.start()
-    consumer = Consumer(context.huey, workers=threads, worker_type="thread", periodic=False)
+    consumer = QueueConsumer(context.huey, **consumer_options(settings, threads))
     logging.getLogger("veriscan.worker").info(
         "worker.started threads=%d queue=%s pid=%d", threads, settings.queue_name, os.getpid()
     )

@@ -18,9 +18,10 @@ from veriscan.core.security import Passwords, SecretBox, Tokens
 from veriscan.engines.base import LocalEngine
 from veriscan.engines.virustotal.client import VirusTotalClient
 from veriscan.engines.virustotal.engine import Timing, VirusTotalEngine
+from veriscan.engines.virustotal.health import ReachLog
 from veriscan.engines.virustotal.quota import Allowance, QuotaGate
 from veriscan.locks import NamedLocks
-from veriscan.queue import make_huey
+from veriscan.queue import Timers, make_huey
 from veriscan.realtime import Realtime
 from veriscan.storage import BlobStore
 
@@ -49,6 +50,7 @@ class AppContext:
     virustotal: VirusTotalClient
     virustotal_engine: VirusTotalEngine
     quota: QuotaGate
+    reach: ReachLog
     local_engines: list[LocalEngine]
     locks: NamedLocks
     realtime: Realtime
@@ -58,6 +60,17 @@ class AppContext:
     enqueue_scan: Callable[[uuid.UUID], None] = field(default=lambda _: None)
     # Set by jobs.register_all: puts a media scan on the queue.
     enqueue_media: Callable[[uuid.UUID], None] = field(default=lambda _: None)
+    # Set by jobs.register_all: asks for the VirusTotal requests of one key to be handed
+    # out (malware/dispatch.py), by the key's fingerprint.
+    enqueue_dispatch: Callable[[str], None] = field(default=lambda _: None)
+    # Set by jobs.register_all: completes, without VirusTotal, the scans waiting on a key
+    # that is being deleted or deactivated, in the caller's transaction: (session, key id,
+    # reason) -> what to announce once it is committed.
+    release_key_scans: Callable[[Any, uuid.UUID, str], Callable[[], None]] = field(
+        default=lambda *_: lambda: None
+    )
+    # Wake-ups of scans that wait (queue.Timers).
+    timers: Timers = field(default_factory=Timers)
     _media_analyzers: list[Any] | None = None
     _media_analyzers_lock: threading.Lock = field(default_factory=threading.Lock)
     # Set as the process begins to stop: a scan that fails from then on (its threads
@@ -96,8 +109,8 @@ class AppContext:
             virustotal=virustotal,
             virustotal_engine=VirusTotalEngine(
                 virustotal,
-                quota,
                 Timing(
+                    first_poll_seconds=settings.virustotal_first_poll_seconds,
                     poll_seconds=settings.virustotal_poll_seconds,
                     poll_max_seconds=settings.virustotal_poll_max_seconds,
                     retry_seconds=settings.virustotal_retry_seconds,
@@ -110,6 +123,7 @@ class AppContext:
                 ),
             ),
             quota=quota,
+            reach=ReachLog(settings.redis_url, settings.queue_name),
             local_engines=build_local_engines(settings),
             locks=NamedLocks(settings.redis_url, settings.queue_name),
             realtime=Realtime(settings.redis_url, settings.queue_name),
@@ -134,7 +148,9 @@ class AppContext:
 
     def close(self) -> None:
         self.stopping.set()
+        self.timers.stop()
         self.quota.close()
+        self.reach.close()
         self.locks.close()
         self.realtime.close()
         self.db.dispose()

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 
 from veriscan.context import AppContext
+from veriscan.malware import dispatch as malware_dispatch
 from veriscan.malware import runner as malware_runner
 from veriscan.media import runner as media_runner
 
@@ -37,9 +38,27 @@ def _scan_task(
     return enqueue
 
 
+def _dispatch_task(context: AppContext) -> Callable[[str], None]:
+    @context.huey.task(name="malware.dispatch")  # type: ignore[untyped-decorator]
+    def task(vt_key: str) -> None:
+        malware_dispatch.dispatch(context, vt_key)
+
+    def enqueue(vt_key: str) -> None:
+        try:
+            task(vt_key)
+        except Exception:  # the sweep dispatches every key with a scan due
+            logger.exception("jobs.enqueue_failed task=malware.dispatch")
+
+    return enqueue
+
+
 def register_all(context: AppContext) -> None:
     context.enqueue_scan = _scan_task(context, "malware.run_scan", malware_runner.run_scan)
     context.enqueue_media = _scan_task(context, "media.run_scan", media_runner.run_media_scan)
+    context.enqueue_dispatch = _dispatch_task(context)
+    context.release_key_scans = lambda session, key_id, reason: malware_runner.release_key_scans(
+        session, context, key_id, reason
+    )
 
 
 STATISTICS_EVERY_SECONDS = 3600.0

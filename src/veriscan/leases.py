@@ -53,7 +53,10 @@ class Leases:
                 model.deadline_at > now,
                 or_(
                     model.status == self.waiting,
-                    (model.status == self.running) & (model.lease_until < now),
+                    # Running, but its worker died (lease lapsed) or it let go of it
+                    # between two parts (a malware scan waiting on VirusTotal).
+                    (model.status == self.running)
+                    & or_(model.lease_until < now, model.claim_token.is_(None)),
                 ),
             )
             .values(

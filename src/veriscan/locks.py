@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import redis
@@ -70,6 +70,34 @@ class NamedLocks:
             # LockError: it expired first; the work is done either way.
             with contextlib.suppress(redis.exceptions.LockError):
                 redis_lock.release()  # one quick command: not worth a thread
+
+    @contextlib.contextmanager
+    def briefly(self, name: str, *, wait: float, ttl: float) -> Iterator[None]:
+        """Hold `name` for a short block of work (no renewal: `ttl` must outlast it).
+        Waits at most `wait` seconds (TimeoutError after)."""
+        if self._redis is None:
+            lock = self._local_lock(name)
+            if not lock.acquire(True, max(wait, 0.0)):
+                raise TimeoutError(f"lock {name} still held")
+            try:
+                yield
+            finally:
+                lock.release()
+            return
+        redis_lock = self._redis.lock(
+            f"{self._namespace}-lock:{name}",
+            timeout=max(ttl, 1.0),
+            sleep=0.005,
+            blocking_timeout=max(wait, 0.0),
+            thread_local=False,
+        )
+        if not redis_lock.acquire():
+            raise TimeoutError(f"lock {name} still held")
+        try:
+            yield
+        finally:
+            with contextlib.suppress(redis.exceptions.LockError):
+                redis_lock.release()
 
     def close(self) -> None:
         if self._redis is not None:

@@ -6,25 +6,42 @@ database are the truth, and the sweeper re-enqueues scans whose lease ran out.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
-from huey.consumer import Consumer
+from huey.consumer import Consumer, Worker
 
 from veriscan.core.config import Settings
 
 logger = logging.getLogger("veriscan.queue")
 
 
+class WakingSqliteHuey(SqliteHuey):  # type: ignore[misc]
+    """huey's SQLite queue, whose idle workers in this process wake as soon as a task is
+    queued here: SQLite cannot block a reader until a row arrives, so without this an idle
+    worker would only see it at its next poll."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wake = threading.Event()
+
+    def enqueue(self, task: Any) -> Any:
+        result = super().enqueue(task)
+        self.wake.set()
+        return result
+
+
 def make_huey(settings: Settings) -> Huey:
     if settings.redis_url:
-        return RedisHuey(settings.queue_name, url=settings.redis_url, results=False)
+        # BRPOP: an idle worker gets a task the moment one is pushed, from any process.
+        return RedisHuey(settings.queue_name, url=settings.redis_url, results=False, blocking=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(
+    return WakingSqliteHuey(
         settings.queue_name,
         filename=str(settings.data_dir / "queue.db"),
         results=False,
@@ -32,7 +49,45 @@ def make_huey(settings: Settings) -> Huey:
     )
 
 
-class EmbeddedConsumer(Consumer):  # type: ignore[misc]
+class PromptWorker(Worker):  # type: ignore[misc]
+    """A worker that never sleeps longer than the consumer's `max_delay` (huey's own backs
+    off to 10 s), and is woken at once by a task queued in this process."""
+
+    delay: float
+    max_delay: float
+    backoff: float
+
+    def sleep(self) -> None:
+        wake: threading.Event | None = getattr(self.huey, "wake", None)
+        delay = min(self.delay, self.max_delay)
+        if wake is None:
+            self.stop_flag.wait(delay)
+        elif wake.wait(delay):
+            wake.clear()
+        self.delay = min(self.delay * self.backoff, self.max_delay)
+
+
+def consumer_options(settings: Settings, threads: int) -> dict[str, Any]:
+    """How `serve` and `worker` run huey's consumer: threads that look at the queue at
+    least every `queue_poll_seconds` when idle."""
+    poll = settings.queue_poll_seconds
+    return {
+        "workers": threads,
+        "worker_type": "thread",
+        "periodic": False,
+        "initial_delay": min(0.02, poll),
+        "backoff": 1.5,
+        "max_delay": poll,
+    }
+
+
+class QueueConsumer(Consumer):  # type: ignore[misc]
+    """huey's consumer with PromptWorker threads (`veriscan worker`)."""
+
+    worker_class = PromptWorker
+
+
+class EmbeddedConsumer(QueueConsumer):
     """huey's consumer as threads inside `veriscan serve`.
 
     The stock consumer installs signal handlers, which would take SIGTERM away from
@@ -81,3 +136,66 @@ class Sweeper(threading.Thread):
     def stop(self) -> None:
         self._stopped.set()
         self.join(timeout=5)
+
+
+class Timers:
+    """Calls to make later in this process: the wake-ups of scans that wait (for a quota
+    slot, a poll's interval, a retry). One thread, one heap; a call is due once per key
+    (asking again for the same key keeps the earlier time). A timer lost with its process
+    costs nothing but time: the scan rows say what is due, and the sweep finds it."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Hashable]] = []
+        self._due: dict[Hashable, tuple[float, Callable[[], Any]]] = {}
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+        self._seq = 0
+
+    def call_later(self, delay: float, key: Hashable, call: Callable[[], Any]) -> None:
+        at = time.monotonic() + max(delay, 0.0)
+        with self._cond:
+            if self._stopped:
+                return
+            known = self._due.get(key)
+            if known is not None and known[0] <= at:
+                return
+            self._due[key] = (at, call)
+            self._seq += 1
+            heapq.heappush(self._heap, (at, self._seq, key))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="veriscan-timers", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._cond.wait(timeout)
+                if self._stopped:
+                    return
+                at, _, key = heapq.heappop(self._heap)
+                known = self._due.get(key)
+                if known is None or known[0] != at:
+                    continue  # replaced by an earlier call
+                del self._due[key]
+                call = known[1]
+            try:
+                call()
+            except Exception:  # the sweep finds what this should have woken
+                logger.exception("queue.timer_failed key=%s", key)
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._due)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -277,7 +277,9 @@ def test_an_entry_is_only_kept_with_its_action(
     with pytest.raises(RuntimeError), context.db.session() as session:
         user = session.get(User, uuid.UUID(account.id))
         assert user is not None
-        keys_service.delete_key(session, user, uuid.UUID(key_id), origin=Origin("10.9.8.7"))
+        keys_service.delete_key(
+            session, context, user, uuid.UUID(key_id), origin=Origin("10.9.8.7")
+        )
         session.flush()
         raise RuntimeError("something after the deletion failed")
     assert api.get(f"/api/keys/{key_id}", headers=account.headers).status_code == 200
@@ -287,5 +289,7 @@ def test_an_entry_is_only_kept_with_its_action(
     with context.db.session() as session:
         user = session.get(User, uuid.UUID(account.id))
         assert user is not None
-        keys_service.delete_key(session, user, uuid.UUID(key_id), origin=Origin("10.9.8.7"))
+        keys_service.delete_key(
+            session, context, user, uuid.UUID(key_id), origin=Origin("10.9.8.7")
+        )
     assert only(api, admin, ip="10.9.8.7")["target_id"] == key_id

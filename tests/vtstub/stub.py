@@ -18,6 +18,7 @@ What the docs leave open, and what the stand-in does about it, is said where it 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import secrets
@@ -124,6 +125,7 @@ class VirusTotalStub:
         self._uploads: list[str] = []
         self._quota_violations = 0
         self._offline = False
+        self.latency = 0.0  # seconds every answer is held back (a slow VirusTotal)
         self._routes = self._build_routes()
         self.app = Starlette(
             routes=[
@@ -190,17 +192,22 @@ class VirusTotalStub:
         per_day: int | None = 500,
         kind: str = "public",
         user_id: str | None = None,
+        per_hour: int | bool | None = True,
     ) -> None:
         """Register a valid key; None means no limit. The hourly and monthly allowances
-        shown in the user object (and enforced) follow VirusTotal's public figures:
-        ``per_minute * 60`` and ``per_day * 31``."""
+        shown in the user object (and enforced) follow VirusTotal's public figures,
+        ``per_minute * 60`` and ``per_day * 31``, unless ``per_hour`` is given. A premium
+        key: ``per_minute=None, per_hour=30_000, per_day=None, kind="premium"`` (VirusTotal
+        shows no per-minute figure; its user object shows the hourly one)."""
         with self._lock:
             self._keys[key] = KeyAccount(
                 key=key,
                 user_id=user_id or f"stub-user-{len(self._keys) + 1}",
                 kind=kind,
                 per_minute=per_minute,
-                per_hour=None if per_minute is None else per_minute * 60,
+                per_hour=(None if per_minute is None else per_minute * 60)
+                if per_hour is True
+                else (per_hour or None),
                 per_day=per_day,
                 per_month=None if per_day is None else per_day * 31,
                 origin=self.clock(),
@@ -274,10 +281,9 @@ class VirusTotalStub:
             return list(self._uploads)
 
     def request_times(self, key: str) -> list[float]:
-        """When each request with this key arrived that VirusTotal would count: every
-        authenticated one but the quota-free user lookups and refusals."""
+        """When each request with this key arrived: every one VirusTotal would count."""
         with self._lock:
-            return [r.at for r in self._requests if r.key == key and "/users/" not in r.path]
+            return [r.at for r in self._requests if r.key == key]
 
     def usage(self, key: str) -> dict[str, int]:
         """Quota-consuming requests admitted for this key in the current minute, hour,
@@ -360,8 +366,9 @@ class VirusTotalStub:
 
         return [
             # Whether reading one's own user object consumes API quota is not documented;
-            # the stand-in does not count it, so clients may check quotas freely.
-            _Route("GET", api(r"/users/(?P<user>[^/]+)"), self._get_user, consumes_quota=False),
+            # the stand-in counts it, as every other request (the strict reading: a client
+            # that passes here cannot be surprised by the real service).
+            _Route("GET", api(r"/users/(?P<user>[^/]+)"), self._get_user),
             _Route("GET", api(r"/files/upload_url"), self._get_upload_url),
             _Route("GET", api(r"/files/(?P<file_id>[^/]+)"), self._get_file),
             _Route("POST", api(r"/files"), self._post_file),
@@ -387,6 +394,8 @@ class VirusTotalStub:
             offline = self._offline
         if offline:
             return await drained(request, error(503, "TransientError", "Service unavailable"))
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if fault is not None:
             return await drained(request, error(fault.status, fault.code, fault.message))
 

@@ -97,12 +97,27 @@ class Settings(BaseSettings):
     virustotal_day_seconds: float = Field(default=86400.0, gt=0)
     # Slack added to each quota window so requests at its edge land in the right one.
     virustotal_quota_margin_seconds: float = Field(default=1.0, ge=0)
-    # Polling an analysis: first wait, and the longest wait between polls (doubling).
-    virustotal_poll_seconds: float = Field(default=15.0, gt=0)
-    virustotal_poll_max_seconds: float = Field(default=120.0, gt=0)
+    # Polling an analysis: the first poll this long after the upload, then a steady
+    # interval (vt-py's 20 s) while the key's quota allows; when the scans polling on one
+    # key would need more than its per-minute allowance, polls are spread out, up to the
+    # longest interval.
+    virustotal_first_poll_seconds: float = Field(default=10.0, gt=0)
+    virustotal_poll_seconds: float = Field(default=20.0, gt=0)
+    virustotal_poll_max_seconds: float = Field(default=300.0, gt=0)
     # Retrying after a VirusTotal server error or a network failure: first wait, longest.
     virustotal_retry_seconds: float = Field(default=5.0, gt=0)
-    virustotal_retry_max_seconds: float = Field(default=300.0, gt=0)
+    virustotal_retry_max_seconds: float = Field(default=60.0, gt=0)
+    # A scan whose VirusTotal has not answered for this long completes with its local
+    # engines' verdicts (VirusTotal's row says since when it was unreachable).
+    virustotal_give_up_seconds: float = Field(default=600.0, gt=0)
+    # /health shows VirusTotal "degraded" while its last failure is this recent and no
+    # request has succeeded since.
+    virustotal_degraded_seconds: float = Field(default=900.0, gt=0)
+    # How long what GET /users/{key} said of a key's allowance is trusted.
+    virustotal_allowance_seconds: float = Field(default=3600.0, gt=0)
+    # The longest an idle worker waits before it looks at the queue again (a job queued
+    # by this process wakes it at once; this bounds the wait for one queued elsewhere).
+    queue_poll_seconds: float = Field(default=0.1, gt=0, le=10)
     # Argon2id cost of password hashes: memory (KiB) and passes. Lower them only for tests:
     # every sign-in pays this cost, which is the point.
     password_hash_memory_kib: int = Field(default=65536, ge=1024)

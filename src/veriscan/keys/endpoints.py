@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, BackgroundTasks, Request, status
 
 from veriscan.audit.service import Origin
 from veriscan.auth.dependencies import CurrentUser
@@ -74,7 +74,15 @@ async def update_key(
 
 @router.delete("/{key_id}", responses=errors(401, 404))
 def delete_key(
-    key_id: ResourceId, request: Request, user: CurrentUser, session: DbSession
+    key_id: ResourceId,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    context: Context,
+    background: BackgroundTasks,
 ) -> MessageResponse:
-    service.delete_key(session, user, _key_id(key_id), origin=Origin.of(request))
+    announce = service.delete_key(
+        session, context, user, _key_id(key_id), origin=Origin.of(request)
+    )
+    background.add_task(announce)  # once the transaction is committed
     return MessageResponse(message="API key deleted successfully")

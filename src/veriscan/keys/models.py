@@ -23,3 +23,12 @@ class ApiKey(UUIDPrimaryKey, Timestamps, Base):
     # What VirusTotal last said of the key: valid, invalid or unverified (unreachable).
     status: Mapped[str] = mapped_column(String(16), default="unverified")
     last_validated_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The key's fingerprint (QuotaGate.key_id), set whenever its value is stored: keys of
+    # one value, added by several users, share VirusTotal's quota.
+    fingerprint: Mapped[str | None] = mapped_column(String(24), default=None, index=True)
+    # What VirusTotal's GET /users/{key} said the key may send (NULL: not said or not
+    # asked yet), and when it was asked.
+    allowed_per_minute: Mapped[int | None] = mapped_column(default=None)
+    allowed_per_hour: Mapped[int | None] = mapped_column(default=None)
+    allowed_per_day: Mapped[int | None] = mapped_column(default=None)
+    allowance_read_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session
 
+from veriscan.engines.virustotal.quota import Allowance
 from veriscan.keys.models import ApiKey
 
 
@@ -36,3 +38,49 @@ class ApiKeyRepository:
     def delete(self, key: ApiKey) -> None:
         self.session.delete(key)
         self.session.flush()
+
+
+def allowance_for(
+    session: Session, fingerprint: str, default: Allowance, max_age: timedelta, now: datetime
+) -> tuple[Allowance, bool]:
+    """What VirusTotal last said the key of this fingerprint may send (over every stored
+    key of that value), and whether to ask again: never asked, or longer ago than
+    `max_age`. The default (a free key's) until VirusTotal says."""
+    key = session.scalars(
+        select(ApiKey)
+        .where(ApiKey.fingerprint == fingerprint)
+        .order_by(ApiKey.allowance_read_at.desc().nulls_last())
+        .limit(1)
+    ).first()
+    if key is None or key.allowance_read_at is None:
+        return default, True
+    allowance = Allowance(
+        per_minute=key.allowed_per_minute or default.per_minute,
+        per_hour=key.allowed_per_hour,
+        per_day=key.allowed_per_day or default.per_day,
+    )
+    return allowance, key.allowance_read_at < now - max_age
+
+
+def store_allowance(
+    session: Session,
+    fingerprint: str,
+    allowance: Allowance,
+    now: datetime,
+    *,
+    but: uuid.UUID | None = None,
+) -> None:
+    """Keep what VirusTotal said on every stored key of this value (but one), leaving
+    their change dates as they are: the keys' owners changed nothing."""
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.fingerprint == fingerprint, ApiKey.id != but if but else true())
+        .values(
+            updated_at=ApiKey.updated_at,
+            allowed_per_minute=allowance.per_minute,
+            allowed_per_hour=allowance.per_hour,
+            allowed_per_day=allowance.per_day,
+            allowance_read_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )

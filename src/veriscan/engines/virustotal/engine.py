@@ -1,18 +1,16 @@
-"""A VirusTotal scan of one file: look the hash up, upload only when unknown, follow the
-analysis, and turn VirusTotal's per-engine results into verdicts.
+"""A VirusTotal scan of one file, one request at a time: look the hash up, upload only
+when unknown, poll the analysis, and turn VirusTotal's per-engine results into verdicts.
 
-Every request first takes a slot from the key's quota (QuotaGate). Errors are told apart
-by VirusTotal's error code: a refused key is fatal, an exhausted quota waits, server
-errors and network failures are retried with back-off until the scan's deadline.
+Errors are told apart by VirusTotal's error code: a refused key is fatal, a 429 means the
+quota was spent elsewhere, server errors and network failures are "unreachable" (the
+caller retries later), anything else means VirusTotal cannot scan this file.
 """
 
 from __future__ import annotations
 
-import asyncio
+import enum
 import logging
-import random
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -25,7 +23,7 @@ from veriscan.engines.virustotal.client import (
     VirusTotalSession,
     VirusTotalUnreachable,
 )
-from veriscan.engines.virustotal.quota import Allowance, QuotaGate
+from veriscan.engines.virustotal.quota import Allowance
 
 logger = logging.getLogger("veriscan.virustotal")
 
@@ -39,7 +37,6 @@ KEY_REFUSED_CODES = frozenset(
 QUOTA_CODES = frozenset({"QuotaExceededError", "TooManyRequestsError"})
 
 T = TypeVar("T")
-Progress = Callable[[str, int], Awaitable[None]]
 
 
 class KeyRefused(Exception):
@@ -50,8 +47,37 @@ class VirusTotalFailed(Exception):
     """VirusTotal cannot scan this file (an error that retrying will not fix)."""
 
 
+class QuotaSpent(Exception):
+    """VirusTotal answered 429: someone else spends this key's quota too."""
+
+
+class Unreachable(Exception):
+    """No answer worth keeping: a network failure, a timeout or a server error (retry)."""
+
+
+class Step(enum.StrEnum):
+    """The one request a scan's VirusTotal part waits to make."""
+
+    LOOKUP = "lookup"  # GET /files/{sha256}
+    REANALYSE = "reanalyse"  # POST /files/{sha256}/analyse (a rescan)
+    UPLOAD = "upload"  # POST /files, or GET /files/upload_url and the upload
+    POLL = "poll"  # GET /analyses/{id}
+    CACHED = "cached"  # none: the results cache holds VirusTotal's verdicts
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one request taught: VirusTotal's verdicts, or the next step."""
+
+    verdicts: list[EngineVerdict] | None = None
+    next_step: Step | None = None
+    analysis_id: str | None = None
+    analysis_status: str | None = None  # queued, in-progress (a poll that was not done)
+
+
 @dataclass(frozen=True)
 class Timing:
+    first_poll_seconds: float
     poll_seconds: float
     poll_max_seconds: float
     retry_seconds: float
@@ -59,165 +85,111 @@ class Timing:
 
 
 class VirusTotalEngine:
-    def __init__(
-        self, client: VirusTotalClient, gate: QuotaGate, timing: Timing, default: Allowance
-    ):
+    """VirusTotal's part of a scan, one request at a time.
+
+    The caller takes a slot of the key's quota before each call (malware/dispatch.py) and
+    decides when the next one may go: nothing here waits, so no worker is held while a
+    scan waits for its quota, its analysis or a retry.
+    """
+
+    def __init__(self, client: VirusTotalClient, timing: Timing, default: Allowance):
         self.client = client
-        self.gate = gate
         self.timing = timing
         self.default = default
-        self.allowances: dict[str, tuple[Allowance, float]] = {}
 
-    async def scan(
-        self,
-        sample: Sample,
-        api_key: str,
-        *,
-        rescan: bool,
-        deadline: float,
-        progress: Progress,
-        resume_analysis: str | None = None,
-        on_analysis: Callable[[str], Awaitable[None]] | None = None,
-    ) -> list[EngineVerdict]:
-        """Verdicts of VirusTotal's engines.
-
-        Raises KeyRefused, VirusTotalFailed, or TimeoutError at the deadline.
-        """
+    async def step(
+        self, step: Step, sample: Sample, api_key: str, analysis_id: str | None
+    ) -> StepResult:
+        """Send the request of `step`. Raises KeyRefused, QuotaSpent, Unreachable or
+        VirusTotalFailed."""
         async with self.client.session(api_key) as session:
-            call = _Caller(self, session, api_key, deadline)
-            await call.learn_allowance()
-            analysis_id = resume_analysis
-            if analysis_id is None and not rescan:
-                await progress("virustotal:lookup", 45)
-                known = await call(lambda: session.get_file(sample.sha256))
-                if known and (known.get("attributes") or {}).get("last_analysis_results"):
-                    logger.info("virustotal.known sha256=%s", sample.sha256)
-                    return verdicts_from(known["attributes"]["last_analysis_results"])
-            if analysis_id is None and rescan:
-                await progress("virustotal:reanalyse", 50)
-                try:
-                    analysis_id = await call(lambda: session.reanalyse(sample.sha256))
-                except VirusTotalFailed as exc:
-                    if "NotFoundError" not in str(exc):
-                        raise
-            if analysis_id is None:
-                await progress("virustotal:upload", 55)
-                analysis_id = await self._upload(call, session, sample)
-            if on_analysis is not None:
-                await on_analysis(analysis_id)
-            return await self._follow(call, session, analysis_id, deadline, progress)
+            return await _classified(self._step(session, step, sample, analysis_id))
 
-    async def _upload(self, call: _Caller, session: VirusTotalSession, sample: Sample) -> str:
-        if sample.size <= DIRECT_UPLOAD_LIMIT:
-            return await call(lambda: session.upload(sample.path, sample.filename))
-        url = await call(session.upload_url)
-        return await call(lambda: session.upload(sample.path, sample.filename, url=url))
-
-    async def _follow(
-        self,
-        call: _Caller,
-        session: VirusTotalSession,
-        analysis_id: str,
-        deadline: float,
-        progress: Progress,
-    ) -> list[EngineVerdict]:
-        delay = self.timing.poll_seconds
-        polls = 0
-        while True:
-            if time.monotonic() + delay > deadline:
-                raise TimeoutError(
-                    "VirusTotal's analysis did not complete before the scan's deadline"
-                )
-            await asyncio.sleep(delay)
-            analysis = await call(lambda: session.get_analysis(analysis_id))
-            attributes = (analysis.get("data") or {}).get("attributes") or {}
-            polls += 1
-            if attributes.get("status") == "completed":
-                return verdicts_from(attributes.get("results") or {})
-            await progress("virustotal:analysis", min(90, 60 + 5 * polls))
-            delay = min(delay * 2, self.timing.poll_max_seconds)
-
-
-class _Caller:
-    """One request at a time under the key's quota, retried as VirusTotal's answer says."""
-
-    def __init__(
-        self, engine: VirusTotalEngine, session: VirusTotalSession, api_key: str, deadline: float
-    ):
-        self.engine = engine
-        self.session = session
-        self.api_key = api_key
-        self.deadline = deadline
-        self.allowance = engine.default
-
-    async def learn_allowance(self) -> None:
-        """Read the key's quotas from VirusTotal (once an hour per key and process).
-
-        VirusTotal does not document whether this request counts against the quota, so
-        it takes a slot like any other. When VirusTotal does not say, a free key's
-        allowance applies.
-        """
-        key_id = self.engine.gate.key_id(self.api_key)
-        known = self.engine.allowances.get(key_id)
-        if known is not None and known[1] > time.monotonic():
-            self.allowance = known[0]
-            return
-        await self.engine.gate.take(self.api_key, self.allowance, deadline=self.deadline)
-        try:
-            user = await self.session.get_user(self.api_key)
-        except VirusTotalError as exc:
-            if exc.code in KEY_REFUSED_CODES:
-                raise KeyRefused(f"VirusTotal refused the API key ({exc.code})") from None
-            return
-        except VirusTotalUnreachable:
-            return
-        self.allowance = allowance_from(user, self.engine.default)
-        self.engine.allowances[key_id] = (self.allowance, time.monotonic() + 3600)
-
-    async def __call__(self, request: Callable[[], Awaitable[T]]) -> T:
-        backoff = self.engine.timing.retry_seconds
-        while True:
-            await self.engine.gate.take(self.api_key, self.allowance, deadline=self.deadline)
+    async def _step(
+        self, session: VirusTotalSession, step: Step, sample: Sample, analysis_id: str | None
+    ) -> StepResult:
+        if step is Step.LOOKUP:
+            known = await session.get_file(sample.sha256)
+            results = ((known or {}).get("attributes") or {}).get("last_analysis_results")
+            if results:
+                logger.info("virustotal.known sha256=%s", sample.sha256)
+                return StepResult(verdicts=verdicts_from(results))
+            return StepResult(next_step=Step.UPLOAD)
+        if step is Step.REANALYSE:
             try:
-                return await request()
+                return StepResult(
+                    next_step=Step.POLL, analysis_id=await session.reanalyse(sample.sha256)
+                )
             except VirusTotalError as exc:
-                if exc.code in KEY_REFUSED_CODES:
-                    raise KeyRefused(f"VirusTotal refused the API key ({exc.code})") from None
-                if exc.code in QUOTA_CODES or exc.status_code == 429:
-                    # Someone else uses this key too: the minute is spent, wait for the next.
-                    logger.warning(
-                        "virustotal.quota_exceeded key=%s", self.engine.gate.key_id(self.api_key)
-                    )
-                    await asyncio.to_thread(self.engine.gate.penalise, self.api_key, self.allowance)
-                    continue
-                if exc.status_code < 500 and exc.code not in (
-                    "TransientError",
-                    "DeadlineExceededError",
-                ):
-                    raise VirusTotalFailed(f"VirusTotal: {exc.code}: {exc.message}") from None
-                reason = exc.code
-            except VirusTotalUnreachable as exc:
-                reason = str(exc)
-            wait = min(backoff, self.engine.timing.retry_max_seconds) * random.uniform(0.8, 1.2)  # noqa: S311
-            if time.monotonic() + wait > self.deadline:
-                raise TimeoutError(f"VirusTotal kept failing ({reason}) until the scan's deadline")
-            logger.info("virustotal.retry reason=%s wait=%.1f", reason, wait)
-            await asyncio.sleep(wait)
-            backoff *= 2
+                if exc.code != "NotFoundError":
+                    raise
+                return StepResult(next_step=Step.UPLOAD)  # VirusTotal never saw it
+        if step is Step.UPLOAD:
+            if sample.size <= DIRECT_UPLOAD_LIMIT:
+                new_id = await session.upload(sample.path, sample.filename)
+            else:
+                # The upload URL's request is the one VirusTotal counts; the upload to it
+                # needs no key.
+                url = await session.upload_url()
+                new_id = await session.upload(sample.path, sample.filename, url=url)
+            return StepResult(next_step=Step.POLL, analysis_id=new_id)
+        if step is Step.POLL:
+            if analysis_id is None:
+                return StepResult(next_step=Step.LOOKUP)
+            analysis = await session.get_analysis(analysis_id)
+            attributes = (analysis.get("data") or {}).get("attributes") or {}
+            status = str(attributes.get("status") or "queued")
+            if status == "completed":
+                return StepResult(verdicts=verdicts_from(attributes.get("results") or {}))
+            return StepResult(next_step=Step.POLL, analysis_id=analysis_id, analysis_status=status)
+        raise ValueError(f"not a request: {step}")
+
+    async def read_allowance(self, api_key: str) -> Allowance:
+        """GET /users/{key}: what VirusTotal says the key may send (the caller has taken
+        its slot). Raises like `step`."""
+        async with self.client.session(api_key) as session:
+            user = await _classified(session.get_user(api_key))
+        return allowance_from(user, self.default)
+
+
+async def _classified(request: Awaitable[T]) -> T:
+    """VirusTotal's answer, its errors told apart by their code."""
+    try:
+        return await request
+    except VirusTotalError as exc:
+        if exc.code in KEY_REFUSED_CODES:
+            raise KeyRefused(f"VirusTotal refused the API key ({exc.code})") from None
+        if exc.code in QUOTA_CODES or exc.status_code == 429:
+            raise QuotaSpent(exc.code) from None
+        if exc.status_code >= 500 or exc.code in ("TransientError", "DeadlineExceededError"):
+            raise Unreachable(f"{exc.code} ({exc.status_code})") from None
+        raise VirusTotalFailed(f"VirusTotal: {exc.code}: {exc.message}") from None
+    except VirusTotalUnreachable as exc:
+        raise Unreachable(str(exc)) from None
 
 
 def allowance_from(user: dict[str, Any], default: Allowance) -> Allowance:
+    """A key's allowance from its user object's `quotas`.
+
+    VirusTotal reports hourly, daily and monthly allowances, no per-minute one: the minute
+    gets a sixtieth of the hour (a free key: 240 an hour, so 4 a minute; a premium key
+    is not held to a free key's 4). With no hourly figure, a day's 1440th if that is
+    more than the default; with neither, the default (a free key's).
+    """
     quotas = (user.get("attributes") or {}).get("quotas") or {}
 
     def allowed(name: str) -> int | None:
         value = (quotas.get(name) or {}).get("allowed")
         return int(value) if isinstance(value, int) and value > 0 else None
 
-    return Allowance(
-        per_minute=default.per_minute,
-        per_hour=allowed("api_requests_hourly"),
-        per_day=allowed("api_requests_daily") or default.per_day,
-    )
+    hourly, daily = allowed("api_requests_hourly"), allowed("api_requests_daily")
+    if hourly is not None:
+        per_minute = max(1, hourly // 60)
+    elif daily is not None:
+        per_minute = max(default.per_minute, daily // 1440)
+    else:
+        per_minute = default.per_minute
+    return Allowance(per_minute=per_minute, per_hour=hourly, per_day=daily or default.per_day)
 
 
 def _update_date(value: object) -> datetime | None:

@@ -1,8 +1,9 @@
 """Each VirusTotal key's request allowance, shared by every worker that uses the key.
 
 VirusTotal counts requests per key per minute, hour and day (a free key: 4 a minute,
-500 a day). Before each request a worker takes a slot from every window; when a window
-is full it waits until the window has room, so VirusTotal never has to answer 429.
+500 a day). Before each request a slot is taken from every window; when a window is full the
+request is scheduled for when it has room (malware/dispatch.py), so VirusTotal never has
+to answer 429.
 The windows live in `limits` storage: memory within one process, Redis across processes.
 """
 
@@ -63,9 +64,9 @@ class QuotaGate:
         # Never the key itself: storage keys show up in Redis tools and logs.
         return hashlib.sha256(api_key.encode()).hexdigest()[:24]
 
-    def try_take(self, api_key: str, allowance: Allowance) -> float:
-        """Take one slot in every window; 0.0 when granted, else seconds to wait."""
-        key = self.key_id(api_key)
+    def try_take(self, key: str, allowance: Allowance) -> float:
+        """Take one slot in every window of the key with this fingerprint (`key_id`);
+        0.0 when granted, else seconds until one may be."""
         for item in self._items(allowance):
             if not self.limiter.test(item, key):
                 reset = self.limiter.get_window_stats(item, key).reset_time
@@ -80,9 +81,10 @@ class QuotaGate:
     async def take(
         self, api_key: str, allowance: Allowance, *, deadline: float | None = None
     ) -> None:
-        """Wait for a slot. Raises TimeoutError if it cannot come before `deadline` (monotonic)."""
+        """Wait for a slot (a request being served waits, never a worker). Raises
+        TimeoutError if it cannot come before `deadline` (monotonic)."""
         while True:
-            wait = await asyncio.to_thread(self.try_take, api_key, allowance)
+            wait = await asyncio.to_thread(self.try_take, self.key_id(api_key), allowance)
             if wait == 0.0:
                 return
             if deadline is not None and time.monotonic() + wait > deadline:
@@ -90,9 +92,9 @@ class QuotaGate:
             logger.debug("virustotal.quota_wait key=%s seconds=%.2f", self.key_id(api_key), wait)
             await asyncio.sleep(wait)
 
-    def penalise(self, api_key: str, allowance: Allowance) -> None:
-        """VirusTotal said the quota is used up (another client shares the key): fill the minute."""
-        key = self.key_id(api_key)
+    def penalise(self, key: str, allowance: Allowance) -> None:
+        """VirusTotal said the quota is used up (another client shares the key): fill the
+        minute of the key with this fingerprint."""
         item = self._items(allowance)[0]
         stats = self.limiter.get_window_stats(item, key)
         if stats.remaining > 0:
