@@ -102,7 +102,21 @@ def test_the_owner_sees_progress_and_completion(
         progress = [d for n, d in mine.events if n == "scan:progress" and d["scanId"] == scan_id]
         assert progress and progress[0]["kind"] == "malware"
         assert [p["progress"] for p in progress] == sorted(p["progress"] for p in progress)
-        assert {"scanning", "virustotal:upload", "storing"} <= {p["stage"] for p in progress}
+        assert {"scanning", "virustotal:queued", "virustotal:upload"} <= {
+            p["stage"] for p in progress
+        }
+        # YARA-X's verdict arrives before VirusTotal's part begins, with what is to come.
+        local = next(p for p in progress if p["stage"] == "virustotal:queued")
+        assert local["status"] == "scanning" and local["detection_ratio"] == "1/1"
+        assert local["verdict"] == "malicious"
+        assert [(r["engine_name"], r["category"]) for r in local["results"]] == [
+            ("YARA-X", "malicious")
+        ]
+        assert {e["name"]: e["state"] for e in local["engines"]} == {
+            "YARA-X": "answered",
+            "ClamAV": "not_run",
+            "VirusTotal": "waiting",
+        }
         wait_for(api, owner, scan_id)
     assert not [d for _, d in theirs.events if d.get("scanId") == scan_id]
 

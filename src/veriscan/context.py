@@ -21,7 +21,7 @@ from veriscan.engines.virustotal.engine import Timing, VirusTotalEngine
 from veriscan.engines.virustotal.health import ReachLog
 from veriscan.engines.virustotal.quota import Allowance, QuotaGate
 from veriscan.locks import NamedLocks
-from veriscan.queue import Timers, make_huey
+from veriscan.queue import RequestLoop, Timers, make_huey
 from veriscan.realtime import Realtime
 from veriscan.storage import BlobStore
 
@@ -71,6 +71,8 @@ class AppContext:
     )
     # Wake-ups of scans that wait (queue.Timers).
     timers: Timers = field(default_factory=Timers)
+    # Where VirusTotal's requests wait for their answers (queue.RequestLoop).
+    requests: RequestLoop = field(default_factory=RequestLoop)
     _media_analyzers: list[Any] | None = None
     _media_analyzers_lock: threading.Lock = field(default_factory=threading.Lock)
     # Set as the process begins to stop: a scan that fails from then on (its threads
@@ -149,6 +151,7 @@ class AppContext:
     def close(self) -> None:
         self.stopping.set()
         self.timers.stop()
+        self.requests.stop()
         self.quota.close()
         self.reach.close()
         self.locks.close()

@@ -6,11 +6,12 @@ database are the truth, and the sweeper re-enqueues scans whose lease ran out.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Coroutine, Hashable
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey
@@ -199,3 +200,63 @@ class Timers:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+class RequestLoop:
+    """One event loop, on a thread of its own, for requests that wait on the network
+    (VirusTotal's): a worker hands a request over and is free at once, and a slow or
+    silent VirusTotal keeps no worker from the local engines' scans. What a request
+    taught is recorded from the loop's own threads (`asyncio.to_thread`)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+        self._stopped = False
+
+    def submit(self, work: Coroutine[Any, Any, Any]) -> bool:
+        """Run `work` on the loop; False (and `work` closed) once the loop is stopped."""
+        with self._guard:
+            if self._stopped:
+                work.close()
+                return False
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, name="veriscan-requests", daemon=True
+                )
+                self._thread.start()
+            loop = self._loop
+        asyncio.run_coroutine_threadsafe(work, loop)
+        return True
+
+    def in_flight(self) -> int:
+        loop = self._loop
+        if loop is None:
+            return 0
+        return len(asyncio.all_tasks(loop))
+
+    def stop(self, timeout: float = SHUTDOWN_WAIT_SECONDS) -> None:
+        """Cancel the requests in flight (their scans are left to their leases) and wait
+        up to `timeout` for what they were recording."""
+        with self._guard:
+            self._stopped = True
+            loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=timeout) if tasks else None
+            await loop.shutdown_default_executor()
+
+        try:
+            asyncio.run_coroutine_threadsafe(cancel_all(), loop).result(timeout + 1)
+        except Exception:
+            logger.warning("queue.requests_still_running")
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        if not thread.is_alive():
+            loop.close()

@@ -10,7 +10,9 @@ seconds: a probe still running by then counts as down (the thread is left to fin
 The database and the queue are vital (without them no request or scan can be served:
 "down", HTTP 503); an engine or socket.io that is down only makes the server "degraded"
 (HTTP 200: scans still run, with fewer engines or without live updates). VirusTotal is
-never called here (every call spends a user's quota): it is reported as configured.
+never called here (every call spends a user's quota): it is reported as configured, and
+"degraded" while its last failure (seen by any scan or key check of this deployment) is
+recent and no request has succeeded since.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -44,6 +47,7 @@ class Status(enum.StrEnum):
     OK = "ok"
     DOWN = "down"
     DISABLED = "disabled"
+    DEGRADED = "degraded"  # VirusTotal has failed recently and not answered since
 
 
 class Overall(enum.StrEnum):
@@ -95,12 +99,14 @@ async def check(context: AppContext) -> Report:
     checks = dict(zip(probes, results, strict=True))
     if Status.DOWN in (checks["database"].status, checks["queue"].status):
         overall = Overall.DOWN
-    elif any(c.status is Status.DOWN for c in results):
+    elif any(c.status in (Status.DOWN, Status.DEGRADED) for c in results):
         overall = Overall.DEGRADED
     else:
         overall = Overall.OK
     if overall is not Overall.OK:
-        down = ",".join(name for name, c in checks.items() if c.status is Status.DOWN)
+        down = ",".join(
+            name for name, c in checks.items() if c.status in (Status.DOWN, Status.DEGRADED)
+        )
         logger.warning("health.%s down=%s", overall.value, down)
     body = {
         "status": overall.value,
@@ -179,7 +185,14 @@ def _virustotal(context: AppContext) -> tuple[Status, str]:
             keys = str(session.scalar(select(func.count()).where(ApiKey.is_active.is_(True))) or 0)
     except Exception:  # the database check reports it
         keys = "unknown"
-    return Status.OK, f"configured ({safe_url(url)}), {keys} active keys"
+    configured = f"configured ({safe_url(url)}), {keys} active keys"
+    failing = context.reach.failing(context.settings.virustotal_degraded_seconds)
+    if failing is not None:
+        since = datetime.fromtimestamp(failing.since, UTC).isoformat(timespec="seconds")
+        # The reason is the client's own words (an exception's type, VirusTotal's code),
+        # never a host or a key.
+        return Status.DEGRADED, f"{configured}; unreachable since {since} ({failing.reason})"
+    return Status.OK, configured
 
 
 def _socketio(context: AppContext) -> tuple[Status, str]:

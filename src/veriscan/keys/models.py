@@ -32,3 +32,6 @@ class ApiKey(UUIDPrimaryKey, Timestamps, Base):
     allowed_per_hour: Mapped[int | None] = mapped_column(default=None)
     allowed_per_day: Mapped[int | None] = mapped_column(default=None)
     allowance_read_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When a scan with this key was last granted a request (malware/dispatch.py): the
+    # users of one key value take turns, the least recently served first.
+    served_at: Mapped[datetime | None] = mapped_column(default=None)

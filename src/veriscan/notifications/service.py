@@ -75,7 +75,10 @@ def malware_finished(
     malicious: int,
     detection_ratio: str | None,
     error: str | None,
+    local_only: str | None = None,
 ) -> ScanFinished:
+    """`local_only`: why VirusTotal's verdicts are missing, when only local engines
+    answered (their "clean" is then worded as what it is)."""
     if error is not None:
         return _failed(user_id, "malware", scan_id, file_name, error)
     ratio = detection_ratio or "0/0"
@@ -89,6 +92,17 @@ def malware_finished(
             f"Malware found in {file_name}",
             f"The malware scan of {file_name} completed: verdict MALICIOUS, "
             f"{malicious} engine(s) flag it (detection ratio {ratio}).",
+        )
+    if local_only is not None:
+        return ScanFinished(
+            user_id,
+            "malware",
+            scan_id,
+            SCAN_COMPLETED,
+            Severity.INFO,
+            f"No local rule matched {file_name}",
+            f"The malware scan of {file_name} completed with the local engines only: no "
+            f"local rule matched (detection ratio {ratio}). VirusTotal: {local_only}",
         )
     return ScanFinished(
         user_id,

@@ -34,6 +34,7 @@ KEY_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("allowed_per_hour", sa.Integer()),
     ("allowed_per_day", sa.Integer()),
     ("allowance_read_at", veriscan.core.db.UTCDateTime()),
+    ("served_at", veriscan.core.db.UTCDateTime()),
 )
 
 
