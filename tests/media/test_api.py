@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -143,7 +144,11 @@ def test_history_shape_filters_and_search(
         params={"sortBy": "fileName", "sortOrder": "asc"},
     )
     assert [i["fileName"] for i in by_name.json()["data"]] == sorted(names)
+    contents = [photo_jpeg(seed=10 + i) for i in range(3)]
     for query, expected in (
+        (hashlib.sha256(contents[1]).hexdigest(), [ids[1]]),  # a full SHA-256
+        (hashlib.sha256(contents[2]).hexdigest().upper(), [ids[2]]),
+        (hashlib.sha256(contents[2]).hexdigest()[:20], []),  # not a whole hash
         ("orchard", [ids[1]]),
         ("zeb", [ids[0]]),
         ("batch-2", [ids[2]]),

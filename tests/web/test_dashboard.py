@@ -149,6 +149,14 @@ def test_upload_scans_live_then_result_and_pdf(
     sync_api.expect(page.locator("figure.chart-box svg rect.chart-bar")).to_have_count(7)
     sync_api.expect(page.get_by_text("SHA-256")).to_be_visible()
     assert "null" not in page.locator("main").inner_text()
+    # Which engines ran and which did not, in words.
+    coverage = page.get_by_label("Engines that ran")
+    sync_api.expect(coverage.locator("li[data-engine=ClamAV]")).to_have_text(
+        "ClamAV did not run ClamAV is not configured on this server (VERISCAN_CLAMD_SOCKET)"
+    )
+    sync_api.expect(coverage.locator("li[data-engine=VirusTotal]")).to_have_text(
+        "VirusTotal did not run No active VirusTotal API key"
+    )
     engines = page.locator("table.table tbody tr")
     sync_api.expect(engines.first).to_be_visible()
     page.get_by_role("combobox", name=re.compile("^Category")).select_option("malicious")
@@ -176,7 +184,8 @@ def test_history_filters(
 ) -> None:
     account = make_account()
     flagged = upload(api, account, eicar_variant(), name="flagged.com")
-    clean = upload(api, account, f"clean {secrets.token_hex(8)}\n".encode(), name="clean.txt")
+    clean_content = f"clean {secrets.token_hex(8)}\n".encode()
+    clean = upload(api, account, clean_content, name="clean.txt")
     for body in (flagged, clean):
         assert wait_for(api, account, body["scan"]["scan_id"])["status"] == "completed"
     response = upload_media(api, account, photo_jpeg(seed=3), name="holiday.jpg", tags="case-7")
@@ -196,6 +205,21 @@ def test_history_filters(
     page.get_by_label("Detections from").fill("5")
     page.get_by_role("button", name="Apply").click()
     sync_api.expect(page.get_by_text("No scans match these filters.")).to_be_visible()
+
+    # Search by a part of the name, then by a hash; the verdict column says what it means.
+    page.get_by_label("Detections from").fill("")
+    page.get_by_label("Search").fill("FLAGGED")
+    page.get_by_role("button", name="Apply").click()
+    sync_api.expect(rows).to_have_count(1)
+    sync_api.expect(rows.first.locator("td[data-label=Verdict]")).to_have_text("malicious")
+    page.get_by_label("Search").fill("")
+    page.get_by_label("Hash").fill(hashlib.sha256(clean_content).hexdigest())
+    page.get_by_role("button", name="Apply").click()
+    sync_api.expect(rows).to_have_count(1)
+    sync_api.expect(rows.first).to_contain_text("clean.txt")
+    sync_api.expect(rows.first.locator("td[data-label=Verdict]")).to_have_text(
+        "no local rule matched"
+    )
 
     page.get_by_role("link", name="Media scans").click()
     page.get_by_label("Search").fill("case-7")

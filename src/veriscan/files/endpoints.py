@@ -1,12 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
 from veriscan.auth.dependencies import CurrentUser
 from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.files import service
+from veriscan.files.repository import parse_digest
 from veriscan.files.schemas import FileOut, MessageResponse, UploadedFile, UploadScan
 from veriscan.malware import service as malware_service
 from veriscan.openapi import ResourceId, errors, multipart_upload
@@ -39,8 +42,18 @@ async def upload_file(request: Request, user: CurrentUser, context: Context) -> 
 
 @router.get("/", responses=errors(401))
 @router.get("", include_in_schema=False)
-def list_files(user: CurrentUser, session: DbSession) -> list[FileOut]:
-    return [FileOut.model_validate(file) for file in service.list_files(session, user)]
+def list_files(
+    user: CurrentUser,
+    session: DbSession,
+    search: Annotated[
+        str | None, Query(max_length=255, description="Part of the file name, any case")
+    ] = None,
+    hash: Annotated[
+        str | None, Query(max_length=64, description="An exact MD5, SHA-1 or SHA-256 (hex)")
+    ] = None,
+) -> list[FileOut]:
+    files = service.list_files(session, user, search=search, digest=parse_digest(hash))
+    return [FileOut.model_validate(file) for file in files]
 
 
 @router.get("/{file_id}", responses=errors(401, 404))

@@ -1,13 +1,40 @@
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from veriscan.core.errors import ValidationFailed
 from veriscan.files.models import Blob, File
+
+_DIGEST = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def parse_digest(value: str | None) -> str | None:
+    """A `hash` filter: an MD5, SHA-1 or SHA-256 in hex (any case), or a clear 400."""
+    if value is None or not value.strip():
+        return None
+    digest = value.strip().lower()
+    if not _DIGEST.fullmatch(digest):
+        raise ValidationFailed("hash must be an MD5, SHA-1 or SHA-256 in hexadecimal")
+    return digest
+
+
+def by_digest(digest: str) -> Any:
+    """Files with this MD5, SHA-1 or SHA-256."""
+    column = {32: File.hash_md5, 40: File.hash_sha1, 64: File.hash_sha256}[len(digest)]
+    return column == digest
+
+
+def name_contains(column: Any, text: str) -> Any:
+    """A case-insensitive substring match, the text's own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return func.lower(column).like(f"%{escaped.lower()}%", escape="\\")
 
 
 class BlobRepository:
@@ -50,10 +77,15 @@ class FileRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def list_for(self, user_id: uuid.UUID) -> Sequence[File]:
-        return self.session.scalars(
-            select(File).where(File.user_id == user_id).order_by(File.upload_date.desc(), File.id)
-        ).all()
+    def list_for(
+        self, user_id: uuid.UUID, *, search: str | None = None, digest: str | None = None
+    ) -> Sequence[File]:
+        query = select(File).where(File.user_id == user_id)
+        if search:
+            query = query.where(name_contains(File.filename, search))
+        if digest:
+            query = query.where(by_digest(digest))
+        return self.session.scalars(query.order_by(File.upload_date.desc(), File.id)).all()
 
     def get_for(self, user_id: uuid.UUID, file_id: uuid.UUID) -> File | None:
         return self.session.scalar(select(File).where(File.user_id == user_id, File.id == file_id))

@@ -164,8 +164,10 @@ async def upload(
     return await run_in_threadpool(store_upload, context, user, received, origin=origin)
 
 
-def list_files(session: Session, user: User) -> list[File]:
-    return list(FileRepository(session).list_for(user.id))
+def list_files(
+    session: Session, user: User, *, search: str | None = None, digest: str | None = None
+) -> list[File]:
+    return list(FileRepository(session).list_for(user.id, search=search, digest=digest))
 
 
 def get_file(session: Session, user: User, file_id: uuid.UUID) -> File:

@@ -15,6 +15,8 @@ from veriscan.comments.models import ScanKind
 from veriscan.media.models import MediaEvidence, MediaScan
 from veriscan.sharing import access
 
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
 
 @dataclass(frozen=True)
 class HistoryFilters:
@@ -152,6 +154,10 @@ class MediaScanRepository:
         return query.order_by(column.is_(None), ordered, MediaScan.created_at.desc(), MediaScan.id)
 
     def _search(self, query: Select[MediaScan, str], search: str) -> Select[MediaScan, str]:
+        digest = search.strip().lower()
+        if SHA256.fullmatch(digest):
+            # A full SHA-256 finds the scans of that content (the words index splits it).
+            return query.where(MediaScan.sha256 == digest)
         if self.session.get_bind().dialect.name == "sqlite":
             match = fts5_query(search)
             if match is None:

@@ -27,6 +27,7 @@ SCAN_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("vt_granted_at", veriscan.core.db.UTCDateTime()),
     ("vt_failing_since", veriscan.core.db.UTCDateTime()),
     ("vt_release", sa.Text()),
+    ("verdict", sa.String(32)),
 )
 KEY_COLUMNS: tuple[tuple[str, Any], ...] = (
     ("fingerprint", sa.String(24)),

@@ -50,6 +50,13 @@ export function followScan(kind, scanId, onFinish) {
     if (event === "scan:progress") {
       bar.value = data.progress ?? bar.value;
       stage.textContent = `${data.stage || "working"} (${data.progress ?? 0}%)`;
+      if (kind === "malware" && data.engines) {
+        // The local engines have answered: their verdict now, VirusTotal's to come.
+        const waiting = data.engines.filter((e) => e.state === "waiting").map((e) => e.name);
+        outcome.replaceChildren(h("p", { class: "so-far" },
+          `So far: ${data.verdict} (detection ratio ${data.detection_ratio ?? "n/a"})`,
+          waiting.length ? ` · waiting for ${waiting.join(", ")}` : ""));
+      }
     } else if (event === "scan:complete") {
       finish({ status: "completed", ratio: data.detection_ratio, result: data.result, riskScore: data.riskScore });
     } else if (event === "scan:error") {

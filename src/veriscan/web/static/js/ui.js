@@ -87,6 +87,16 @@ export function badge(text, tone) {
   return h("span", { class: `badge ${tone || String(text).toLowerCase()}` }, text);
 }
 
+// A malware verdict in words (the API's `verdict`), coloured by what it means: a green
+// "clean" only when VirusTotal's engines answered; local rules alone are neutral.
+const VERDICT_TONES = {
+  malicious: "malicious", suspicious: "suspicious", failed: "failed", pending: "pending",
+  "no engine detected it": "clean", "no local rule matched": "local",
+};
+export function verdictBadge(verdict) {
+  return badge(verdict || "no verdict", VERDICT_TONES[verdict] || "neutral");
+}
+
 // A horizontal bar chart: [[label, value], ...]. Colours come from CSS classes.
 export function barChart(title, rows, { tones = {} } = {}) {
   const max = Math.max(1, ...rows.map(([, v]) => v));

@@ -3,7 +3,7 @@
 
 import { api, download } from "../api.js";
 import { on, watch } from "../live.js";
-import { alertBox, badge, empty, field, fmtDate, h, link, na, notify, pager, select } from "../ui.js";
+import { alertBox, badge, empty, field, fmtDate, h, link, na, notify, pager, select, verdictBadge } from "../ui.js";
 
 const FINAL = new Set(["completed", "failed", "COMPLETED", "FAILED"]);
 
@@ -24,6 +24,9 @@ const KINDS = {
     paging: ["page", "per_page"],
     fields: () => [
       scopeField(),
+      field("Search", h("input", { name: "search", type: "search", placeholder: "File name" })),
+      field("Hash", h("input", { name: "hash", type: "search", placeholder: "MD5, SHA-1 or SHA-256",
+        pattern: "[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}", spellcheck: "false" })),
       field("Status", select("status", [["", "Any"], ["pending", "pending"], ["scanning", "scanning"], ["completed", "completed"], ["failed", "failed"]])),
       field("Detections from", h("input", { name: "detection_min", type: "number", min: 0 })),
       field("Detections to", h("input", { name: "detection_max", type: "number", min: 0 })),
@@ -42,13 +45,14 @@ const KINDS = {
         if (unfinished) live.push(unfinished);
         return h("tr", { "data-scan": s.id },
           h("td", { "data-label": "File" }, link(`/scans/malware/${s.id}`, s.filename)),
+          h("td", { "data-label": "Verdict" }, verdictBadge(s.verdict)),
           status,
           h("td", { "data-label": "Detections" }, na(s.detection_ratio)),
           h("td", { "data-label": "Date" }, fmtDate(s.scan_date)));
       });
       return {
         rows, live,
-        head: ["File", "Status", "Detections", "Date"],
+        head: ["File", "Verdict", "Status", "Detections", "Date"],
         pagination: { page: p.page, pages: p.total_pages, total: p.total_items },
       };
     },
