@@ -58,6 +58,7 @@ def cluster(
         sweep_interval_seconds="0.5",
         virustotal_minute_seconds=OUR_MINUTE,
         virustotal_quota_margin_seconds="0",
+        virustotal_first_poll_seconds="0.1",
         virustotal_poll_seconds="0.1",
         virustotal_poll_max_seconds="0.3",
         virustotal_retry_seconds="0.05",
@@ -201,13 +202,13 @@ def test_a_killed_worker_s_scans_are_finished_by_the_other(
     assert {s["status"] for s in final.values()} == {"completed"}, final
     assert unfinished, "every scan the victim took had finished before the kill"
     for scan_id in unfinished:
-        # Taken over after the lease ran out: started again, by the survivor, and finished.
-        assert running.started(scan_id)[survivor.name] == 1
+        # Taken over (its lease ran out, or its VirusTotal part was due and the victim's
+        # timer died with it), carried on by the survivor, and finished once.
+        assert scan_id in survivor.text()
         assert running.finished(scan_id) == 1
     # The analysis id was kept: a taken-over scan polls it rather than uploading again.
     uploads = vt_cluster.uploads
     assert all(uploads.count(sha) <= 1 for sha in set(uploads))
-    assert "jobs.requeued kind=malware" in running.logs()
 
 
 def test_stopping_and_starting_everything_loses_nothing(running: Cluster, vt_cluster: Any) -> None:

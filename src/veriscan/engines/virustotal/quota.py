@@ -22,6 +22,17 @@ from limits.strategies import MovingWindowRateLimiter
 logger = logging.getLogger("veriscan.virustotal.quota")
 
 
+class _Window(RateLimitItemPerSecond):
+    """A window whose count is kept under a key without its amount: limits names a
+    counter after the allowance, so a key whose allowance changes (the default until
+    VirusTotal has said, then what it said) would start an empty count and let a burst
+    through. Here the requests already sent in the window count whatever the allowance."""
+
+    def key_for(self, *identifiers: bytes | str | int | float) -> str:
+        parts = [str(k) for k in identifiers] + [str(self.multiples), self.GRANULARITY.name]
+        return f"{self.namespace}/" + "/".join(parts)
+
+
 @dataclass(frozen=True)
 class Allowance:
     per_minute: int
@@ -51,7 +62,7 @@ class QuotaGate:
 
     def _items(self, allowance: Allowance) -> list[RateLimitItem]:
         def window(amount: int, seconds: float) -> RateLimitItem:
-            return RateLimitItemPerSecond(amount, max(1, round(seconds + self.margin_seconds)))
+            return _Window(amount, max(1, round(seconds + self.margin_seconds)))
 
         items = [window(allowance.per_minute, self.minute_seconds)]
         if allowance.per_hour:
