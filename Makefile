@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format bench bench-load bench-listing bench-photo bench-media fuzz clean
+.PHONY: install run test lint format bench bench-load bench-listing bench-photo bench-media bench-virustotal bench-pickup fuzz clean
 
 install: $(STAMP)
 
@@ -41,6 +41,16 @@ bench-load: install
 # 24 to 200 megapixel photos through the image analyzers: time and peak memory.
 bench-photo: install
 	$(BIN)/python bench/large_photo.py
+
+# Time from upload to verdict against the VirusTotal stand-in, premium and free keys
+# (VirusTotal's times scaled by 0.1), and a local-only scan beside eight slow ones.
+bench-virustotal: install
+	$(BIN)/python bench/virustotal_latency.py
+
+# How long an accepted scan waits for an idle worker: SQLite queue, then Redis if
+# VERISCAN_TEST_REDIS_URL is set.
+bench-pickup: install
+	$(BIN)/python bench/pickup.py
 
 # A 12 MP photo, 30 s of 1080p video and 30 s of speech through every media analyzer.
 bench-media: install

@@ -380,6 +380,7 @@ def _watch(api: Api, scan_id: str, media: bool) -> dict[str, Any]:
     may have ended before the connection, or the connection may drop)."""
     client, events = _connect_events(api, scan_id)
     show = _ProgressView()
+    told = False
     try:
         while True:
             status = _status(api, scan_id, media)
@@ -394,6 +395,14 @@ def _watch(api: Api, scan_id: str, media: bool) -> dict[str, Any]:
                     break
                 if name == "scan:progress":
                     show.update(int(data.get("progress") or 0), str(data.get("stage") or ""))
+                    if data.get("engines") and not told:
+                        # The local engines have answered; VirusTotal's part goes on.
+                        told = True
+                        typer.echo(
+                            f"so far: {data.get('verdict')} "
+                            f"(detection ratio {data.get('detection_ratio')})",
+                            err=True,
+                        )
                 else:
                     break  # complete or error: the status endpoint has the whole story
     finally:
@@ -446,7 +455,13 @@ def _print_final(final: dict[str, Any], media: bool) -> None:
         if final.get("explanation"):
             typer.echo(final["explanation"])
         return
-    typer.echo(f"status: {final.get('status')}  detection ratio: {final.get('detection_ratio')}")
+    typer.echo(
+        f"status: {final.get('status')}  verdict: {final.get('verdict')}  "
+        f"detection ratio: {final.get('detection_ratio')}"
+    )
+    for engine in final.get("engines") or []:
+        if engine.get("state") != "answered":
+            typer.echo(f"{engine.get('name')}: {engine.get('state')}: {engine.get('detail')}")
     rows = [
         [r.get("engine_name"), r.get("category"), r.get("result")]
         for r in final.get("results") or []

@@ -9,7 +9,7 @@ from veriscan.audit.service import Origin
 from veriscan.auth.dependencies import CurrentUser
 from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.files import service
-from veriscan.files.repository import parse_digest
+from veriscan.files.repository import DIGEST_PATTERN, clean_search, parse_digest
 from veriscan.files.schemas import FileOut, MessageResponse, UploadedFile, UploadScan
 from veriscan.malware import service as malware_service
 from veriscan.openapi import ResourceId, errors, multipart_upload
@@ -40,7 +40,7 @@ async def upload_file(request: Request, user: CurrentUser, context: Context) -> 
     return UploadedFile(**FileOut.model_validate(file).model_dump(), scan=block)
 
 
-@router.get("/", responses=errors(401))
+@router.get("/", responses=errors(400, 401))
 @router.get("", include_in_schema=False)
 def list_files(
     user: CurrentUser,
@@ -49,10 +49,17 @@ def list_files(
         str | None, Query(max_length=255, description="Part of the file name, any case")
     ] = None,
     hash: Annotated[
-        str | None, Query(max_length=64, description="An exact MD5, SHA-1 or SHA-256 (hex)")
+        str | None,
+        Query(
+            max_length=80,
+            pattern=DIGEST_PATTERN,
+            description="An exact MD5, SHA-1 or SHA-256 (hex)",
+        ),
     ] = None,
 ) -> list[FileOut]:
-    files = service.list_files(session, user, search=search, digest=parse_digest(hash))
+    files = service.list_files(
+        session, user, search=clean_search(search), digest=parse_digest(hash)
+    )
     return [FileOut.model_validate(file) for file in files]
 
 
