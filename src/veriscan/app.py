@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 
 from veriscan import __version__, web
@@ -178,6 +179,23 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         # assets keep the dashboard's own, which are already there).
         prefixes=("/api", "/health", "/static"),
     )
+    if settings.cors_origins:
+        # Outermost: preflights are answered here, and every answer (a 429 or an error
+        # envelope included) carries the headers a browser on that origin needs.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[origin.rstrip("/") for origin in settings.cors_origins],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+            expose_headers=[
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "Retry-After",
+                "Content-Disposition",
+            ],
+            max_age=600,
+        )
     asgi = context.realtime.asgi(app)
     asgi.state = app.state  # tests and tools reach the context through the ASGI app
     return asgi

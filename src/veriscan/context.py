@@ -128,7 +128,7 @@ class AppContext:
             reach=ReachLog(settings.redis_url, settings.queue_name),
             local_engines=build_local_engines(settings),
             locks=NamedLocks(settings.redis_url, settings.queue_name),
-            realtime=Realtime(settings.redis_url, settings.queue_name),
+            realtime=Realtime(settings.redis_url, settings.queue_name, settings.cors_origins),
             huey=make_huey(settings),
         )
 

@@ -35,15 +35,39 @@ class Identity:
         self.role = role
 
 
+def origin_check(allowed: list[str]) -> Callable[[str, dict[str, Any]], bool]:
+    """socket.io's origin check: the server's own origin (the dashboard) and the configured
+    ones. (python-socketio's `cors_allowed_origins=[]` would turn the check off.)"""
+    configured = {origin.rstrip("/") for origin in allowed}
+
+    def check(origin: str, environ: dict[str, Any]) -> bool:
+        if origin in configured:
+            return True
+        host = environ.get("HTTP_HOST")
+        if not host:
+            return False
+        own = {f"{environ.get('wsgi.url_scheme', 'http')}://{host}"}
+        forwarded = environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("HTTP_X_FORWARDED_HOST")
+        if forwarded:
+            scheme = environ.get("HTTP_X_FORWARDED_PROTO", "http").split(",")[0].strip()
+            forwarded_host = environ.get("HTTP_X_FORWARDED_HOST", host).split(",")[0].strip()
+            own.add(f"{scheme}://{forwarded_host}")
+        return origin in own
+
+    return check
+
+
 class Realtime:
-    def __init__(self, redis_url: str, namespace: str = "veriscan") -> None:
+    def __init__(
+        self, redis_url: str, namespace: str = "veriscan", cors_origins: list[str] | None = None
+    ) -> None:
         # The pub/sub channel is the deployment's own, so deployments can share a Redis.
         channel = f"{namespace}-socketio"
         manager = socketio.AsyncRedisManager(redis_url, channel=channel) if redis_url else None
         self.sio = socketio.AsyncServer(
             async_mode="asgi",
             client_manager=manager,
-            cors_allowed_origins=[],  # same origin only; the dashboard is served here
+            cors_allowed_origins=origin_check(cors_origins or []),
             logger=False,
             engineio_logger=False,
         )

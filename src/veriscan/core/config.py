@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # Socket of a ClamAV daemon (clamd) for the local ClamAV engine: a Unix socket path
     # or tcp://host:port. Empty disables ClamAV.
     clamd_socket: str = ""
+    # Browser origins allowed to call the API and connect to socket.io from another origin
+    # (a frontend on its own port), as a JSON list: ["http://localhost:3000"]. Empty: the
+    # dashboard served here only (same origin).
+    cors_origins: list[str] = Field(default_factory=list)
     # The local YARA-X engine (rules shipped in the package plus data_dir/yara-rules).
     yara_enabled: bool = True
     # Folder of the users' own YARA rules; empty means data_dir/yara-rules.
