@@ -138,6 +138,8 @@ def test_history_shape_filters_and_search(
     item = body["data"][0]
     assert set(item) >= {"id", "fileName", "type", "result", "score", "timestamp", "operative"}
     assert item["type"] == "IMAGE" and item["operative"] == owner.username
+    # Additive: the file's SHA-256, as the original backend's history has it.
+    assert item["hash"] == hashlib.sha256(photo_jpeg(seed=12)).hexdigest()
     by_name = api.get(
         "/api/scans/history",
         headers=owner.headers,

@@ -163,6 +163,7 @@ def history(
                 timestamp=iso_millis(scan.created_at),
                 operative=operative,
                 status=scan.status,
+                hash=scan.sha256,
             )
             for scan, operative in rows
         ],

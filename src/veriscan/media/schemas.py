@@ -58,6 +58,7 @@ class HistoryItem(BaseModel):
     timestamp: str
     operative: str
     status: str
+    hash: str = Field(description="The file's SHA-256 (additive: the original backend's field)")
 
 
 class HistoryPagination(BaseModel):
