@@ -82,6 +82,16 @@ def _authenticator(context: AppContext) -> Callable[[str], Identity | None]:
     return authenticate
 
 
+def _token_user(context: AppContext) -> Callable[[str], str | None]:
+    """The user id of a valid access token (signature and expiry only: no database)."""
+
+    def identify(token: str) -> str | None:
+        claims = context.tokens.decode(token, "access")
+        return str(claims.user_id) if claims is not None else None
+
+    return identify
+
+
 def create_app(settings: Settings | None = None, *, migrate_on_start: bool = True) -> Any:
     """The FastAPI application wrapped in the socket.io server (one ASGI app, one port)."""
     settings = settings or Settings()
@@ -168,6 +178,8 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
             RateLimitMiddleware,
             limit=settings.rate_limit,
             storage=limiter.storage,
+            user_limit=settings.user_rate_limit,
+            identify=_token_user(context),
         )
     app.add_middleware(ConcretePathMethods, api=app)
     # Added last, so it wraps the rate limiter: a 429 carries the headers too.

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.conftest import assert_envelope
+from tests.conftest import Account, assert_envelope
 from tests.live import LiveServer, live_server
 from veriscan.core.config import Settings
 
@@ -84,3 +84,44 @@ def test_zero_disables(settings_factory: Callable[..., Settings]) -> None:
 def test_malformed_limit_is_refused_at_start(settings_factory: Callable[..., Settings]) -> None:
     with pytest.raises(ValueError, match="rate_limit"):
         settings_factory(rate_limit="lots please")
+
+
+def test_signed_in_requests_count_per_user_not_per_address(
+    settings_factory: Callable[..., Settings], make_account: Callable[..., Account]
+) -> None:
+    """Two people behind one proxy: each has the per-user allowance; requests without a
+    valid token keep the address's own (the brute-force surface)."""
+    with (
+        live_server(settings_factory(rate_limit="10/minute", user_rate_limit="5/minute")) as live,
+        httpx.Client(base_url=live.url) as client,
+    ):
+        first, second = make_account(on=live), make_account(on=live)
+        proxy = _address()
+
+        def as_user(account: Account) -> httpx.Response:
+            return client.get(
+                "/api/auth/profile", headers={**account.headers, "X-Forwarded-For": proxy}
+            )
+
+        seen = []
+        for _ in range(5):
+            response = as_user(first)
+            assert response.status_code == 200
+            assert response.headers["X-RateLimit-Limit"] == "5"
+            seen.append(int(response.headers["X-RateLimit-Remaining"]))
+        assert seen == [4, 3, 2, 1, 0]
+        refused = as_user(first)
+        assert_envelope(refused, 429, "RATE_LIMITED")
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        # The colleague behind the same proxy is not locked out with them...
+        other = as_user(second)
+        assert other.status_code == 200 and other.headers["X-RateLimit-Remaining"] == "4"
+        # ...nor is the address's own allowance spent (sign-in, or a token that is no good).
+        anonymous = client.post("/api/auth/login", json={}, headers={"X-Forwarded-For": proxy})
+        assert anonymous.status_code == 400 and anonymous.headers["X-RateLimit-Limit"] == "10"
+        assert anonymous.headers["X-RateLimit-Remaining"] == "9"
+        forged = client.get(
+            "/api/auth/profile",
+            headers={"Authorization": "Bearer not-a-token", "X-Forwarded-For": proxy},
+        )
+        assert forged.status_code == 401 and forged.headers["X-RateLimit-Remaining"] == "8"

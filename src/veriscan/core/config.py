@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     virustotal_timeout: float = 15.0
     # Requests per client address: "100/15minutes", "10/second", or "0" for no limit.
     rate_limit: str = "100/15minutes"
+    # Per user, for requests with a valid access token (the address limit above is for the
+    # others: sign-in, registration, refresh). "0": not limited.
+    user_rate_limit: str = "1000/15minutes"
     # Largest file accepted, in megabytes (VirusTotal's own limit is 650).
     max_upload_mb: int = Field(default=650, ge=1)
     # Most files in one batch upload (POST /api/scans/batch, /api/files/batch); the
@@ -164,7 +167,7 @@ class Settings(BaseSettings):
             return json.loads(value) if value.strip() else []
         return value
 
-    @field_validator("rate_limit")
+    @field_validator("rate_limit", "user_rate_limit")
     @classmethod
     def _check_rate_limit(cls, value: str) -> str:
         from limits import parse_many
