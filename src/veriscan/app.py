@@ -141,7 +141,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # web.mount serves /docs with Swagger UI's assets from the package
         redoc_url=None,
     )
     app.state.context = context

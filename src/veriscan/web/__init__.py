@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -86,8 +87,27 @@ def _index(request: Request) -> FileResponse:
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=headers)
 
 
+SWAGGER_UI = "/static/vendor/swagger-ui"
+
+
+def _docs(request: Request) -> Response:
+    """Swagger UI for the API, its assets served from the package (vendored from npm's
+    swagger-ui-dist with its licence): it works on a network with no way out."""
+    response = get_swagger_ui_html(
+        openapi_url=request.app.openapi_url,
+        title=f"{request.app.title} API",
+        swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+        swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 def mount(app: FastAPI) -> None:
-    """Serve the dashboard: assets under /static, index.html for the client-side routes."""
+    """Serve the dashboard: assets under /static, index.html for the client-side routes,
+    and the API's documentation at /docs."""
     app.mount("/static", _DashboardFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route("/docs", _docs, methods=["GET"], include_in_schema=False)
     for route in CLIENT_ROUTES:
         app.add_api_route(route, _index, methods=["GET"], include_in_schema=False)
