@@ -229,13 +229,18 @@ def test_user_create_prompts_for_the_password(env: dict[str, str]) -> None:
     result = subprocess.run(
         [*VERISCAN, "user", "create", "--username", name, "--email", f"{name}@example.com"],
         env=env,
-        input="prompted-password\nprompted-password\n",
+        # Too short, then a common one: each refused at once, before any confirmation.
+        input="short\npassword1234\nprompted-password\nprompted-password\n",
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "prompted-password" not in result.stdout
+    assert "prompted-password" not in result.stdout + result.stderr
+    assert "at least 12 characters, and not a common or easily guessed password" in result.stderr
+    assert result.stderr.count("Repeat for confirmation") == 1
+    assert "error: Password must be at least 12 characters" in result.stderr
+    assert "error: Password is too common or too easy to guess" in result.stderr
 
 
 def test_eval_prints_the_measures(env: dict[str, str], tmp_path: Path) -> None:

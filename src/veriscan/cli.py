@@ -121,19 +121,33 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
+def _ask_password() -> str:
+    """Ask for a new password, say at once what is wrong with it, and only then ask for
+    it again to confirm."""
+    from veriscan.auth.passwords import POLICY, problem
+
+    typer.echo(f"The password: {POLICY}.", err=True)
+    while True:
+        first = str(typer.prompt("Password", hide_input=True, err=True))
+        reason = problem(first)
+        if reason is not None:
+            typer.echo(f"error: {reason}", err=True)
+            continue
+        if typer.prompt("Repeat for confirmation", hide_input=True, err=True) == first:
+            return first
+        typer.echo("error: the two entries do not match", err=True)
+
+
 @user_app.command("create")
 def user_create(
     username: Annotated[str, typer.Option(help="Login name")],
     email: Annotated[str, typer.Option(help="E-mail address")],
     password: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="Password (at least 8 characters); asked for when not given",
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
+            help="Password (at least 12 characters, not a common one); asked for when not given"
         ),
-    ],
+    ] = None,
     role: Annotated[str, typer.Option(help="admin, analyst or operative")] = "operative",
     name: Annotated[str | None, typer.Option(help="Display name (default: the username)")] = None,
 ) -> None:
@@ -154,6 +168,8 @@ def user_create(
         raise typer.BadParameter(
             "role must be admin, analyst or operative", param_hint="--role"
         ) from None
+    if password is None:
+        password = _ask_password()
     try:
         request = RegisterRequest(username=username, email=email, password=password, name=name)
     except ValidationError as exc:

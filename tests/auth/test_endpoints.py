@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_PASSWORD, Account, assert_envelope, unique_name
-from tests.live import LiveServer
+from tests.live import LiveServer, live_server
+from veriscan.core.config import Settings
 from veriscan.core.db import utcnow
 
 
@@ -33,7 +34,8 @@ def test_register_refuses_a_requested_role_and_creates_nobody(api: httpx.Client)
     name = unique_name()
     body = {"username": name, "email": f"{name}@example.com", "password": TEST_PASSWORD}
     response = api.post("/api/auth/register", json={**body, "role": "admin"})
-    assert_envelope(response, 403, "FORBIDDEN")
+    # 400: the documents list 400 and 409 for this endpoint, not 403.
+    assert_envelope(response, 400, "ROLE_NOT_ALLOWED")
     login = api.post("/api/auth/login", json={"username": name, "password": TEST_PASSWORD})
     assert login.status_code == 401
     # Asking for what everyone gets is fine.
@@ -54,6 +56,12 @@ def test_register_refuses_a_requested_role_and_creates_nobody(api: httpx.Client)
         {"username": "bad name!", "email": "someone@example.com", "password": TEST_PASSWORD},
         {"username": 12345, "email": "someone@example.com", "password": TEST_PASSWORD},
         {"username": "someone", "email": "someone@example.com", "password": "x" * 129},
+        # NIST SP 800-63B: at least 12 characters, and not a common or guessable one.
+        {"username": "someone", "email": "someone@example.com", "password": "eleven-char"},
+        {"username": "someone", "email": "someone@example.com", "password": "PASSWORD1234"},
+        {"username": "someone", "email": "someone@example.com", "password": "aaaaaaaaaaaa"},
+        {"username": "someone", "email": "someone@example.com", "password": "123456789012"},
+        {"username": "someone", "email": "someone@example.com", "password": "qwertyuiopas"},
     ],
 )
 def test_register_rejects_invalid_data(api: httpx.Client, body: dict[str, object]) -> None:
@@ -291,3 +299,40 @@ def test_roles_are_reported(make_account: Callable[..., Account], api: httpx.Cli
     for role in ("admin", "analyst", "operative"):
         acct = make_account(role)
         assert api.get("/api/auth/profile", headers=acct.headers).json()["user"]["role"] == role
+
+
+def test_the_password_policy_says_why(api: httpx.Client, account: Account) -> None:
+    name = unique_name()
+    body = {"username": name, "email": f"{name}@example.com"}
+    short = api.post("/api/auth/register", json={**body, "password": "eleven-char"})
+    assert "at least 12 characters" in assert_envelope(short, 400, "VALIDATION_ERROR")["message"]
+    common = api.post("/api/auth/register", json={**body, "password": "iloveyou1234"})
+    assert (
+        "too common or too easy to guess"
+        in (assert_envelope(common, 400, "VALIDATION_ERROR")["message"])
+    )
+    # A new password in the profile follows the same policy.
+    change = api.put(
+        "/api/auth/profile",
+        headers=account.headers,
+        json={"current_password": TEST_PASSWORD, "new_password": "password1234"},
+    )
+    assert_envelope(change, 400, "VALIDATION_ERROR")
+
+
+def test_closed_registration_leaves_account_creation_to_admins(
+    settings_factory: Callable[..., Settings], make_account: Callable[..., Account]
+) -> None:
+    with (
+        live_server(settings_factory(registration="closed")) as live,
+        httpx.Client(base_url=live.url) as client,
+    ):
+        name = unique_name()
+        body = {"username": name, "email": f"{name}@example.com", "password": TEST_PASSWORD}
+        refused = client.post("/api/auth/register", json=body)
+        assert_envelope(refused, 403, "REGISTRATION_CLOSED")
+        admin = make_account("admin", on=live)
+        created = client.post("/api/admin/users", headers=admin.headers, json=body)
+        assert created.status_code == 201, created.text
+        login = client.post("/api/auth/login", json={"username": name, "password": TEST_PASSWORD})
+        assert login.status_code == 200

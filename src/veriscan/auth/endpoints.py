@@ -19,7 +19,7 @@ from veriscan.auth.schemas import (
     UserEnvelope,
     UserOut,
 )
-from veriscan.core.errors import Forbidden
+from veriscan.core.errors import Forbidden, ValidationFailed
 from veriscan.deps import Context, DbSession, client_address
 from veriscan.openapi import errors
 
@@ -34,10 +34,17 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 def register(
     body: RegisterRequest, request: Request, session: DbSession, context: Context
 ) -> RegisterResponse:
-    if body.role not in (None, Role.OPERATIVE.value):
+    if context.settings.registration == "closed":
         raise Forbidden(
+            "Registration is closed on this server: an administrator creates accounts",
+            code="REGISTRATION_CLOSED",
+        )
+    if body.role not in (None, Role.OPERATIVE.value):
+        # 400, not 403: the documents list 400 and 409 for this endpoint.
+        raise ValidationFailed(
             "New users are operatives: only an admin gives another role "
-            "(PATCH /api/admin/users/{id} or veriscan user create)"
+            "(PATCH /api/admin/users/{id} or veriscan user create)",
+            code="ROLE_NOT_ALLOWED",
         )
     user = service.register(session, context, body, origin=Origin.of(request))
     return RegisterResponse(

@@ -6,7 +6,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # Seconds before a request to VirusTotal counts as unreachable.
     virustotal_timeout: float = 15.0
     # Requests per client address: "100/15minutes", "10/second", or "0" for no limit.
+    # open: anyone may register (the documents' behaviour); closed: only admins create
+    # users (POST /api/admin/users, veriscan user create).
+    registration: Literal["open", "closed"] = "open"
     rate_limit: str = "100/15minutes"
     # Per user, for requests with a valid access token (the address limit above is for the
     # others: sign-in, registration, refresh). "0": not limited.
