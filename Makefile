@@ -3,6 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where `make run` listens (make run PORT=8080 HOST=0.0.0.0); `make test` binds its test
+# servers to HOST, each on a free port of its own.
+HOST ?= 127.0.0.1
+PORT ?= 3001
 
 .PHONY: install run test lint format bench bench-load bench-listing bench-photo bench-media bench-virustotal bench-pickup fuzz clean
 
@@ -17,10 +21,10 @@ $(STAMP): pyproject.toml scripts/system-deps.sh
 	touch $(STAMP)
 
 run: install
-	$(BIN)/veriscan serve
+	$(BIN)/veriscan serve --host $(HOST) --port $(PORT)
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	VERISCAN_TEST_HOST=$(HOST) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import threading
 import time
@@ -47,9 +48,11 @@ class LiveServer:
         self.context: AppContext = self.app.state.context
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        # `make test HOST=...` binds the test servers there (each on a free port).
+        host = os.environ.get("VERISCAN_TEST_HOST", "").strip() or "127.0.0.1"
+        self._sock.bind((host, 0))
         self.port = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         config = uvicorn.Config(
             self.app,
             log_config=None,

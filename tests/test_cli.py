@@ -257,3 +257,31 @@ def test_eval_prints_the_measures(env: dict[str, str], tmp_path: Path) -> None:
     assert any(line.startswith("image") and " 1.000 " in line for line in lines), result.stdout
     castle = next(line for line in lines if line.startswith("image/generated/castle.png"))
     assert castle.split()[1:4] == ["generated", "DEEPFAKE", "95"]
+
+
+def test_serve_says_at_once_when_its_port_is_taken(env: dict[str, str], tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(env, "serve", "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: 127.0.0.1:{port} is already in use (another veriscan serve? choose one with "
+        "--port, or PORT= with make run)"
+    )
+    assert not (tmp_path / "data").exists()  # before anything else: nothing set up
+
+
+def test_make_run_and_test_take_host_and_port() -> None:
+    root = Path(__file__).resolve().parents[1]
+    dry = subprocess.run(
+        ["make", "-n", "--always-make", "run", "test", "PORT=8123", "HOST=0.0.0.0"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert ".venv/bin/veriscan serve --host 0.0.0.0 --port 8123" in dry.stdout
+    assert "VERISCAN_TEST_HOST=0.0.0.0 .venv/bin/python -m pytest" in dry.stdout

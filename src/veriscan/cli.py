@@ -32,6 +32,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 3001,
 ) -> None:
     """Run the whole service in one process (migrates the database first)."""
+    _port_free_or_exit(host, port)  # before anything else: said at once, not after start-up
     import uvicorn
 
     from veriscan.app import create_app
@@ -48,6 +49,28 @@ def serve(
         log_config=None,
         timeout_graceful_shutdown=10,
     )
+
+
+def _port_free_or_exit(host: str, port: int) -> None:
+    """Exit with a plain message when the address is taken (rather than a traceback after
+    the database is migrated and the models are loaded)."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = (
+                "is already in use (another veriscan serve? choose one with --port, or "
+                "PORT= with make run)"
+                if exc.errno == errno.EADDRINUSE
+                else f"cannot be listened on ({exc.strerror})"
+            )
+            typer.echo(f"error: {host}:{port} {reason}", err=True)
+            raise typer.Exit(1) from None
 
 
 @app.command()

@@ -373,3 +373,29 @@ def test_admin_manages_users(
     page.goto("/admin/users")
     sync_api.expect(page.get_by_role("alert")).to_be_visible()
     assert page.locator("table.users").count() == 0
+
+
+def test_an_unknown_page_gets_the_dashboards_not_found(page: sync_api.Page) -> None:
+    response = page.goto("/no/such/page")
+    assert response is not None and response.status == 404
+    sync_api.expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    sync_api.expect(page.get_by_text("There is no such page.")).to_be_visible()
+
+
+def test_only_a_browsers_page_request_gets_html(server: LiveServer) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    with httpx.Client(base_url=server.url) as client:
+        page = client.get("/no/such/page", headers=html)
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert '<script type="module" src="/static/js/app.js"' in page.text
+        # Scripts, the API and POSTs keep the error envelope.
+        for method, path, headers in (
+            ("GET", "/no/such/page", {"Accept": "application/json"}),
+            ("GET", "/api/no/such/thing", html),
+            ("GET", "/static/no-such.js", html),
+            ("POST", "/no/such/page", html),
+        ):
+            answer = client.request(method, path, headers=headers)
+            assert answer.status_code in (404, 405), (method, path)
+            assert answer.json()["success"] is False, (method, path)

@@ -7,12 +7,14 @@ client-side route (the page's own router picks the view).
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -104,10 +106,41 @@ def _docs(request: Request) -> Response:
     return response
 
 
+# Paths that are never dashboard pages: their 404s stay in the API's error envelope.
+NOT_PAGES = ("/api", "/static", "/health", "/socket.io", "/openapi.json", "/docs")
+
+
+def _wants_a_page(request: Request) -> bool:
+    return (
+        request.method in ("GET", "HEAD")
+        and not request.url.path.startswith(NOT_PAGES)
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
 def mount(app: FastAPI) -> None:
     """Serve the dashboard: assets under /static, index.html for the client-side routes,
-    and the API's documentation at /docs."""
+    and the API's documentation at /docs. A browser asking for a page that does not exist
+    gets the dashboard (with a 404), whose router shows its own "not found" page; any
+    other client still gets the error envelope."""
     app.mount("/static", _DashboardFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/docs", _docs, methods=["GET"], include_in_schema=False)
+    envelope = app.exception_handlers[StarletteHTTPException]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if (
+            isinstance(exc, StarletteHTTPException)
+            and exc.status_code == 404
+            and _wants_a_page(request)
+        ):
+            headers = security_headers(request.headers.get("host"))
+            headers["Cache-Control"] = "no-cache"
+            return FileResponse(
+                STATIC_DIR / "index.html", status_code=404, media_type="text/html", headers=headers
+            )
+        answer = envelope(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    app.add_exception_handler(StarletteHTTPException, not_found)
     for route in CLIENT_ROUTES:
         app.add_api_route(route, _index, methods=["GET"], include_in_schema=False)
