@@ -305,7 +305,8 @@ def test_a_role_cannot_be_given_by_oneself(
     # the client took for an admin), and nothing is created.
     for role in ("admin", "analyst", "root"):
         refused = api.post("/api/auth/register", json={**wants, "role": role})
-        assert "only an admin" in assert_envelope(refused, 403, "FORBIDDEN")["message"]
+        # 400: the documents list 400 and 409 for this endpoint.
+        assert "only an admin" in assert_envelope(refused, 400, "ROLE_NOT_ALLOWED")["message"]
     registered = api.post("/api/auth/register", json={**wants, "role": "operative"})
     assert registered.status_code == 201, registered.text
     assert registered.json()["user"]["role"] == "operative"

@@ -3,12 +3,12 @@
 
 import { api, session } from "./api.js";
 import { on } from "./live.js";
-import { h } from "./ui.js";
+import { bellIcon, h } from "./ui.js";
 
 const count = h("span", { class: "count", id: "bell-count" }, "0");
 const label = h("span", { class: "visually-hidden" }, "Notifications, 0 unread");
 const bell = h("a", { href: "/notifications", "data-link": true, id: "bell", class: "bell" },
-  h("span", { "aria-hidden": "true" }, "🔔"), count, label);
+  bellIcon(), count, label);
 let loadedFor = null;
 
 export function setUnread(unread) {

@@ -24,6 +24,15 @@ function s(tag, attrs = {}, text) {
   return el;
 }
 
+// A bell drawn inline (an emoji shows as a box where no emoji font is installed).
+export function bellIcon() {
+  const svg = s("svg", { viewBox: "0 0 24 24", width: "18", height: "18", class: "icon", "aria-hidden": "true", focusable: "false" });
+  svg.append(
+    s("path", { d: "M12 3a6 6 0 0 0-6 6v3.6L4.3 15.4A1 1 0 0 0 5.2 17h13.6a1 1 0 0 0 .9-1.6L18 12.6V9a6 6 0 0 0-6-6Z", fill: "none", stroke: "currentColor", "stroke-width": "2", "stroke-linejoin": "round" }),
+    s("path", { d: "M9.5 19.5a2.5 2.5 0 0 0 5 0", fill: "none", stroke: "currentColor", "stroke-width": "2", "stroke-linecap": "round" }));
+  return svg;
+}
+
 export function link(href, text, attrs = {}) {
   return h("a", { href, "data-link": true, ...attrs }, text);
 }

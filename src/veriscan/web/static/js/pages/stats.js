@@ -87,13 +87,13 @@ function healthSection() {
         ["ClamAV", engines.clamav], ["VirusTotal", engines.virustotal], ["socket.io", rest.socketio]];
       body.replaceChildren(
         h("p", {}, "Server: ", badge(report.status, TONES[report.status]), ` version ${report.version}`),
-        h("table", { class: "table health" },
+        h("div", { class: "scroll" }, h("table", { class: "table health" },
           h("thead", {}, h("tr", {}, ["Check", "Status", "Latency", "Detail"].map((label) => h("th", { scope: "col" }, label)))),
           h("tbody", {}, rows.map(([name, check]) => h("tr", {},
             h("td", { "data-label": "Check" }, name),
             h("td", { "data-label": "Status" }, badge(check.status, TONES[check.status])),
             h("td", { "data-label": "Latency" }, `${check.latencyMs} ms`),
-            h("td", { "data-label": "Detail" }, check.detail))))));
+            h("td", { "data-label": "Detail" }, check.detail)))))));
     })
     .catch(() => body.replaceChildren(alertBox("The health check did not answer.")));
   return h("section", { class: "card" }, h("h2", {}, "Health"), body);
