@@ -111,6 +111,13 @@ def test_a_media_upload_reports_the_verdict(run: Run, logged_in: Account, tmp_pa
     assert final["tags"] == ["cli", "test"]
     history = json.loads(run("history", "--media", "--json").stdout)
     assert [item["id"] for item in history["data"]] == [final["id"]]
+    # Its report: with --media; without, the error says what to add.
+    report = tmp_path / "castle.pdf"
+    exported = run("export", final["id"], "--media", "--format", "pdf", "--output", report)
+    assert exported.returncode == 0, exported.stderr
+    assert report.read_bytes().startswith(b"%PDF")
+    wrong = run("export", final["id"], "--format", "json")
+    assert wrong.returncode != 0 and "(a media scan? add --media)" in wrong.stderr
 
 
 def test_keys_add_list_delete(run: Run, logged_in: Account, vt: Any) -> None:

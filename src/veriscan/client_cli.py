@@ -562,19 +562,26 @@ def history(
 
 @client_app.command()
 def export(
-    scan_id: Annotated[str, typer.Argument(help="A malware scan id")],
+    scan_id: Annotated[str, typer.Argument(help="A scan id (malware, or media with --media)")],
     report_format: Annotated[str, typer.Option("--format", help="json, csv or pdf")] = "json",
     output: Annotated[Path | None, typer.Option(help="File to write (default: stdout)")] = None,
+    media: Annotated[
+        bool, typer.Option("--media", help="A media authenticity scan instead of malware")
+    ] = False,
 ) -> None:
-    """Download a malware scan's report."""
+    """Download a scan's report (malware by default; --media for a media scan)."""
     if report_format not in ("json", "csv", "pdf"):
         raise typer.BadParameter("json, csv or pdf", param_hint="--format")
     if output is None and report_format == "pdf" and sys.stdout.isatty():
         raise typer.BadParameter("a PDF needs --output FILE", param_hint="--output")
     with _reporting_errors(), Api(load_config()) as api:
-        response = api.request(
-            "GET", f"/api/scan/{scan_id}/export", params={"format": report_format}, stream=True
-        )
+        path = f"/api/scans/{scan_id}/export" if media else f"/api/scan/{scan_id}/export"
+        try:
+            response = api.request("GET", path, params={"format": report_format}, stream=True)
+        except ClientError as exc:
+            if not media and "Scan not found" in str(exc):
+                raise ClientError(f"{exc} (a media scan? add --media)", exc.exit_code) from None
+            raise
         try:
             if output is None:
                 for chunk in response.iter_bytes():

@@ -146,6 +146,10 @@ def test_upload_scans_live_then_result_and_pdf(
     page.get_by_role("link", name="Open the result").click()
     sync_api.expect(page.get_by_role("heading", name=re.compile("eicar.com"))).to_be_visible()
     sync_api.expect(page.get_by_label("Detection ratio")).to_have_text(re.compile(r"^1/\d+$"))
+    sync_api.expect(page.locator(".ratio-words")).to_have_text(
+        "1 of 1 engine flagged the file as malicious (local engines only; VirusTotal did not "
+        "run: No active VirusTotal API key)"
+    )
     sync_api.expect(page.locator("figure.chart-box svg rect.chart-bar")).to_have_count(7)
     sync_api.expect(page.get_by_text("SHA-256")).to_be_visible()
     assert "null" not in page.locator("main").inner_text()
@@ -399,3 +403,24 @@ def test_only_a_browsers_page_request_gets_html(server: LiveServer) -> None:
             answer = client.request(method, path, headers=headers)
             assert answer.status_code in (404, 405), (method, path)
             assert answer.json()["success"] is False, (method, path)
+
+
+def test_history_has_one_page_size_and_remembers_it(
+    page: sync_api.Page, make_account: Callable[..., Account], api: httpx.Client
+) -> None:
+    account = make_account()
+    for i in range(12):
+        body = upload(api, account, f"page {i} {secrets.token_hex(8)}\n".encode(), name=f"p{i}.txt")
+        wait_for(api, account, body["scan"]["scan_id"])
+    sign_in(page, account)
+    page.get_by_role("link", name="History").click()
+    rows = page.locator("table.table tbody tr")
+    sync_api.expect(rows).to_have_count(12)  # 20 a page, as for media scans (the API says 10)
+    sync_api.expect(page.get_by_label("Per page")).to_have_value("20")
+    page.get_by_label("Per page").select_option("10")
+    page.get_by_role("button", name="Apply").click()
+    sync_api.expect(rows).to_have_count(10)
+    page.get_by_role("link", name="Media scans").click()
+    sync_api.expect(page.get_by_label("Per page")).to_have_value("10")  # remembered
+    page.get_by_role("link", name="Malware scans").click()
+    sync_api.expect(rows).to_have_count(10)

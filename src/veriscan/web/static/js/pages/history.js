@@ -17,6 +17,15 @@ function statusCell(label, status, id, content) {
 const SCOPES = [["all", "All"], ["own", "Mine"], ["shared", "Shared with me"], ["assigned", "Assigned to me"]];
 const scopeField = () => field("Show", select("scope", SCOPES, "all"));
 
+// One page size for both kinds (the APIs' defaults differ: 10 and 20), the last one chosen
+// remembered in this browser.
+const PER_PAGE = [["20", "20"], ["10", "10"], ["50", "50"], ["100", "100"]];
+const PER_PAGE_KEY = "veriscan.perPage";
+function perPage() {
+  const kept = localStorage.getItem(PER_PAGE_KEY);
+  return PER_PAGE.some(([v]) => v === kept) ? kept : "20";
+}
+
 const KINDS = {
   malware: {
     title: "Malware scans",
@@ -34,7 +43,7 @@ const KINDS = {
       field("To date", h("input", { name: "date_to", type: "date" })),
       field("Sort by", select("sort_by", [["scan_date", "Date"], ["detection_ratio", "Detections"]])),
       field("Order", select("sort_order", [["desc", "Descending"], ["asc", "Ascending"]])),
-      field("Per page", select("per_page", [["10", "10"], ["25", "25"], ["50", "50"], ["100", "100"]])),
+      field("Per page", select("per_page", PER_PAGE)),
     ],
     async load(query) {
       const body = await api("/api/scan/results", { query });
@@ -71,7 +80,7 @@ const KINDS = {
       field("To date", h("input", { name: "endDate", type: "date" })),
       field("Sort by", select("sortBy", [["date", "Date"], ["riskScore", "Risk score"], ["confidence", "Confidence"], ["fileName", "File name"]])),
       field("Order", select("sortOrder", [["desc", "Descending"], ["asc", "Ascending"]])),
-      field("Per page", select("limit", [["20", "20"], ["10", "10"], ["50", "50"], ["100", "100"]])),
+      field("Per page", select("limit", PER_PAGE)),
     ],
     async load(query) {
       const body = await api("/api/scans/history", { query });
@@ -110,6 +119,7 @@ export async function historyPage(view, _params, app) {
   form.elements.scope.addEventListener("change", () => form.requestSubmit());
   form.addEventListener("submit", (e) => {
     e.preventDefault();
+    localStorage.setItem(PER_PAGE_KEY, form.elements[kind.paging[1]].value);
     const next = new URLSearchParams({ kind: kindName });
     for (const [k, v] of new FormData(form)) if (v && !(k === "scope" && v === "all")) next.set(k, v);
     app.go(`/history?${next}`);
@@ -121,6 +131,9 @@ export async function historyPage(view, _params, app) {
   view.replaceChildren(h("h1", {}, "History"), tabs, form, results);
 
   const query = Object.fromEntries([...params].filter(([k]) => k !== "kind"));
+  const sizeName = kind.paging[1];
+  if (!query[sizeName]) query[sizeName] = perPage();
+  form.elements[sizeName].value = query[sizeName];
   // Every page of the current filters, streamed by the server.
   const downloads = h("div", { class: "actions" }, ["csv", "json"].map((format) =>
     h("button", { type: "button", onclick: async (e) => {
