@@ -32,11 +32,11 @@ def run(config_file: Path, tmp_path: Path) -> Run:
     env["VERISCAN_CLIENT_CONFIG"] = str(config_file)
     env["COLUMNS"] = "200"
 
-    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    def run(*args: str | Path, columns: int = 200) -> subprocess.CompletedProcess[str]:
         completed = subprocess.run(
             [sys.executable, "-m", "veriscan", "client", *map(str, args)],
             cwd=tmp_path,
-            env=env,
+            env={**env, "COLUMNS": str(columns)},
             capture_output=True,
             text=True,
             timeout=120,
@@ -91,6 +91,8 @@ def test_upload_watch_history_and_pdf_export(run: Run, logged_in: Account, tmp_p
     assert scans[0]["status"] == "completed"
     table = run("history")
     assert scan_id in table.stdout and "report.txt" in table.stdout
+    narrow = run("history", columns=80)  # a terminal's width: the id still on one line
+    assert scan_id in narrow.stdout and max(map(len, narrow.stdout.splitlines())) <= 80
 
     pdf = tmp_path / "out" / "x.pdf"
     exported = run("export", scan_id, "--format", "pdf", "--output", pdf)

@@ -232,7 +232,11 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
     table = Table(title=title)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        if column == "Id":
+            # Whole, on one line, so that it can be copied: the other columns give way.
+            table.add_column(column, no_wrap=True, min_width=36)
+        else:
+            table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(escape("-" if cell is None else str(cell)) for cell in row))
     Console().print(table)
