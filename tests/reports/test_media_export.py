@@ -201,3 +201,55 @@ def test_each_export_is_audited(
             "details": {"format": "csv", "kind": "media"},
         }
     ]
+
+
+def test_a_long_metadata_value_neither_breaks_the_pdf_nor_leaves_pages_blank(
+    tmp_path: Path,
+) -> None:
+    """A table row cannot split across pages: a C2PA manifest as one value made the export
+    fail (taller than a page) or left a page holding a few rows and nothing else."""
+    from datetime import UTC, datetime
+
+    from veriscan.reports.media import MediaReport, to_pdf
+
+    metadata: dict[str, Any] = {f"EXIF:Field{i}": f"value {i}" for i in range(26)}
+    metadata["C2PA:manifest"] = {"claims": [{"assertion": "x" * 60, "n": i} for i in range(60)]}
+    metadata.update({f"XMP:Later{i}": f"later {i}" for i in range(5)})
+    scan = {
+        "id": str(uuid.uuid4()),
+        "fileName": "photo.jpg",
+        "mediaType": "IMAGE",
+        "fileSize": 1000,
+        "hash": "sha256:" + "0" * 64,
+        "operative": "kim",
+        "timestamp": "2026-12-05T00:00:00.000Z",
+        "status": "COMPLETED",
+        "result": "AUTHENTIC",
+        "riskScore": 10,
+        "tags": [],
+        "explanation": "Nothing found.",
+        "metadata": metadata,
+    }
+    source = tmp_path / "report.pdf"
+    source.write_bytes(to_pdf(MediaReport(scan, "image/jpeg", [], datetime.now(UTC), "kim")))
+    pages = int(
+        next(
+            line.split()[-1]
+            for line in pdf_tool("pdfinfo", source).splitlines()
+            if line.startswith("Pages:")
+        )
+    )
+    lines = [
+        len(
+            [
+                x
+                for x in pdf_tool("pdftotext", "-f", str(n), "-l", str(n), source, "-").splitlines()
+                if x.strip()
+            ]
+        )
+        for n in range(1, pages + 1)
+    ]
+    assert pages == 2 and min(lines[:-1]) >= 40, lines
+    text = pdf_tool("pdftotext", source, "-")
+    assert "more characters: the JSON export has it whole)" in " ".join(text.split())
+    assert "XMP:Later4" in text

@@ -117,12 +117,20 @@ def _banner(scan: dict[str, Any]) -> tuple[str, colors.Color]:
     return f"{verdict}{suffix}", _VERDICT_COLOURS[verdict]
 
 
+# A metadata value longer than this is cut in the PDF: a table row cannot split across
+# pages, so one long value (a C2PA manifest, an embedded blob) left most of a page blank,
+# and one taller than a page made the export fail.
+_VALUE_MAX_CHARS = 1200
+
+
 def _value_text(value: Any) -> str:
     if value is None:
         return "n/a"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+    if len(text) <= _VALUE_MAX_CHARS:
+        return text
+    left = len(text) - _VALUE_MAX_CHARS
+    return f"{text[:_VALUE_MAX_CHARS]}… ({left:,} more characters: the JSON export has it whole)"
 
 
 def _picture(page: pdf.Page, item: ReportEvidence, width: float) -> Flowable:
