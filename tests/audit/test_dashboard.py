@@ -8,7 +8,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from tests.conftest import Account
+from tests.malware.helpers import unique_content, upload
 from tests.web.test_dashboard import (  # noqa: F401 - fixtures, found by name
     browser,
     page,
@@ -61,3 +64,35 @@ def test_admin_reads_filters_and_exports_the_log(
     page.goto("/admin/audit")
     sync_api.expect(page.get_by_role("alert")).to_be_visible()
     assert page.locator("table.audit").count() == 0
+
+
+def test_the_log_is_readable_and_leads_to_what_it_names(
+    page: sync_api.Page,  # noqa: F811
+    make_account: Callable[..., Account],
+    api: httpx.Client,
+) -> None:
+    admin = make_account("admin")
+    owner, colleague = make_account(), make_account()
+    body = upload(api, owner, unique_content("audited"), "audited.txt")
+    scan_id = body["scan"]["scan_id"]
+    shared = api.post(
+        f"/api/scan/{scan_id}/shares", headers=owner.headers, json={"username": colleague.username}
+    )
+    assert shared.status_code in (200, 201), shared.text
+    sign_in(page, admin)
+    page.goto("/admin/audit")
+    # Every action group can be chosen, cases, comments and sharing included.
+    sync_api.expect(page.locator("table.audit tbody tr").first).to_be_visible()
+    options = page.get_by_label("Action").locator("option").evaluate_all(
+        "options => options.map((o) => o.textContent)"
+    )
+    for wanted in ("Cases (case.*)", "Comments (comment.*)", "Sharing: scan.share"):
+        assert wanted in options
+    page.get_by_label("Action").select_option("scan.share")
+    page.get_by_role("button", name="Apply").click()
+    row = page.locator("table.audit tbody tr").first
+    sync_api.expect(row.locator("td[data-label=Action] code")).to_have_text("scan.share")
+    assert row.locator("code").evaluate("e => getComputedStyle(e).whiteSpace") == "nowrap"
+    # The target's id leads to the scan.
+    row.get_by_role("link", name=scan_id).click()
+    sync_api.expect(page).to_have_url(re.compile(rf"/scans/malware/{scan_id}$"))

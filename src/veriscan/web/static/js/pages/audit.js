@@ -3,7 +3,7 @@
 // "Export CSV" downloads every entry that matches them (not just this page).
 
 import { api, download } from "../api.js";
-import { alertBox, empty, field, fmtDate, h, pager, select } from "../ui.js";
+import { alertBox, empty, field, fmtDate, h, link, pager, select } from "../ui.js";
 
 const FILTERS = ["actor", "action", "target_type", "target_id", "ip", "date_from", "date_to", "page"];
 const ACTIONS = [
@@ -14,12 +14,38 @@ const ACTIONS = [
   ["file.", "Files (file.*)"],
   ["scan.", "Malware scans (scan.*)"],
   ["media.", "Media scans (media.*)"],
+  ["scan.share", "Sharing: scan.share"],
+  ["scan.unshare", "Sharing: scan.unshare"],
+  ["scan.assign", "Assignment: scan.assign"],
+  ["scan.unassign", "Assignment: scan.unassign"],
+  ["case.", "Cases (case.*)"],
+  ["comment.", "Comments (comment.*)"],
+  ["batch.", "Batch uploads (batch.*)"],
   ["key.", "API keys (key.*)"],
   ["user.", "User management (user.*)"],
   ["audit.", "Audit exports (audit.*)"],
 ];
 const TARGETS = [["", "Any"], ["user", "User"], ["file", "File"], ["scan", "Malware scan"],
-  ["media_scan", "Media scan"], ["api_key", "API key"], ["audit", "Audit log"]];
+  ["malware_scan", "Malware scan (sharing)"],
+  ["media_scan", "Media scan"], ["case", "Case"], ["comment", "Comment"], ["batch", "Batch"],
+  ["api_key", "API key"], ["audit", "Audit log"]];
+
+// Where a target can be looked at in the dashboard; others are shown as their id.
+const TARGET_PAGES = {
+  scan: (id) => `/scans/malware/${id}`,
+  malware_scan: (id) => `/scans/malware/${id}`,
+  media_scan: (id) => `/scans/media/${id}`,
+  case: (id) => `/cases/${id}`,
+  user: (id) => `/admin/audit?actor=${encodeURIComponent(id)}`,
+};
+
+function target(entry) {
+  if (!entry.target_type) return h("span", { class: "muted" }, "n/a");
+  const page = TARGET_PAGES[entry.target_type];
+  const id = entry.target_id || "";
+  return h("span", { class: "target" }, `${entry.target_type} `,
+    page && id ? link(page(id), id, { class: "id" }) : h("span", { class: "id" }, id));
+}
 
 function describe(details) {
   const pairs = Object.entries(details || {});
@@ -80,7 +106,7 @@ export async function auditPage(view, _params, app) {
         h("td", { "data-label": "When" }, fmtDate(e.created_at)),
         h("td", { "data-label": "Who" }, e.actor_username || h("span", { class: "muted" }, "unknown")),
         h("td", { "data-label": "Action" }, h("code", {}, e.action)),
-        h("td", { "data-label": "Target" }, e.target_type ? `${e.target_type} ${e.target_id}` : h("span", { class: "muted" }, "n/a")),
+        h("td", { "data-label": "Target" }, target(e)),
         h("td", { "data-label": "From", title: e.user_agent }, e.ip_address || h("span", { class: "muted" }, "n/a")),
         h("td", { "data-label": "Details" }, describe(e.details))))))),
     pager(p, (page) => {
