@@ -193,3 +193,20 @@ def test_without_waiting_the_upload_answers_202(
         assert response.status_code == 202
         assert response.json()["data"]["status"] in ("PENDING", "PROCESSING")
         assert wait_media(client, account, response.json()["data"]["id"])["status"] == "COMPLETED"
+
+
+def test_prefer_respond_async_answers_at_once(api: httpx.Client, account: Account) -> None:
+    """RFC 7240: a client that follows the scan itself need not wait for the analysis."""
+    response = api.post(
+        "/api/scans/upload",
+        headers={**account.headers, "Prefer": "respond-async"},
+        files={"file": ("photo.jpg", photo_jpeg(seed=41))},
+    )
+    assert response.status_code == 202, response.text
+    assert response.headers["preference-applied"] == "respond-async"
+    data = response.json()["data"]
+    assert data["status"] in ("PENDING", "PROCESSING") and data["result"] is None
+    assert wait_media(api, account, data["id"])["status"] == "COMPLETED"
+    # Without it, the document's behaviour: the analysis is waited for.
+    waited = upload_media(api, account, photo_jpeg(seed=42))
+    assert waited.status_code == 200 and "preference-applied" not in waited.headers

@@ -424,3 +424,33 @@ def test_history_has_one_page_size_and_remembers_it(
     sync_api.expect(page.get_by_label("Per page")).to_have_value("10")  # remembered
     page.get_by_role("link", name="Malware scans").click()
     sync_api.expect(rows).to_have_count(10)
+
+
+def test_a_single_media_upload_shows_its_live_stages(
+    page: sync_api.Page, make_account: Callable[..., Account]
+) -> None:
+    """Not "Uploading 100%" for the whole analysis: the upload answers at once (Prefer:
+    respond-async) and the analysis's stages arrive over socket.io."""
+    account = make_account()
+    sign_in(page, account)
+    page.evaluate(
+        """() => {
+          window.__stages = [];
+          new MutationObserver(() => {
+            for (const el of document.querySelectorAll(".live .stage")) {
+              const text = el.textContent;
+              if (window.__stages[window.__stages.length - 1] !== text) window.__stages.push(text);
+            }
+          }).observe(document.body, {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    page.get_by_label("Media authenticity scan").check()
+    page.locator("#file-input").set_input_files(
+        {"name": "castle.jpg", "mimeType": "image/jpeg", "buffer": photo_jpeg(seed=77)}
+    )
+    page.get_by_role("button", name="Upload and scan").click()
+    sync_api.expect(page.locator(".live .ratio")).to_have_text(re.compile(r"^Verdict \w+"))
+    stages = page.evaluate("window.__stages")
+    live = [s for s in stages if re.fullmatch(r"[\w:. ]+ \(\d+%\)", s)]
+    assert live, stages  # at least one stage with its percentage, before "Completed"
+    assert stages[-1] == "Completed"

@@ -86,14 +86,18 @@ def detail(scan: MediaScan, operative: str, evidence: list[MediaEvidence]) -> Sc
     openapi_extra=UPLOAD_BODY,
 )
 async def upload(request: Request, user: CurrentUser, context: Context) -> JSONResponse:
-    """Upload an image, video or audio file; waits a while for the analysis (200), else 202."""
+    """Upload an image, video or audio file; waits a while for the analysis (200), else 202.
+    With `Prefer: respond-async` (RFC 7240) it answers 202 at once."""
     scan, finished = await service.upload(context, user, request, origin=Origin.of(request))
     body = ScanEnvelope(data=detail(scan, user.name, []))
     if finished:
         with context.db.session(writes=False) as session:
             view = service.get_scan(session, user, scan.id)
         body = ScanEnvelope(data=detail(view.scan, view.operative, view.evidence))
-    return JSONResponse(body.model_dump(mode="json"), status_code=200 if finished else 202)
+    headers = {"Preference-Applied": "respond-async"} if service.respond_async(request) else None
+    return JSONResponse(
+        body.model_dump(mode="json"), status_code=200 if finished else 202, headers=headers
+    )
 
 
 def history_filters(

@@ -215,12 +215,22 @@ def accept(
     return scan
 
 
+def respond_async(request: Request) -> bool:
+    """The client asked not to wait for the analysis (RFC 7240 `Prefer: respond-async`):
+    it follows the scan itself, over socket.io or GET /api/scans/{id}."""
+    preferences = ",".join(request.headers.getlist("prefer")).lower()
+    return any(p.strip().split(";")[0] == "respond-async" for p in preferences.split(","))
+
+
 async def upload(
     context: AppContext, user: User, request: Request, *, origin: Origin | None = None
 ) -> tuple[MediaScan, bool]:
-    """Accept an upload and wait a while for its analysis; True when it finished in time."""
+    """Accept an upload and wait a while for its analysis (not at all when the client
+    prefers to respond async); True when it finished in time."""
     received, tags = await receive(context, request)
     scan = await run_in_threadpool(accept, context, user, received, tags, origin=origin)
+    if respond_async(request):
+        return scan, False
     deadline = time.monotonic() + context.settings.media_wait_seconds
     delay = 0.05
     while True:

@@ -148,6 +148,8 @@ export function upload(path, file, fields, onProgress, retried = false) {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", path);
     if (session.token) xhr.setRequestHeader("Authorization", `Bearer ${session.token}`);
+    // The analysis is followed live (socket.io) from the start: the server need not wait.
+    xhr.setRequestHeader("Prefer", "respond-async");
     xhr.upload.addEventListener("progress", (e) => {
       if (e.lengthComputable) onProgress(e.loaded / e.total);
     });

@@ -122,7 +122,10 @@ export function uploadPage(view) {
       const path = file ? (k === "malware" ? "/api/files/upload" : "/api/scans/upload")
         : (k === "malware" ? "/api/files/batch" : "/api/scans/batch");
       const { body } = await send(path, file || files, k === "media" ? { tags: tags.value } : {},
-        (ratio) => { progress.value = Math.round(ratio * 100); progressText.textContent = `Uploading ${progress.value}%`; });
+        (ratio) => {
+          progress.value = Math.round(ratio * 100);
+          progressText.textContent = ratio < 1 ? `Uploading ${progress.value}%` : "Uploaded; storing and hashing…";
+        });
       progress.value = 100;
       progressText.textContent = "Uploaded.";
       const scanId = !file ? null : k === "malware" ? body.scan && body.scan.scan_id : body.data.id;
