@@ -83,8 +83,10 @@ def test_the_log_is_readable_and_leads_to_what_it_names(
     page.goto("/admin/audit")
     # Every action group can be chosen, cases, comments and sharing included.
     sync_api.expect(page.locator("table.audit tbody tr").first).to_be_visible()
-    options = page.get_by_label("Action").locator("option").evaluate_all(
-        "options => options.map((o) => o.textContent)"
+    options = (
+        page.get_by_label("Action")
+        .locator("option")
+        .evaluate_all("options => options.map((o) => o.textContent)")
     )
     for wanted in ("Cases (case.*)", "Comments (comment.*)", "Sharing: scan.share"):
         assert wanted in options
