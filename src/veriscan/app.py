@@ -20,6 +20,7 @@ from veriscan.admin.endpoints import router as admin_router
 from veriscan.audit.endpoints import router as audit_router
 from veriscan.auth import service as auth_service
 from veriscan.auth.endpoints import router as auth_router
+from veriscan.auth.endpoints import users_router
 from veriscan.batches.endpoints import router as batches_router
 from veriscan.cases.endpoints import router as cases_router
 from veriscan.comments.endpoints import router as comments_router
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
 
     for router in (
         auth_router,
+        users_router,
         keys_router,
         batches_router,  # before files and media: /api/files/batch, /api/scans/batch
         files_router,

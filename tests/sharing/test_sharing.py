@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select, update
 
-from tests.conftest import Account, assert_envelope
+from tests.conftest import TEST_PASSWORD, Account, assert_envelope
 from tests.live import LiveServer
 from tests.malware.helpers import unique_content, upload
 from tests.media.helpers import photo_jpeg, upload_media
@@ -315,3 +316,34 @@ def test_a_bulk_export_holds_what_the_listing_holds(
         )
         assert exported.status_code == 200, exported.text
         assert {item["scan_id"] for item in exported.json()} == expected
+
+
+def test_people_to_share_with_can_be_looked_up(
+    api: httpx.Client, make_account: Callable[..., Account]
+) -> None:
+    caller = make_account()
+    stem = "pick" + secrets.token_hex(3)
+    people = [make_account_named(api, f"{stem}_{n}") for n in ("anna", "bert")]
+    found = api.get("/api/users/lookup", headers=caller.headers, params={"q": stem.upper()})
+    assert found.status_code == 200, found.text
+    assert found.json() == {
+        "data": [{"username": p, "name": p, "role": "operative"} for p in sorted(people)]
+    }
+    # Literal: % and _ are not wildcards; never the caller; at least two characters.
+    assert api.get("/api/users/lookup", headers=caller.headers, params={"q": "%%"}).json() == {
+        "data": []
+    }
+    assert api.get(
+        "/api/users/lookup", headers=caller.headers, params={"q": caller.username}
+    ).json() == {"data": []}
+    assert_envelope(api.get("/api/users/lookup", headers=caller.headers, params={"q": "a"}), 400)
+    assert_envelope(api.get("/api/users/lookup", params={"q": stem}), 401)
+
+
+def make_account_named(api: httpx.Client, username: str) -> str:
+    created = api.post(
+        "/api/auth/register",
+        json={"username": username, "email": f"{username}@example.com", "password": TEST_PASSWORD},
+    )
+    assert created.status_code == 201, created.text
+    return username

@@ -454,3 +454,20 @@ def test_a_single_media_upload_shows_its_live_stages(
     live = [s for s in stages if re.fullmatch(r"[\w:. ]+ \(\d+%\)", s)]
     assert live, stages  # at least one stage with its percentage, before "Completed"
     assert stages[-1] == "Completed"
+
+
+def test_sharing_suggests_people_as_one_types(
+    page: sync_api.Page, make_account: Callable[..., Account], api: httpx.Client
+) -> None:
+    owner, colleague = make_account(), make_account()
+    body = upload(api, owner, f"shared {secrets.token_hex(8)}\n".encode(), name="shared.txt")
+    wait_for(api, owner, body["scan"]["scan_id"])
+    sign_in(page, owner)
+    page.goto(f"/scans/malware/{body['scan']['scan_id']}")
+    field = page.get_by_label("Share with (username)")
+    field.press_sequentially(colleague.username[:-2])
+    option = page.locator(f"datalist option[value='{colleague.username}']")
+    sync_api.expect(option).to_have_count(1)
+    field.fill(colleague.username)
+    page.get_by_role("button", name="Share").click()
+    sync_api.expect(page.locator(".shares")).to_contain_text(colleague.username)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
 
 from veriscan.audit.service import Origin
 from veriscan.auth import service
@@ -11,6 +13,8 @@ from veriscan.auth.schemas import (
     LoginRequest,
     LoginResponse,
     MessageResponse,
+    PeopleOut,
+    PersonOut,
     ProfileUpdate,
     ProfileUpdateResponse,
     RefreshResponse,
@@ -97,3 +101,27 @@ def update_profile(
 def logout(current: CurrentAuth, request: Request, session: DbSession) -> MessageResponse:
     service.logout(session, current, origin=Origin.of(request))
     return MessageResponse(message="Successfully logged out")
+
+
+users_router = APIRouter(prefix="/api/users", tags=["auth"])
+
+
+@users_router.get("/lookup", responses=errors(400, 401))
+def lookup_users(
+    user: CurrentUser,
+    session: DbSession,
+    q: Annotated[
+        str,
+        Query(
+            min_length=2,
+            max_length=50,
+            description="The start of a username or display name (at least 2 characters)",
+        ),
+    ],
+) -> PeopleOut:
+    """Active users whose username or name starts with `q` (at most 8, never the caller):
+    for choosing whom to share a scan with or assign it to. No e-mail addresses or ids."""
+    people = service.lookup(session, user, q)
+    return PeopleOut(
+        data=[PersonOut(username=p.username, name=p.name, role=p.role) for p in people]
+    )

@@ -129,3 +129,15 @@ class MessageResponse(BaseModel):
 class ProfileUpdateResponse(BaseModel):
     message: str
     user: UserOut
+
+
+class PersonOut(BaseModel):
+    """Whom a scan can be shared with or assigned to: no e-mail address, no id."""
+
+    username: str
+    name: str
+    role: str
+
+
+class PeopleOut(BaseModel):
+    data: list[PersonOut]

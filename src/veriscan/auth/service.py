@@ -6,6 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -242,3 +243,28 @@ def update_profile(
     )
     logger.info("auth.profile_updated user_id=%s fields=%s", user.id, ",".join(sorted(fields)))
     return user
+
+
+LOOKUP_LIMIT = 8
+
+
+def lookup(session: Session, caller: User, start: str) -> list[User]:
+    """Active users (not the caller) whose username or display name starts with `start`,
+    case-insensitively, by username."""
+    escaped = start.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"{escaped}%"
+    return list(
+        session.scalars(
+            select(User)
+            .where(
+                User.is_active.is_(True),
+                User.id != caller.id,
+                or_(
+                    func.lower(User.username).like(pattern, escape="\\"),
+                    func.lower(User.name).like(pattern, escape="\\"),
+                ),
+            )
+            .order_by(User.username)
+            .limit(LOOKUP_LIMIT)
+        )
+    )

@@ -4,14 +4,34 @@
 import { api } from "./api.js";
 import { alertBox, badge, h, link, personName as who } from "./ui.js";
 
+// Suggestions for a username field: active users whose name starts with what is typed.
+let lists = 0;
+function suggest(input) {
+  const list = h("datalist", { id: `people-${++lists}` });
+  input.setAttribute("list", list.id);
+  let asked = "";
+  input.addEventListener("input", async () => {
+    const start = input.value.trim();
+    if (start.length < 2 || start === asked) return;
+    asked = start;
+    try {
+      const { data } = await api("/api/users/lookup", { query: { q: start } });
+      if (asked !== start) return;  // an older answer
+      list.replaceChildren(...data.map((p) => h("option", { value: p.username }, `${p.name} (${p.role})`)));
+    } catch { /* no suggestions: the exact username still works */ }
+  });
+  return list;
+}
+
 // A small form: one username field and a submit button; `action(username)` does the work.
 function usernameForm(label, buttonText, action) {
   const input = h("input", { type: "text", name: "username", maxlength: 50, required: true,
     autocomplete: "off", "aria-label": label, placeholder: "username" });
+  const people = suggest(input);
   return h("form", { class: "inline", onsubmit: async (e) => {
     e.preventDefault();
     if (await action(input.value.trim())) input.value = "";
-  } }, input, h("button", { type: "submit" }, buttonText));
+  } }, input, people, h("button", { type: "submit" }, buttonText));
 }
 
 // Who the scan is assigned to and who it is shared with, with forms to change both. The
