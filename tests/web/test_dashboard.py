@@ -471,3 +471,45 @@ def test_sharing_suggests_people_as_one_types(
     field.fill(colleague.username)
     page.get_by_role("button", name="Share").click()
     sync_api.expect(page.locator(".shares")).to_contain_text(colleague.username)
+
+
+def test_a_media_result_shows_its_evidence_in_words(
+    page: sync_api.Page, make_account: Callable[..., Account], api: httpx.Client
+) -> None:
+    """Content Credentials in a panel, GPS with a link to the place, scores that say which
+    way is bad, no rows for scores a still picture does not have, the explanation as a
+    list, and evidence pictures that open full size."""
+    from tests.analyzers.fixtures import created_manifest, gps_exif, image_bytes, make_test_ca
+    from tests.analyzers.fixtures import sign as c2pa_sign
+
+    picture = image_bytes("JPEG", (320, 240), exif=gps_exif(48.8584, 2.2945))
+    signed = c2pa_sign(
+        picture, "image/jpeg", created_manifest("trainedAlgorithmicMedia"), make_test_ca()
+    )
+    account = make_account()
+    scan_id = upload_media(api, account, signed, name="signed.jpg").json()["data"]["id"]
+    assert wait_media(api, account, scan_id)["status"] == "COMPLETED"
+    sign_in(page, account)
+    page.goto(f"/scans/media/{scan_id}")
+    credentials = page.get_by_label("Content Credentials")
+    sync_api.expect(credentials).to_contain_text(
+        "intact, but the signer is not in this server's trust list"
+    )
+    sync_api.expect(credentials).to_contain_text("AI declaredyes")  # a term and its value
+    sync_api.expect(credentials).to_contain_text("trainedAlgorithmicMedia")
+    sync_api.expect(credentials).to_contain_text(
+        "the signing certificate is not in the trust list signingCredential.untrusted"
+    )
+    osm = page.get_by_role("link", name="Show on OpenStreetMap")
+    assert osm.get_attribute("href") == (
+        "https://www.openstreetmap.org/?mlat=48.85840&mlon=2.29450#map=16/48.85840/2.29450"
+    )
+    sync_api.expect(
+        page.get_by_text("0 = no sign of manipulation, 100 = certainly")
+    ).to_be_visible()
+    main = page.locator("main").inner_text()
+    assert "Video" not in main.split("Scores (0-100)")[0] and "Temporal" not in main
+    assert page.locator("ul.explanation li").count() >= 2
+    first = page.locator(".evidence a.full-size").first
+    sync_api.expect(first).to_have_attribute("href", re.compile(r"^blob:"))
+    assert '"c2pa"' not in main  # no raw JSON of the manifest in the metadata table

@@ -10,6 +10,87 @@ const SUBSCORES = [
   ["videoScore", "Video"], ["audioScore", "Audio"],
   ["ganFingerprint", "GAN fingerprint"], ["temporalConsistency", "Temporal consistency"],
 ];
+// What each number means, and which way is bad.
+const HINTS = {
+  riskScore: "0 = no sign of manipulation, 100 = certainly manipulated",
+  confidence: "how sure the verdict is, 0 to 100",
+  videoScore: "risk from the video's frames and faces; higher is worse",
+  audioScore: "risk from the soundtrack or recording; higher is worse",
+  ganFingerprint: "how much the picture's spectrum looks generated; higher is worse",
+  temporalConsistency: "how steady the frames are over time; higher is more natural",
+};
+const TRUST = {
+  trusted: "intact, signed by a signer this server trusts",
+  untrusted: "intact, but the signer is not in this server's trust list",
+  valid: "intact (no trust list configured)",
+  invalid: "the manifest fails validation: the file was changed after signing, or the signature is bad",
+};
+
+// C2PA's failure codes in words (the code itself stays beside them).
+const FAILURES = {
+  "signingCredential.untrusted": "the signing certificate is not in the trust list",
+  "signingCredential.expired": "the signing certificate had expired",
+  "signingCredential.revoked": "the signing certificate was revoked",
+  "claimSignature.mismatch": "the claim's signature does not match",
+  "assertion.dataHash.mismatch": "the file's bytes changed after it was signed",
+  "assertion.bmffHash.mismatch": "the file's bytes changed after it was signed",
+  "assertion.hashedURI.mismatch": "an assertion changed after it was signed",
+  "assertion.missing": "an assertion the claim lists is missing",
+  "manifest.inaccessible": "the manifest could not be read",
+};
+
+function riskTone(value) {
+  return value >= 70 ? "bad" : value >= 40 ? "warn" : "good";
+}
+
+// A score with its meaning beside it.
+function scoreRow(key, label, value) {
+  return [label, h("span", {}, h("strong", {}, String(value)), " ", h("span", { class: "muted hint" }, HINTS[key]))];
+}
+
+// The explanation as a short list: one line per finding.
+function explanationList(text) {
+  const lines = String(text || "").split(/(?<=[.;!?])\s+(?=[A-Z0-9])/).map((l) => l.trim()).filter(Boolean);
+  if (!lines.length) return h("p", { class: "muted" }, "No explanation.");
+  return h("ul", { class: "explanation" }, lines.map((l) => h("li", {}, l)));
+}
+
+// Content Credentials (C2PA) in words, from the provenance analyzer's metadata.
+function credentialsPanel(metadata) {
+  const c2pa = metadata.c2pa;
+  const rows = [];
+  if (!c2pa || !c2pa.state || c2pa.state === "none") {
+    rows.push(["Content Credentials", "none in this file"]);
+  } else {
+    rows.push(["Trust", h("span", {}, badge(c2pa.state, c2pa.state === "invalid" ? "failed" : c2pa.state === "trusted" ? "valid" : "neutral"), " ", TRUST[c2pa.state] || "")]);
+    if (c2pa.signer) rows.push(["Signer", c2pa.signer]);
+    if (c2pa.issuer) rows.push(["Issuer", c2pa.issuer]);
+    if (c2pa.claimGenerator) rows.push(["Claim generator", c2pa.claimGenerator]);
+    if (c2pa.failures && c2pa.failures.length) {
+      rows.push(["Validation failures", h("ul", {}, c2pa.failures.map((f) =>
+        h("li", {}, FAILURES[f] ? `${FAILURES[f]} ` : "", h("code", {}, f))))]);
+    }
+    if (c2pa.error) rows.push(["Could not be read", c2pa.error]);
+  }
+  rows.push(["AI declared", metadata.aiDeclared ? "yes" : "no"]);
+  if (metadata.generator) rows.push(["Generator", metadata.generator]);
+  if (metadata.digitalSourceTypes && metadata.digitalSourceTypes.length) {
+    rows.push(["Digital source", metadata.digitalSourceTypes.map((t) => t.split("/").pop()).join(", ")]);
+  }
+  return h("section", { class: "card", "aria-label": "Content Credentials" }, h("h2", {}, "Content Credentials"), dl(rows));
+}
+
+// GPS as coordinates, with a link to the place on OpenStreetMap (no map is loaded here).
+function place(gps) {
+  if (!gps) return null;
+  const lat = gps.latitude.toFixed(5), lon = gps.longitude.toFixed(5);
+  return h("span", {}, `${lat}, ${lon} `, h("a", {
+    href: `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=16/${lat}/${lon}`,
+    target: "_blank", rel: "noopener noreferrer",
+  }, "Show on OpenStreetMap"));
+}
+
+const SHOWN_ELSEWHERE = new Set(["c2pa", "aiDeclared", "generator", "digitalSourceTypes", "gpsCoordinates"]);
 
 export async function mediaResult(view, { id }, app) {
   const { data: scan } = await api(`/api/scans/${id}`);
@@ -23,8 +104,10 @@ export async function mediaResult(view, { id }, app) {
   if (!scan.evidence.length) evidence.append(h("p", { class: "muted" }, "No evidence pictures for this scan."));
   for (const item of scan.evidence) {
     const img = h("img", { alt: item.caption || item.name });
-    evidence.append(h("figure", {}, img, h("figcaption", {}, item.caption || item.name)));
-    blobUrl(item.url).then((url) => { urls.push(url); img.src = url; })
+    const full = h("a", { class: "full-size", target: "_blank", rel: "noopener" }, img);
+    evidence.append(h("figure", {}, full, h("figcaption", {}, item.caption || item.name, " · ",
+      h("span", { class: "muted" }, "open full size"))));
+    blobUrl(item.url).then((url) => { urls.push(url); img.src = url; full.href = url; })
       .catch((err) => img.replaceWith(alertBox(err)));
   }
   const exportButtons = h("div", { class: "actions" }, ["json", "csv", "pdf"].map((format) =>
@@ -34,8 +117,11 @@ export async function mediaResult(view, { id }, app) {
       catch (err) { notify(err.message, "error"); }
       finally { e.target.disabled = false; }
     } }, `Export ${format.toUpperCase()}`)));
-  const metadata = Object.entries(scan.metadata || {});
+  const metadata = Object.entries(scan.metadata || {})
+    .filter(([k, v]) => !SHOWN_ELSEWHERE.has(k) && v !== null && v !== "");
   const gps = scan.gpsCoordinates;
+  // Scores that apply to this medium only (no "n/a" rows for a still picture's video score).
+  const subscores = SUBSCORES.filter(([k]) => scan[k] !== null && scan[k] !== undefined);
   view.replaceChildren(
     h("h1", {}, scan.fileName, " ", scan.result ? badge(scan.result) : badge(scan.status)),
     scan.error ? alertBox(`Analysis failed: ${scan.error}`) : "",
@@ -43,22 +129,24 @@ export async function mediaResult(view, { id }, app) {
       h("section", { class: "card" },
         h("p", { class: "big" }, scan.result || "No verdict"),
         dl([
-          ["Risk score", na(scan.riskScore)], ["Confidence", na(scan.confidence)],
-          ...SUBSCORES.map(([k, label]) => [label, na(scan[k])]),
+          scan.riskScore !== null ? scoreRow("riskScore", "Risk score", scan.riskScore) : ["Risk score", na(null)],
+          scan.confidence !== null ? scoreRow("confidence", "Confidence", scan.confidence) : ["Confidence", na(null)],
+          ...subscores.map(([k, label]) => scoreRow(k, label, scan[k])),
         ]),
         exportButtons),
       barChart("Scores (0-100)", [["Risk", scan.riskScore ?? 0], ["Confidence", scan.confidence ?? 0],
-        ...SUBSCORES.filter(([k]) => scan[k] !== null).map(([k, label]) => [label, scan[k]])],
-      { tones: { Risk: "bad" } })),
-    h("section", { class: "card" }, h("h2", {}, "Explanation"), h("p", { class: "explanation" }, scan.explanation || "n/a")),
+        ...subscores.map(([k, label]) => [label, scan[k]])],
+      { tones: { Risk: riskTone(scan.riskScore ?? 0) } })),
+    h("section", { class: "card" }, h("h2", {}, "Explanation"), explanationList(scan.explanation)),
     h("section", { class: "card" }, h("h2", {}, "Evidence"), evidence),
     h("div", { class: "grid" },
       h("section", { class: "card" }, h("h2", {}, "File"), dl([
         ["Type", scan.mediaType], ["Size", fmtSize(scan.fileSize)], ["Hash", h("code", {}, scan.hash)],
         ["Uploaded", fmtDate(scan.timestamp)], ["Operative", scan.operative],
         ["Tags", tagEditor(scan)],
-        ["GPS", gps ? `${gps.latitude.toFixed(5)}, ${gps.longitude.toFixed(5)}` : "n/a"],
+        ...(gps ? [["GPS", place(gps)]] : []),
       ])),
+      credentialsPanel(scan.metadata || {}),
       h("section", { class: "card" }, h("h2", {}, "Metadata"),
         metadata.length ? dl(metadata.map(([k, v]) => [k, v !== null && typeof v === "object" ? JSON.stringify(v) : na(v)]))
           : h("p", { class: "muted" }, "No metadata."))),
