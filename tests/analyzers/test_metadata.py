@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tests.analyzers.fixtures import (
     KINDS,
@@ -353,3 +354,25 @@ def test_a_truncated_animation_fails_with_its_reason(tmp_path: Path) -> None:
         report = asyncio.run(analyzer.run(media_sample(path, MediaKind.VIDEO)))
         assert report.error is not None
         assert report.error.startswith("animation is corrupt or truncated: image file is truncated")
+
+
+def test_a_pictures_camera_from_exif(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "Fujifilm"
+    exif[0x0110] = "X-T5"
+    exif[0x0131] = "Adobe Lightroom 7.1"
+    exif[0x0132] = "2026:11:30 10:00:00"  # when the file was changed
+    exif.get_ifd(0x8769).update({0x9003: "2026:11:29 08:15:02", 0xA434: "XF23mmF1.4 R LM WR"})
+    path = tmp_path / "camera.jpg"
+    path.write_bytes(image_bytes("JPEG", (64, 48), exif=exif))
+
+    assert facts(path, MediaKind.IMAGE)["camera"] == {
+        "make": "Fujifilm",
+        "model": "X-T5",
+        "software": "Adobe Lightroom 7.1",
+        "captured": "2026:11:29 08:15:02",  # the original capture, not the change
+        "lens": "XF23mmF1.4 R LM WR",
+    }
+    bare = tmp_path / "bare.png"
+    bare.write_bytes(image_bytes("PNG"))
+    assert facts(bare, MediaKind.IMAGE)["camera"] is None

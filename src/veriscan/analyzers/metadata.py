@@ -57,6 +57,9 @@ METADATA_KEYS = (
     "channels",
     "audioCodec",
     "gpsCoordinates",
+    # A picture's camera, from EXIF: make, model, lens, captured (its own clock, as
+    # written), software; None when the file says none of them.
+    "camera",
 )
 
 _GPS_IFD = 0x8825
@@ -117,6 +120,7 @@ def _probe_image(path: Path) -> dict[str, Any]:
                 fmt = _heif_name(path)
             width, height = opened.size
             gps = _exif_gps(image)
+            camera = _exif_camera(image)
             image.load()
     except UnidentifiedImageError:
         # HEIC and other formats Pillow cannot read: FFmpeg knows their headers.
@@ -136,8 +140,39 @@ def _probe_image(path: Path) -> dict[str, Any]:
         format=fmt,
         resolution=f"{width}x{height}",
         gpsCoordinates=gps,
+        camera=camera,
     )
     return facts
+
+
+# EXIF tags: in the main IFD, and in the Exif sub-IFD (0x8769).
+_MAIN_TAGS = {"make": 0x010F, "model": 0x0110, "software": 0x0131, "captured": 0x0132}
+_EXIF_TAGS = {"captured": 0x9003, "lens": 0xA434}
+_EXIF_IFD = 0x8769
+
+
+def _exif_camera(image: Image.Image) -> dict[str, str] | None:
+    """Make, model, lens, capture time and software, as the picture's EXIF states them."""
+    try:
+        exif = image.getexif()
+        sub = exif.get_ifd(_EXIF_IFD)
+    except Exception:  # a broken EXIF block says nothing; the picture is still analysed
+        return None
+    found: dict[str, str] = {}
+    for name, tag in _MAIN_TAGS.items():
+        found[name] = _exif_text(exif.get(tag))
+    for name, tag in _EXIF_TAGS.items():  # the original capture time wins over DateTime
+        found[name] = _exif_text(sub.get(tag)) or found.get(name, "")
+    camera = {name: value for name, value in found.items() if value}
+    return camera or None
+
+
+def _exif_text(value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return ""
+    return value.replace("\x00", "").strip()[:200]
 
 
 def _probe_animation(path: Path) -> dict[str, Any]:

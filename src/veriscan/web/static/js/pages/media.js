@@ -90,7 +90,19 @@ function place(gps) {
   }, "Show on OpenStreetMap"));
 }
 
-const SHOWN_ELSEWHERE = new Set(["c2pa", "aiDeclared", "generator", "digitalSourceTypes", "gpsCoordinates"]);
+const SHOWN_ELSEWHERE = new Set(["c2pa", "aiDeclared", "generator", "digitalSourceTypes", "gpsCoordinates", "camera"]);
+
+// Camera, lens, capture time and software, as the picture's EXIF says.
+function cameraRows(camera) {
+  if (!camera) return [];
+  const rows = [];
+  const body = [camera.make, camera.model].filter(Boolean).join(" ");
+  if (body) rows.push(["Camera", body]);
+  if (camera.lens) rows.push(["Lens", camera.lens]);
+  if (camera.captured) rows.push(["Captured", `${camera.captured} (the camera's clock)`]);
+  if (camera.software) rows.push(["Software", camera.software]);
+  return rows;
+}
 
 export async function mediaResult(view, { id }, app) {
   const { data: scan } = await api(`/api/scans/${id}`);
@@ -144,6 +156,7 @@ export async function mediaResult(view, { id }, app) {
         ["Type", scan.mediaType], ["Size", fmtSize(scan.fileSize)], ["Hash", h("code", {}, scan.hash)],
         ["Uploaded", fmtDate(scan.timestamp)], ["Operative", scan.operative],
         ["Tags", tagEditor(scan)],
+        ...cameraRows((scan.metadata || {}).camera),
         ...(gps ? [["GPS", place(gps)]] : []),
       ])),
       credentialsPanel(scan.metadata || {}),
