@@ -51,7 +51,8 @@ def jpeg_round_trip(rgb: np.ndarray, quality: int) -> np.ndarray:
 def sample(tmp_path: Path, data: bytes, name: str = "sample") -> MediaSample:
     path = tmp_path / name
     path.write_bytes(data)
-    return MediaSample(path, MediaKind.IMAGE, "image/png", len(data), "0" * 64)
+    mime = "image/jpeg" if name.endswith((".jpg", ".jpeg")) else "image/png"
+    return MediaSample(path, MediaKind.IMAGE, mime, len(data), "0" * 64)
 
 
 def scores(tmp_path: Path, rgb: np.ndarray, name: str) -> dict[str, float | None]:
@@ -74,6 +75,7 @@ def test_clean_jpeg_reports_every_signal_with_evidence(tmp_path: Path) -> None:
     assert "no face" in by_signal["faces"].summary.lower()
     assert report.metadata["resolution"] == "512x384"
     assert [e.name for e in report.evidence] == ["ela-heatmap", "spectrum"]
+    assert report.evidence[0].caption.startswith("JPEG error levels")
     for evidence in report.evidence:
         shown = Image.open(io.BytesIO(evidence.png))
         assert shown.format == "PNG" and max(shown.size) <= 512
@@ -361,3 +363,13 @@ def test_a_stopping_process_s_thread_pool_is_no_analyzer_crash(
     assert report.error == "image_forensics failed (RuntimeError)"
     assert [r.getMessage().split(" ")[0] for r in caplog.records] == ["analyzers.refused"]
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def test_a_png_s_error_levels_are_not_called_jpeg_s(tmp_path: Path) -> None:
+    data = encode(natural(0), "PNG")
+    report = ImageForensicsAnalyzer().analyze(sample(tmp_path, data, "clean.png"))
+    assert report.evidence[0].name == "ela-heatmap"
+    assert report.evidence[0].caption == (
+        "Error levels after one JPEG re-compression (PNG file, not a JPEG: an unedited "
+        "picture shows an even texture)"
+    )

@@ -129,6 +129,12 @@ def test_contact_sheet_shows_the_sampled_frames(tmp_path: Path) -> None:
     assert sheet.format == "PNG"
     # 16 thumbnails of 160x120 (already under the thumbnail size) in a 4x4 grid.
     assert sheet.size == (4 * 164, 4 * 124)
+    # Each time is written white on a black label, readable on any frame: the label's
+    # corner is black, and its text holds white pixels.
+    pixels = np.asarray(sheet.convert("RGB"))
+    assert tuple(pixels[3, 3]) == (0, 0, 0)
+    label = pixels[2:20, 2:44]
+    assert (label.min(axis=2) > 200).any() and (label.max(axis=2) < 30).mean() > 0.5
 
 
 def test_display_rotation_is_applied_to_sampled_frames(tmp_path: Path) -> None:

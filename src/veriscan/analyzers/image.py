@@ -474,6 +474,18 @@ class Decoded:
     reduction: int  # 1, or 2 or 4 for a JPEG over the pixel bound (analyzers.pictures)
 
 
+def ela_caption(sample: MediaSample) -> str:
+    """What the error-level picture shows: a JPEG's own compression, or (for any other
+    format) the error levels of one re-compression, where an unedited picture is even."""
+    if sample.mime_type in ("image/jpeg", "image/jpg", "image/pjpeg"):
+        return "JPEG error levels (brighter: compressed differently from the rest)"
+    name = sample.mime_type.split("/")[-1].upper() or "this"
+    return (
+        f"Error levels after one JPEG re-compression ({name} file, not a JPEG: an unedited "
+        "picture shows an even texture)"
+    )
+
+
 def load_image(path: Path) -> Decoded:
     """Decode to upright RGB within the pixel bound (analyzers.pictures); any decoding
     problem becomes AnalyzerFailed."""
@@ -558,7 +570,7 @@ class ImageForensicsAnalyzer(Analyzer):
             score = None if m.score is None else round(m.score, 4)
             weight = weight if score is not None else 0.0
             findings.append(Finding(signal, score, weight, summarise(signal, m), m.details))
-        evidence = [EvidenceImage("ela-heatmap", png(_colour(pixels.ela)), "JPEG error levels")]
+        evidence = [EvidenceImage("ela-heatmap", png(_colour(pixels.ela)), ela_caption(sample))]
         if pixels.spectrum is not None:
             caption = "Log power spectrum of the high-passed image (centre: low frequencies)"
             evidence.append(EvidenceImage("spectrum", spectrum_png(pixels.spectrum), caption))

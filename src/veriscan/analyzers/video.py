@@ -338,8 +338,12 @@ def contact_sheet(thumbs: list[tuple[float, RGB]], columns: int = 4) -> RGB:
     for i, (time, thumb) in enumerate(thumbs):
         y, x = (i // columns) * (height + 4) + 2, (i % columns) * (width + 4) + 2
         sheet[y : y + thumb.shape[0], x : x + thumb.shape[1]] = thumb
-        cv2.putText(sheet, f"{time:.2f}s", (x + 4, y + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                    (255, 255, 0), 1, cv2.LINE_AA)  # fmt: skip
+        # White on a dark label: readable on any frame (yellow on a light wall was not).
+        label = f"{time:.2f}s"
+        (w, h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+        cv2.rectangle(sheet, (x, y), (x + w + 7, y + h + 8), (0, 0, 0), cv2.FILLED)
+        cv2.putText(sheet, label, (x + 4, y + h + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    (255, 255, 255), 1, cv2.LINE_AA)  # fmt: skip
     return sheet
 
 
