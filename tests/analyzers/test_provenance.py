@@ -80,6 +80,8 @@ def test_signed_ai_declaration_from_an_untrusted_signer(tmp_path: Path, ca: Test
     assert c2pa_meta["issuer"] == "Veriscan tests"
     assert c2pa_meta["claimGenerator"] == "veriscan-tests 1.0"
     assert c2pa_meta["manifests"] == 1
+    assert c2pa_meta["actions"] == ["c2pa.created"]
+    assert c2pa_meta["ingredients"] == []
     assert report.metadata["aiDeclared"] is True
     assert report.metadata["generator"] == "TestDiffusion 2"
     assert report.metadata["digitalSourceTypes"] == [IPTC + "trainedAlgorithmicMedia"]
@@ -144,6 +146,11 @@ def test_declaration_in_an_ingredient_manifest_counts(tmp_path: Path, ca: TestCA
     report = analyze(tmp_path / "edited.jpg", child)
 
     assert report.metadata["c2pa"]["manifests"] == 2
+    # The active manifest: what was done, and from what.
+    assert report.metadata["c2pa"]["actions"] == ["c2pa.opened", "c2pa.color_adjustments"]
+    assert report.metadata["c2pa"]["ingredients"] == [
+        {"title": "parent", "relationship": "parentOf"}
+    ]
     declared = finding(report, "ai_declaration")
     assert declared.decision is Decision.GENERATED
     assert [d["active"] for d in declared.details["declarations"]] == [False]

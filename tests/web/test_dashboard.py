@@ -497,6 +497,7 @@ def test_a_media_result_shows_its_evidence_in_words(
     )
     sync_api.expect(credentials).to_contain_text("AI declaredyes")  # a term and its value
     sync_api.expect(credentials).to_contain_text("trainedAlgorithmicMedia")
+    sync_api.expect(credentials).to_contain_text("Actionscreated")
     sync_api.expect(credentials).to_contain_text(
         "the signing certificate is not in the trust list signingCredential.untrusted"
     )

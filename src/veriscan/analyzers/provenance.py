@@ -152,6 +152,9 @@ class C2paFacts:
     remote_url: str | None = None
     error: str | None = None
     store: dict[str, Any] = field(default_factory=dict)
+    # The active manifest's actions (c2pa.created, c2pa.opened...) and its ingredients.
+    actions: list[str] = field(default_factory=list)
+    ingredients: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,8 @@ class ProvenanceAnalyzer(Analyzer):
                 "issuer": facts.issuer,
                 "claimGenerator": facts.claim_generator,
                 "manifests": facts.manifests,
+                "actions": facts.actions,
+                "ingredients": facts.ingredients,
                 "remoteUrl": facts.remote_url,
                 "error": facts.error,
             },
@@ -274,7 +279,33 @@ def _facts_from_store(store: dict[str, Any]) -> C2paFacts:
         claim_generator=_claim_generator(manifest),
         manifests=len(store.get("manifests") or {}),
         store=store,
+        actions=_actions(manifest),
+        ingredients=_ingredients(manifest),
     )
+
+
+def _actions(manifest: Mapping[str, Any]) -> list[str]:
+    found: list[str] = []
+    for assertion in manifest.get("assertions") or []:
+        if not isinstance(assertion, dict):
+            continue
+        if not str(assertion.get("label", "")).startswith("c2pa.actions"):
+            continue
+        for action in (assertion.get("data") or {}).get("actions") or []:
+            if isinstance(action, dict) and action.get("action"):
+                found.append(str(action["action"])[:100])
+    return found[:50]
+
+
+def _ingredients(manifest: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [
+        {
+            "title": str(item.get("title") or "untitled")[:200],
+            "relationship": str(item.get("relationship") or "componentOf")[:50],
+        }
+        for item in (manifest.get("ingredients") or [])[:50]
+        if isinstance(item, dict)
+    ]
 
 
 def _codes(statuses: Any) -> list[str]:

@@ -66,6 +66,12 @@ function credentialsPanel(metadata) {
     if (c2pa.signer) rows.push(["Signer", c2pa.signer]);
     if (c2pa.issuer) rows.push(["Issuer", c2pa.issuer]);
     if (c2pa.claimGenerator) rows.push(["Claim generator", c2pa.claimGenerator]);
+    if (c2pa.actions && c2pa.actions.length) {
+      rows.push(["Actions", c2pa.actions.map((a) => a.replace(/^c2pa\./, "")).join(", ")]);
+    }
+    if (c2pa.ingredients && c2pa.ingredients.length) {
+      rows.push(["Ingredients", h("ul", {}, c2pa.ingredients.map((i) => h("li", {}, `${i.title} (${i.relationship})`)))]);
+    }
     if (c2pa.failures && c2pa.failures.length) {
       rows.push(["Validation failures", h("ul", {}, c2pa.failures.map((f) =>
         h("li", {}, FAILURES[f] ? `${FAILURES[f]} ` : "", h("code", {}, f))))]);
