@@ -210,19 +210,3 @@ def test_prefer_respond_async_answers_at_once(api: httpx.Client, account: Accoun
     # Without it, the document's behaviour: the analysis is waited for.
     waited = upload_media(api, account, photo_jpeg(seed=42))
     assert waited.status_code == 200 and "preference-applied" not in waited.headers
-
-
-def test_the_analysed_file_is_served_to_those_who_read_the_scan(
-    api: httpx.Client, make_account: Callable[..., Account]
-) -> None:
-    owner, stranger = make_account(), make_account()
-    content = photo_jpeg(seed=43)
-    scan_id = upload_media(api, owner, content, name="shown.jpg").json()["data"]["id"]
-    served = api.get(f"/api/scans/{scan_id}/file", headers=owner.headers)
-    assert served.status_code == 200 and served.content == content
-    assert served.headers["content-type"] == "image/jpeg"
-    assert served.headers["content-disposition"].startswith("inline;")
-    assert "sandbox" in served.headers["content-security-policy"]
-    assert served.headers["x-content-type-options"] == "nosniff"
-    assert_envelope(api.get(f"/api/scans/{scan_id}/file", headers=stranger.headers), 404)
-    assert_envelope(api.get(f"/api/scans/{scan_id}/file"), 401)

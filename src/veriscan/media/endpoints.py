@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
@@ -223,33 +223,6 @@ def get_evidence(scan_id: ResourceId, name: str, user: CurrentUser, session: DbS
         item.content,
         media_type=item.media_type,
         headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
-
-
-@router.get(
-    "/{scan_id}/file",
-    responses={**errors(401, 404), 200: {"content": {"application/octet-stream": {}}}},
-    response_class=FileResponse,
-)
-def get_file(
-    scan_id: ResourceId, user: CurrentUser, session: DbSession, context: Context
-) -> FileResponse:
-    """The analysed file itself (streamed from storage), for those who may read the scan:
-    shown inline by the dashboard, never run (a sandboxing policy, no sniffing)."""
-    scan = service.get_scan(session, user, _scan_id(scan_id)).scan
-    path = context.blobs.path_for(scan.sha256)
-    if not path.is_file():
-        raise NotFound("The file is no longer stored")
-    return FileResponse(
-        path,
-        media_type=scan.mime_type,
-        filename=scan.file_name,
-        content_disposition_type="inline",
-        headers={
-            "Cache-Control": "private, max-age=3600",
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-        },
     )
 
 

@@ -118,12 +118,6 @@ export async function mediaResult(view, { id }, app) {
     return () => follower.stop();
   }
   const urls = [];
-  // The file itself: a picture, or a player for a video or a recording.
-  const tag = { IMAGE: "img", VIDEO: "video", AUDIO: "audio" }[scan.mediaType] || "img";
-  const original = h(tag, tag === "img" ? { alt: scan.fileName, class: "original" }
-    : { controls: true, preload: "metadata", class: "original" });
-  blobUrl(`/api/scans/${id}/file`).then((url) => { urls.push(url); original.src = url; })
-    .catch((err) => original.replaceWith(alertBox(err)));
   const evidence = h("div", { class: "evidence" });
   if (!scan.evidence.length) evidence.append(h("p", { class: "muted" }, "No evidence pictures for this scan."));
   for (const item of scan.evidence) {
@@ -161,7 +155,6 @@ export async function mediaResult(view, { id }, app) {
       barChart("Scores (0-100)", [["Risk", scan.riskScore ?? 0], ["Confidence", scan.confidence ?? 0],
         ...subscores.map(([k, label]) => [label, scan[k]])],
       { tones: { Risk: riskTone(scan.riskScore ?? 0) } })),
-    h("section", { class: "card", "aria-label": "The file" }, h("h2", {}, "The file"), original),
     h("section", { class: "card" }, h("h2", {}, "Explanation"), explanationList(scan.explanation)),
     h("section", { class: "card" }, h("h2", {}, "Evidence"), evidence),
     h("div", { class: "grid" },
