@@ -17,7 +17,7 @@ from veriscan.core.db import Database
 from veriscan.core.security import Passwords, SecretBox, Tokens
 from veriscan.engines.base import LocalEngine
 from veriscan.engines.virustotal.client import VirusTotalClient
-from veriscan.engines.virustotal.engine import Timing, VirusTotalEngine
+from veriscan.engines.virustotal.engine import VirusTotalEngine
 from veriscan.engines.virustotal.health import ReachLog
 from veriscan.engines.virustotal.quota import Allowance, QuotaGate
 from veriscan.locks import NamedLocks
@@ -111,13 +111,6 @@ class AppContext:
             virustotal=virustotal,
             virustotal_engine=VirusTotalEngine(
                 virustotal,
-                Timing(
-                    first_poll_seconds=settings.virustotal_first_poll_seconds,
-                    poll_seconds=settings.virustotal_poll_seconds,
-                    poll_max_seconds=settings.virustotal_poll_max_seconds,
-                    retry_seconds=settings.virustotal_retry_seconds,
-                    retry_max_seconds=settings.virustotal_retry_max_seconds,
-                ),
                 Allowance(
                     per_minute=settings.virustotal_requests_per_minute,
                     per_hour=None,

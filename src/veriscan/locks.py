@@ -1,17 +1,14 @@
 """Named locks that every worker respects: threads of one process, or all processes via Redis.
 
-Used so that scans of the same content share one VirusTotal lookup: the first takes the
-lock and fills the results cache, the others wait and then find the cache filled.
+Used so that one dispatcher at a time hands out a VirusTotal key's quota slots
+(malware/dispatch.py): short critical sections, so the lock is simply waited for.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
-import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 
 import redis
 
@@ -26,50 +23,6 @@ class NamedLocks:
     def _local_lock(self, name: str) -> threading.Lock:
         with self._guard:
             return self._local.setdefault(name, threading.Lock())
-
-    @asynccontextmanager
-    async def hold(self, name: str, *, wait: float, ttl: float) -> AsyncIterator[None]:
-        """Hold `name` for the block. Waits at most `wait` seconds (TimeoutError after).
-
-        `ttl` bounds how long a Redis lock outlives a process that died holding it.
-        Across processes the wait is polled by redis-py (every 0.1 s).
-        """
-        wait = max(wait, 0.0)
-        if self._redis is None:
-            lock = self._local_lock(name)
-            if not await asyncio.to_thread(lock.acquire, True, wait):
-                raise TimeoutError(f"lock {name} still held by another scan")
-            try:
-                yield
-            finally:
-                lock.release()
-            return
-        # The lock expires `ttl` seconds after its last renewal, so one held by a process
-        # that died frees itself soon; while held, it is renewed every third of that.
-        ttl = max(ttl, 1.0)
-        redis_lock = self._redis.lock(
-            f"{self._namespace}-lock:{name}", timeout=ttl, blocking_timeout=1.0, thread_local=False
-        )
-        give_up = time.monotonic() + wait
-        # Short blocking waits in a loop, so that a stopping process is not held up.
-        while not await asyncio.to_thread(redis_lock.acquire):
-            if time.monotonic() >= give_up:
-                raise TimeoutError(f"lock {name} still held by another scan")
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(ttl / 3)
-                with contextlib.suppress(redis.exceptions.LockError):
-                    await asyncio.to_thread(redis_lock.reacquire)
-
-        renewing = asyncio.create_task(renew())
-        try:
-            yield
-        finally:
-            renewing.cancel()
-            # LockError: it expired first; the work is done either way.
-            with contextlib.suppress(redis.exceptions.LockError):
-                redis_lock.release()  # one quick command: not worth a thread
 
     @contextlib.contextmanager
     def briefly(self, name: str, *, wait: float, ttl: float) -> Iterator[None]:

@@ -113,15 +113,16 @@ def lookup_users(
     q: Annotated[
         str,
         Query(
-            min_length=2,
             max_length=50,
-            description="The start of a username or display name (at least 2 characters)",
+            description="The start of a username or display name; under 2 characters, "
+            "nobody is suggested",
         ),
-    ],
+    ] = "",
 ) -> PeopleOut:
     """Active users whose username or name starts with `q` (at most 8, never the caller):
     for choosing whom to share a scan with or assign it to. No e-mail addresses or ids."""
-    people = service.lookup(session, user, q)
+    start = q.strip()
+    people = service.lookup(session, user, start) if len(start) >= 2 else []
     return PeopleOut(
         data=[PersonOut(username=p.username, name=p.name, role=p.role) for p in people]
     )

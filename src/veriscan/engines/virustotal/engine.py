@@ -75,15 +75,6 @@ class StepResult:
     analysis_status: str | None = None  # queued, in-progress (a poll that was not done)
 
 
-@dataclass(frozen=True)
-class Timing:
-    first_poll_seconds: float
-    poll_seconds: float
-    poll_max_seconds: float
-    retry_seconds: float
-    retry_max_seconds: float
-
-
 class VirusTotalEngine:
     """VirusTotal's part of a scan, one request at a time.
 
@@ -92,9 +83,8 @@ class VirusTotalEngine:
     scan waits for its quota, its analysis or a retry.
     """
 
-    def __init__(self, client: VirusTotalClient, timing: Timing, default: Allowance):
+    def __init__(self, client: VirusTotalClient, default: Allowance):
         self.client = client
-        self.timing = timing
         self.default = default
 
     async def step(
