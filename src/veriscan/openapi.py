@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import BaseModel
 
 # An id in a path. Checked by the services (a malformed one is a 400 in the envelope);
@@ -16,6 +16,18 @@ ResourceId = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
 NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 # Which scans a listing holds (sharing.access): all the caller may read, or one source.
 Scope = Literal["all", "own", "shared", "assigned"]
+
+# Listing filters shared by files and malware scans: a file name part, and a hash.
+DIGEST_PATTERN = r"^\s*([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})\s*$"
+NameSearch = Annotated[
+    str | None, Query(max_length=255, description="Part of the file name, any case")
+]
+DigestFilter = Annotated[
+    str | None,
+    Query(
+        max_length=80, pattern=DIGEST_PATTERN, description="An exact MD5, SHA-1 or SHA-256 (hex)"
+    ),
+]
 # A query bound that is a date (a whole day) or a date-time (core/dates.py), or empty for
 # none; replaces the schema of an optional string parameter.
 DATE_OR_DATE_TIME: dict[str, Any] = {

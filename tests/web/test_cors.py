@@ -25,7 +25,7 @@ from tests.live import LiveServer, live_server
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from tests.web.test_dashboard import ARGS, CHROMIUM  # noqa: E402
+from tests.web.conftest import CHROMIUM  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM} (Debian package chromium)"
@@ -79,16 +79,6 @@ def api_server(
     allowed, _ = origins
     with live_server(settings_factory(cors_origins=[allowed])) as live:
         yield live
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 SIGN_IN_AND_CONNECT = """async ([api, username, password]) => {

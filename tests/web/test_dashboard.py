@@ -26,30 +26,17 @@ from tests.media.helpers import photo_jpeg, upload_media, wait_media
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = os.environ.get("VERISCAN_TEST_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+from tests.web import conftest as web  # noqa: E402
+
+CHROMIUM = web.CHROMIUM
+# Re-exported: the dashboard tests of other packages take their fixtures from here.
+browser = web.browser
+
 SCREENSHOTS = os.environ.get("VERISCAN_SCREENSHOTS", "").strip()
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM} (Debian package chromium)"
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

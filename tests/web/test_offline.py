@@ -15,21 +15,12 @@ from tests.live import LiveServer
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from tests.web.test_dashboard import ARGS, CHROMIUM, sign_in  # noqa: E402
+from tests.web.conftest import CHROMIUM  # noqa: E402
+from tests.web.test_dashboard import sign_in  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM} (Debian package chromium)"
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture

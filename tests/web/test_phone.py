@@ -5,7 +5,7 @@ VERISCAN_SCREENSHOTS names a folder."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,23 +18,14 @@ from tests.media.helpers import photo_jpeg, upload_media, wait_media
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from tests.web.test_dashboard import ARGS, CHROMIUM, sign_in, snap  # noqa: E402
+from tests.web.conftest import CHROMIUM  # noqa: E402
+from tests.web.test_dashboard import sign_in, snap  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason=f"no Chromium at {CHROMIUM} (Debian package chromium)"
 )
 
 WIDTHS = (390, 1440)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 WIDEST = """() => [...document.querySelectorAll("main *")]

@@ -1,18 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
 from veriscan.auth.dependencies import CurrentUser
 from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.files import service
-from veriscan.files.repository import DIGEST_PATTERN, clean_search, parse_digest
+from veriscan.files.repository import clean_search, parse_digest
 from veriscan.files.schemas import FileOut, MessageResponse, UploadedFile, UploadScan
 from veriscan.malware import service as malware_service
-from veriscan.openapi import ResourceId, errors, multipart_upload
+from veriscan.openapi import DigestFilter, NameSearch, ResourceId, errors, multipart_upload
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 
@@ -45,17 +43,8 @@ async def upload_file(request: Request, user: CurrentUser, context: Context) -> 
 def list_files(
     user: CurrentUser,
     session: DbSession,
-    search: Annotated[
-        str | None, Query(max_length=255, description="Part of the file name, any case")
-    ] = None,
-    hash: Annotated[
-        str | None,
-        Query(
-            max_length=80,
-            pattern=DIGEST_PATTERN,
-            description="An exact MD5, SHA-1 or SHA-256 (hex)",
-        ),
-    ] = None,
+    search: NameSearch = None,
+    hash: DigestFilter = None,
 ) -> list[FileOut]:
     files = service.list_files(
         session, user, search=clean_search(search), digest=parse_digest(hash)

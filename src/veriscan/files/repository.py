@@ -13,8 +13,6 @@ from veriscan.core.errors import ValidationFailed
 from veriscan.files.models import Blob, File
 
 _DIGEST = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}")
-# The `hash` query parameter's schema: what the API documents it accepts.
-DIGEST_PATTERN = r"^\s*([0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64})\s*$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

@@ -94,26 +94,18 @@ def malware_finished(
             f"{malicious} engine(s) flag it (detection ratio {ratio}).",
         )
     if local_only is not None:
-        return ScanFinished(
-            user_id,
-            "malware",
-            scan_id,
-            SCAN_COMPLETED,
-            Severity.INFO,
-            f"No local rule matched {file_name}",
+        title = f"No local rule matched {file_name}"
+        message = (
             f"The malware scan of {file_name} completed with the local engines only: no "
-            f"local rule matched (detection ratio {ratio}). VirusTotal: {local_only}",
+            f"local rule matched (detection ratio {ratio}). VirusTotal: {local_only}"
         )
-    return ScanFinished(
-        user_id,
-        "malware",
-        scan_id,
-        SCAN_COMPLETED,
-        Severity.INFO,
-        f"No malware found in {file_name}",
-        f"The malware scan of {file_name} completed: verdict CLEAN, "
-        f"no engine flags it as malicious (detection ratio {ratio}).",
-    )
+    else:
+        title = f"No malware found in {file_name}"
+        message = (
+            f"The malware scan of {file_name} completed: verdict CLEAN, "
+            f"no engine flags it as malicious (detection ratio {ratio})."
+        )
+    return ScanFinished(user_id, "malware", scan_id, SCAN_COMPLETED, Severity.INFO, title, message)
 
 
 def media_finished(
