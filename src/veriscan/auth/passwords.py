@@ -12,9 +12,6 @@ from __future__ import annotations
 
 from functools import cache
 
-from zxcvbn import zxcvbn
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
-
 PASSWORD_MIN_LENGTH = 12
 MIN_GUESSES = 1e6
 TOO_COMMON = (
@@ -26,14 +23,24 @@ POLICY = f"at least {PASSWORD_MIN_LENGTH} characters, and not a common or easily
 
 @cache
 def _common() -> frozenset[str]:
+    # zxcvbn is imported on the first password checked, not at start: its dictionaries
+    # cost a server 14 MB that most processes (workers, an idle API) never need.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
     return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def _guesses(password: str) -> float:
+    from zxcvbn import zxcvbn
+
+    return float(zxcvbn(password)["guesses"])
 
 
 def problem(password: str) -> str | None:
     """Why this password is refused, or None."""
     if len(password) < PASSWORD_MIN_LENGTH:
         return f"Password must be at least {PASSWORD_MIN_LENGTH} characters"
-    if password.lower() in _common() or zxcvbn(password)["guesses"] < MIN_GUESSES:
+    if password.lower() in _common() or _guesses(password) < MIN_GUESSES:
         return TOO_COMMON
     return None
 
