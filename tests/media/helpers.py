@@ -50,3 +50,30 @@ def wait_media(
             return data
         assert time.monotonic() < deadline, f"media scan still {data['status']}"
         time.sleep(0.1)
+
+
+def webm_video(seconds: float = 2.0) -> bytes:
+    """A VP8 + Opus WebM, 160x120 at 25 fps: a moving square and a tone (a format every
+    browser plays, unlike H.264 in a Chromium built without it)."""
+    import av
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="webm") as container:
+        video = container.add_stream("libvpx", rate=25)
+        video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
+        sound = container.add_stream("libopus", rate=48000, layout="mono")
+        for i in range(int(seconds * 25)):
+            pixels = np.full((120, 160, 3), 60, np.uint8)
+            pixels[40:80, 4 * i % 120 : 4 * i % 120 + 40] = (220, 90, 30)
+            container.mux(video.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(video.encode(None))
+        t = np.arange(int(48000 * seconds)) / 48000
+        tone = (0.2 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+        for start in range(0, tone.size, 960):
+            frame = av.AudioFrame.from_ndarray(
+                tone[start : start + 960].reshape(1, -1), format="flt", layout="mono"
+            )
+            frame.sample_rate, frame.pts = 48000, start
+            container.mux(sound.encode(frame))
+        container.mux(sound.encode(None))
+    return out.getvalue()

@@ -210,3 +210,34 @@ def test_prefer_respond_async_answers_at_once(api: httpx.Client, account: Accoun
     # Without it, the document's behaviour: the analysis is waited for.
     waited = upload_media(api, account, photo_jpeg(seed=42))
     assert waited.status_code == 200 and "preference-applied" not in waited.headers
+
+
+def test_the_analysed_file_is_served_to_those_who_read_the_scan(
+    api: httpx.Client, make_account: Callable[..., Account]
+) -> None:
+    owner, stranger = make_account(), make_account()
+    content = photo_jpeg(seed=43)
+    scan_id = upload_media(api, owner, content, name="shown.jpg").json()["data"]["id"]
+    served = api.get(f"/api/scans/{scan_id}/file", headers=owner.headers)
+    assert served.status_code == 200 and served.content == content
+    assert served.headers["content-type"] == "image/jpeg"
+    assert served.headers["content-disposition"].startswith("inline;")
+    assert served.headers["content-security-policy"].startswith("default-src 'none'")
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert_envelope(api.get(f"/api/scans/{scan_id}/file", headers=stranger.headers), 404)
+    assert_envelope(api.get(f"/api/scans/{scan_id}/file"), 401)
+
+
+def test_a_picture_that_can_hold_script_is_served_as_plain_bytes(
+    api: httpx.Client, account: Account
+) -> None:
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+        b"<script>alert(document.domain)</script><rect width='10' height='10'/></svg>"
+    )
+    response = upload_media(api, account, svg, name="drawing.svg")
+    assert response.status_code in (200, 202), response.text
+    served = api.get(f"/api/scans/{response.json()['data']['id']}/file", headers=account.headers)
+    assert served.status_code == 200 and served.content == svg
+    assert served.headers["content-type"] == "application/octet-stream"
+    assert served.headers["x-content-type-options"] == "nosniff"

@@ -109,8 +109,8 @@ def test_a_rate_limited_answer_carries_them(throttled: LiveServer) -> None:
 def _dashboard_policy(host: str) -> str:
     return (
         f"default-src 'self'; connect-src 'self' ws://{host} wss://{host}; "
-        "img-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
-        "form-action 'self'; frame-ancestors 'none'"
+        "img-src 'self' blob: data:; media-src 'self' blob:; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 
 
@@ -153,7 +153,8 @@ def test_a_host_header_cannot_widen_the_dashboards_policy(server: LiveServer, ho
             policy = client.get(path, headers={"Host": host}).headers["content-security-policy"]
             assert policy == (
                 "default-src 'self'; connect-src 'self'; img-src 'self' blob: data:; "
-                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+                "media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+                "form-action 'self'; frame-ancestors 'none'"
             )
 
 

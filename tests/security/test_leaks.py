@@ -1,5 +1,6 @@
-"""What is stored is never handed out: neither a sample's bytes (CONTRACT.md: samples are
-hazardous, never served raw) nor a VirusTotal key's value (write-only: no endpoint, log
+"""What is stored is never handed out: neither a sample's bytes (samples are hazardous,
+never served raw; the one exception is a media scan's own picture, video or recording,
+shown to those who read the scan) nor a VirusTotal key's value (write-only: no endpoint, log
 line or export shows it). Every GET endpoint of the schema is called with the ids of A's
 data, as A, an analyst and an admin, and every export (one scan's and the bulk ones) in
 every format: each answer is searched for the samples' bytes and the key's value."""
@@ -156,22 +157,32 @@ def _exports(victim: Victim) -> set[tuple[str, str]]:
     }
 
 
-def _forbidden_bytes(victim: Victim) -> list[bytes]:
-    contents = (*victim.contents, victim.media_content)
+def _forbidden_bytes(victim: Victim, *, media: bool = True) -> list[bytes]:
+    contents = (*victim.contents, victim.media_content) if media else victim.contents
+    markers = [m for m in victim.markers if media or m not in victim.media_content]
     return [
-        *victim.markers,
+        *markers,
         *(base64.b64encode(c) for c in contents),
         *(base64.b64encode(c)[:60] for c in contents),  # the first line, if wrapped
         *(c.hex().encode() for c in contents),
-        *(m.hex().encode() for m in victim.markers),
+        *(m.hex().encode() for m in markers),
     ]
 
 
 def test_no_answer_carries_a_stored_sample(
     everything: list[Seen], victim: Victim, tmp_path: Path
 ) -> None:
-    forbidden = _forbidden_bytes(victim)
+    """One deliberate exception (docs/architecture.md#serving-what-was-analysed): a media
+    scan's own picture, video or recording, exactly as analysed, to those who read the
+    scan. Uploaded files as such (the malware samples) are never served, not even there."""
+    shown = f"/api/scans/{victim.media_id}/file"
+    served = [s for s in everything if urlsplit(s.url).path == shown]
+    assert sorted(s.sweep for s in served) == ["admin", "analyst", "owner"]
+    for seen in served:
+        assert (seen.status, seen.body) == (200, victim.media_content), seen.sweep
+    everywhere, there = _forbidden_bytes(victim), _forbidden_bytes(victim, media=False)
     for seen in everything:
+        forbidden = there if urlsplit(seen.url).path == shown else everywhere
         for text in seen.texts(tmp_path):
             for marker in forbidden:
                 assert marker not in text, (seen.sweep, seen.url, marker[:40])

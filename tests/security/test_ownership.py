@@ -43,6 +43,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         "analyst": 200,
         "admin": 200,
     },
+    # The analysed file itself: whoever reads the scan.
+    ("GET", "/api/scans/{scan_id}/file"): {"operative": 404, "analyst": 200, "admin": 200},
     # A's media batch: seen as media scans are (a malware batch is its owner's only,
     # tests/batches/test_batches.py).
     ("GET", "/api/batches/{batch_id}"): {"operative": 404, "analyst": 200, "admin": 200},

@@ -126,11 +126,17 @@ def test_upload_scans_live_then_result_and_pdf(
     page.get_by_role("button", name="Upload and scan").click()
     # The scan's progress arrives over socket.io; the page changes without reloading.
     page.evaluate("window.__sameDocument = true")
-    sync_api.expect(page.locator(".live .ratio")).to_have_text(re.compile(r"Detection ratio 1/\d+"))
+    # One upload, both questions: the malware verdict, and why there is no authenticity one.
+    malware = page.locator(".live").get_by_label("Malware verdict")
+    sync_api.expect(malware.locator(".badge")).to_have_text("malicious")
+    sync_api.expect(malware).to_contain_text("1/1 1 of 1 engine flagged it as malicious")
+    sync_api.expect(page.locator(".live").get_by_label("Authenticity verdict")).to_have_text(
+        "Is it authentic?Not a picture, video or recording: there is no authenticity to check."
+    )
     assert page.evaluate("window.__sameDocument") is True
     snap(page, "upload-complete")
 
-    page.get_by_role("link", name="Open the result").click()
+    page.get_by_role("link", name="Open the malware result").click()
     sync_api.expect(page.get_by_role("heading", name=re.compile("eicar.com"))).to_be_visible()
     sync_api.expect(page.get_by_label("Detection ratio")).to_have_text(re.compile(r"^1/\d+$"))
     sync_api.expect(page.locator(".ratio-words")).to_have_text(
@@ -424,19 +430,25 @@ def test_a_single_media_upload_shows_its_live_stages(
         """() => {
           window.__stages = [];
           new MutationObserver(() => {
-            for (const el of document.querySelectorAll(".live .stage")) {
+            const where = ".live [aria-label='Authenticity verdict'] .stage";
+            for (const el of document.querySelectorAll(where)) {
               const text = el.textContent;
               if (window.__stages[window.__stages.length - 1] !== text) window.__stages.push(text);
             }
           }).observe(document.body, {subtree: true, childList: true, characterData: true});
         }"""
     )
-    page.get_by_label("Media authenticity scan").check()
     page.locator("#file-input").set_input_files(
         {"name": "castle.jpg", "mimeType": "image/jpeg", "buffer": photo_jpeg(seed=77)}
     )
     page.get_by_role("button", name="Upload and scan").click()
-    sync_api.expect(page.locator(".live .ratio")).to_have_text(re.compile(r"^Verdict \w+"))
+    authentic = page.locator(".live").get_by_label("Authenticity verdict")
+    sync_api.expect(authentic.locator(".big .badge")).to_have_text(
+        re.compile("^(AUTHENTIC|SUSPICIOUS|DEEPFAKE)$")
+    )
+    sync_api.expect(authentic.get_by_role("link", name="Open the media result")).to_be_visible()
+    malware = page.locator(".live").get_by_label("Malware verdict")
+    sync_api.expect(malware).to_contain_text("0 of 1 engine flagged it as malicious")
     stages = page.evaluate("window.__stages")
     live = [s for s in stages if re.fullmatch(r"[\w:. ]+ \(\d+%\)", s)]
     assert live, stages  # at least one stage with its percentage, before "Completed"
@@ -503,3 +515,49 @@ def test_a_media_result_shows_its_evidence_in_words(
     assert '"c2pa"' not in main  # no raw JSON of the manifest in the metadata table
     # The camera from EXIF (the fixture's GPS EXIF names a model).
     sync_api.expect(page.locator("main")).to_contain_text("CameraTest Camera")
+
+
+def test_a_video_plays_with_its_sampled_frames_and_a_recording_with_its_spectrogram(
+    page: sync_api.Page, make_account: Callable[..., Account], api: httpx.Client
+) -> None:
+    import io
+
+    import soundfile
+
+    from tests.analyzers.test_audio import RATE, recorded_voice
+    from tests.media.helpers import webm_video
+
+    voice = io.BytesIO()
+    soundfile.write(voice, recorded_voice(seconds=4.0), RATE, format="WAV", subtype="PCM_16")
+    account = make_account()
+    video = upload_media(api, account, webm_video(3.0), name="clip.webm").json()["data"]
+    video = wait_media(api, account, video["id"], timeout=120)
+    recording = upload_media(api, account, voice.getvalue(), name="voice.wav").json()["data"]
+    recording = wait_media(api, account, recording["id"], timeout=120)
+    sign_in(page, account)
+
+    page.goto(f"/scans/media/{video['id']}")
+    shown = page.get_by_label("The file")
+    player = shown.locator("video.original")
+    sync_api.expect(player).to_have_attribute("src", re.compile(r"^blob:"))
+    marks = shown.get_by_role("group", name="Sampled frames").locator("button.mark")
+    sync_api.expect(marks).to_have_count(len(video["frames"]))
+    page.wait_for_function("() => document.querySelector('video.original').readyState >= 1")
+    last = video["frames"][-1]
+    marks.last.click()
+    seconds = player.evaluate("v => v.currentTime")
+    assert abs(seconds - last["time"]) < 0.05, (seconds, last)
+    frame = video["frames"][0]
+    at = f"{int(frame['time'] // 60)}:{frame['time'] % 60:04.1f}"
+    sync_api.expect(shown.locator("ol.frames li").first).to_have_text(
+        re.compile(rf"^{re.escape(at)}: risk {frame['score']}(, \d+ faces?)?$")
+    )
+    snap(page, "media-video")
+
+    page.goto(f"/scans/media/{recording['id']}")
+    shown = page.get_by_label("The file")
+    sync_api.expect(shown.locator("audio.original")).to_have_attribute("src", re.compile("^blob:"))
+    spectrogram = shown.locator("img.spectrogram")
+    sync_api.expect(spectrogram).to_have_attribute("src", re.compile(r"^blob:"))
+    sync_api.expect(shown.locator("figcaption")).to_contain_text("Spectrogram of the first")
+    snap(page, "media-audio")

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import Account
 from tests.live import LiveServer
 from tests.malware.helpers import eicar_variant, upload, wait_for
-from tests.media.helpers import photo_jpeg, upload_media, wait_media
+from tests.media.helpers import photo_jpeg, upload_media, wait_media, webm_video
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -57,6 +57,13 @@ def test_no_page_is_wider_than_a_phone(
     wait_for(api, admin, malware["scan"]["scan_id"])
     media = upload_media(api, admin, photo_jpeg(seed=5), name="holiday-photo.jpg").json()
     wait_media(api, admin, media["data"]["id"])
+    # A video stored once, with both answers: the file's page and the player with its frames.
+    video = upload(api, admin, webm_video(2.0), name="a-clip-from-a-phone-camera.webm")
+    started = api.post(
+        "/api/files/media-scans", headers=admin.headers, json={"fileIds": [video["id"]]}
+    )
+    video_scan = started.json()["data"]["items"][0]["scanId"]
+    wait_media(api, admin, video_scan, timeout=120)
     # An open case: the result pages then offer "Add to case" (a form that was too wide).
     case = api.post(
         "/api/cases",
@@ -70,6 +77,9 @@ def test_no_page_is_wider_than_a_phone(
         "history-media": "/history?kind=media",
         "malware-result": f"/scans/malware/{malware['scan']['scan_id']}",
         "media-result": f"/scans/media/{media['data']['id']}",
+        "media-video": f"/scans/media/{video_scan}",
+        "file-eicar": f"/files/{malware['id']}",
+        "file-video": f"/files/{video['id']}",
         "keys": "/keys",
         "cases": "/cases",
         "notifications": "/notifications",

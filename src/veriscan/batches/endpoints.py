@@ -21,6 +21,7 @@ from veriscan.batches.schemas import (
     BatchUpload,
     BatchUploadEnvelope,
     ItemError,
+    StoredMediaScans,
 )
 from veriscan.core.dates import iso_millis
 from veriscan.core.errors import PayloadTooLarge, ValidationFailed
@@ -116,6 +117,31 @@ async def upload_file_batch(
     form = await service.receive(context, request, file_too_large)
     outcome = await run_in_threadpool(
         service.accept_files, context, user, form, origin=Origin.of(request)
+    )
+    return _upload_body(outcome)
+
+
+@router.post(
+    "/api/files/media-scans",
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 401),
+    response_model_exclude_none=True,
+)
+async def scan_stored_media(
+    body: StoredMediaScans, request: Request, user: CurrentUser, context: Context
+) -> BatchUploadEnvelope:
+    """Media scans of files already uploaded: each of the caller's files that is an image,
+    a video or a recording gets one (a media batch, followed as one); any other file, or an
+    id that names no file of the caller's, is a rejected item. Not part of either API
+    document: the dashboard's one upload that answers both questions."""
+    tags = parse_tags(body.tags)
+    outcome = await run_in_threadpool(
+        service.accept_stored_media,
+        context,
+        user,
+        body.fileIds,
+        tags,
+        origin=Origin.of(request),
     )
     return _upload_body(outcome)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ItemError(BaseModel):
@@ -87,3 +87,14 @@ class BatchListEnvelope(BaseModel):
     success: bool = True
     data: list[BatchListItem]
     pagination: BatchPagination
+
+
+class StoredMediaScans(BaseModel):
+    """Media scans of files already stored (the dashboard's one upload for both questions)."""
+
+    fileIds: list[str] = Field(
+        min_length=1, max_length=1000, description="Ids of the caller's files (GET /api/files/)"
+    )
+    tags: str | None = Field(
+        default=None, max_length=2000, description="Comma-separated tags, given to every scan"
+    )

@@ -209,6 +209,51 @@ def accept_files(
         form.discard()
 
 
+def accept_stored_media(
+    context: AppContext,
+    user: User,
+    file_ids: list[str],
+    tags: list[str],
+    *,
+    origin: Origin | None = None,
+) -> BatchOutcome:
+    """A media scan of each of the user's stored files that is an image, a video or a
+    recording (the dashboard's one upload for both questions); the others are rejected
+    items (UNSUPPORTED_MEDIA), as are ids that name no file of the user's (NOT_FOUND)."""
+    count = context.settings.max_batch_files
+    if len(file_ids) > count:
+        raise ValidationFailed(
+            f"Too many files: a batch holds at most {count}", code="TOO_MANY_FILES"
+        )
+    batch = _open_batch(context, user, BatchKind.MEDIA, len(file_ids))
+    items: list[ItemOutcome] = []
+    for index, raw in enumerate(file_ids):
+        try:
+            file_id = uuid.UUID(raw)
+        except ValueError:
+            items.append(ItemOutcome(index, "", error=NotFound(files_service.FILE_NOT_FOUND)))
+            continue
+        name = _file_name(context, user, file_id)
+        try:
+            scan = media_service.accept_stored(
+                context, user, file_id, tags, origin=origin, batch_id=batch.id
+            )
+        except VeriscanError as exc:  # NOT_FOUND, UNSUPPORTED_MEDIA
+            items.append(ItemOutcome(index, name, file_id=file_id if name else None, error=exc))
+        else:
+            items.append(ItemOutcome(index, scan.file_name, scan_id=scan.id, file_id=file_id))
+    return BatchOutcome(_close_batch(context, user, batch.id, items, origin), items)
+
+
+def _file_name(context: AppContext, user: User, file_id: uuid.UUID) -> str:
+    """The user's file's name, or "" when the id names none of theirs."""
+    with context.db.session(writes=False) as session:
+        try:
+            return files_service.get_file(session, user, file_id).filename
+        except NotFound:
+            return ""
+
+
 @dataclass(frozen=True)
 class BatchView:
     batch: Batch

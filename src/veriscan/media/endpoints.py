@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
@@ -20,6 +20,7 @@ from veriscan.media.repository import HistoryFilters
 from veriscan.media.schemas import (
     DeletedEnvelope,
     EvidenceOut,
+    FrameOut,
     GpsOut,
     HistoryEnvelope,
     HistoryItem,
@@ -40,6 +41,26 @@ router = APIRouter(prefix="/api/scans", tags=["media scans"])
 
 UPLOAD_BODY = multipart_upload(tags={"type": "string", "description": "Comma-separated tags"})
 EVIDENCE_NAME = re.compile(r"^[a-z0-9-]{1,40}$")
+
+
+def frames_of(scan: MediaScan) -> list[FrameOut] | None:
+    """A video's sampled frames, from the video analyzer's findings."""
+    if scan.media_type != "VIDEO":
+        return None
+    for report in scan.findings or []:
+        for finding in report.get("findings") or []:
+            if finding.get("signal") != "video_frames":
+                continue
+            frames = (finding.get("details") or {}).get("per_frame") or []
+            return [
+                FrameOut(
+                    time=frame["time"],
+                    score=None if frame.get("score") is None else round(100 * frame["score"]),
+                    faces=frame.get("faces", 0),
+                )
+                for frame in frames
+            ]
+    return []
 
 
 def detail(scan: MediaScan, operative: str, evidence: list[MediaEvidence]) -> ScanDetail:
@@ -69,6 +90,7 @@ def detail(scan: MediaScan, operative: str, evidence: list[MediaEvidence]) -> Sc
         progress=scan.progress,
         stage=scan.stage,
         error=scan.error,
+        frames=frames_of(scan),
         evidence=[
             EvidenceOut(
                 name=item.name,
@@ -223,6 +245,53 @@ def get_evidence(scan_id: ResourceId, name: str, user: CurrentUser, session: DbS
         item.content,
         media_type=item.media_type,
         headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def served_type(scan: MediaScan) -> str:
+    """The analysed file's type as served: what its bytes are, when a browser can only
+    show it (never a type that can hold script, such as SVG); otherwise plain bytes."""
+    kind = scan.mime_type.split("/", 1)[0]
+    if (
+        kind in ("image", "video", "audio")
+        and "svg" not in scan.mime_type
+        and "xml" not in scan.mime_type
+    ):
+        return scan.mime_type
+    return "application/octet-stream"
+
+
+@router.get(
+    "/{scan_id}/file",
+    responses={
+        **errors(401, 404),
+        200: {
+            "description": "The picture, video or recording, in the type its content has",
+            "content": {
+                kind: {"schema": {"type": "string", "format": "binary"}}
+                for kind in ("image/*", "video/*", "audio/*", "application/octet-stream")
+            },
+        },
+    },
+    response_class=FileResponse,
+)
+def get_file(
+    scan_id: ResourceId, user: CurrentUser, session: DbSession, context: Context
+) -> FileResponse:
+    """The analysed file itself (streamed from storage), for those who may read the scan:
+    shown inline by the dashboard, never run (the API's `default-src 'none'` policy, no
+    sniffing, never a type that can hold script)."""
+    scan = service.get_scan(session, user, _scan_id(scan_id)).scan
+    path = context.blobs.path_for(scan.sha256)
+    if not path.is_file():
+        raise NotFound("The file is no longer stored")
+    return FileResponse(
+        path,
+        media_type=served_type(scan),
+        filename=scan.file_name,
+        content_disposition_type="inline",
+        # Not kept in the browser's cache (the API's no-store): it may be evidence.
+        headers={"X-Content-Type-Options": "nosniff"},
     )
 
 

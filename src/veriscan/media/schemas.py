@@ -18,6 +18,12 @@ class EvidenceOut(BaseModel):
     url: str
 
 
+class FrameOut(BaseModel):
+    time: float = Field(description="Seconds from the start")
+    score: int | None = Field(description="The frame's image-level risk, 0-100")
+    faces: int
+
+
 class ScanDetail(BaseModel):
     id: str
     fileName: str
@@ -42,6 +48,11 @@ class ScanDetail(BaseModel):
     stage: str
     error: str | None = None
     evidence: list[EvidenceOut] = Field(default_factory=list)
+    frames: list[FrameOut] | None = Field(
+        default=None,
+        description="A video's sampled frames (additive): where each was taken and its risk; "
+        "null for other media",
+    )
 
 
 class ScanEnvelope(BaseModel):

@@ -8,7 +8,7 @@ import math
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,12 +27,13 @@ from veriscan.core.db import utcnow
 from veriscan.core.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from veriscan.core.filenames import clean_filename
 from veriscan.core.sniff import mime_type_of
-from veriscan.files.service import keep_blob, receive_upload, releasing_blob
+from veriscan.files.repository import BlobRepository
+from veriscan.files.service import get_file, keep_blob, receive_upload, releasing_blob
 from veriscan.media.models import MediaEvidence, MediaScan, MediaStatus
 from veriscan.media.repository import HistoryFilters, MediaScanRepository
 from veriscan.sharing import access
 from veriscan.sharing.cleanup import forget_scans
-from veriscan.uploads import ReceivedFile
+from veriscan.uploads import HEAD_BYTES, ReceivedFile
 
 logger = logging.getLogger("veriscan.media")
 
@@ -166,48 +167,132 @@ def accept(
     assert writer is not None and writer.digests is not None
     try:
         mime_type = mime_type_of(bytes(received.head))
-        kind = media_kind(writer.path, mime_type)
-        if kind is None:
-            raise ValidationFailed(
-                f"Not an image, video or audio file (the content is {mime_type})",
-                code="UNSUPPORTED_MEDIA",
-            )
-        now = utcnow()
+        kind = _kind_or_refuse(writer.path, mime_type)
         with context.db.session() as session:
             keep_blob(session, context, writer)
-            scan = MediaScanRepository(session).add(
-                MediaScan(
-                    user_id=user.id,
-                    file_name=clean_filename(received.filename),
-                    media_type=kind.value,
-                    mime_type=mime_type,
-                    file_size=writer.digests.size,
-                    sha256=writer.digests.sha256,
-                    tags=tags,
-                    tags_text=" ".join(tags),
-                    status=MediaStatus.PENDING.value,
-                    created_at=now,
-                    lease_until=now + timedelta(seconds=context.settings.scan_lease_seconds),
-                    deadline_at=now + timedelta(seconds=context.settings.scan_deadline_seconds),
-                    batch_id=batch_id,
-                )
-            )
-            audit.record(
+            scan = _add_scan(
+                context,
                 session,
-                action="media.upload",
-                actor=user,
+                user,
+                _Content(
+                    clean_filename(received.filename),
+                    kind,
+                    mime_type,
+                    writer.digests.size,
+                    writer.digests.sha256,
+                ),
+                tags,
                 origin=origin,
-                target_type="media_scan",
-                target_id=scan.id,
-                details={
-                    "filename": scan.file_name,
-                    "media_type": scan.media_type,
-                    "size": scan.file_size,
-                    "sha256": scan.sha256,
-                },
+                batch_id=batch_id,
             )
     finally:
         writer.discard()
+    return _started(context, scan)
+
+
+def accept_stored(
+    context: AppContext,
+    user: User,
+    file_id: uuid.UUID,
+    tags: list[str],
+    *,
+    origin: Origin | None = None,
+    batch_id: uuid.UUID | None = None,
+) -> MediaScan:
+    """A media scan of a file the user already stored (POST /api/files/upload): the same
+    content, one more reference to it, nothing uploaded or copied again."""
+    with context.db.session(writes=False) as session:
+        file = get_file(session, user, file_id)
+        content = _Content(file.filename, MediaKind.IMAGE, "", file.file_size, file.hash_sha256)
+    path = context.blobs.path_for(content.sha256)
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(HEAD_BYTES)
+    except FileNotFoundError:
+        raise NotFound("The file is no longer stored") from None
+    mime_type = mime_type_of(head)
+    content = replace(content, kind=_kind_or_refuse(path, mime_type), mime_type=mime_type)
+    with context.db.session() as session:
+        # Deleted meanwhile? Then there is no reference to add to.
+        get_file(session, user, file_id)
+        BlobRepository(session).acquire(content.sha256, content.size)
+        scan = _add_scan(
+            context, session, user, content, tags, origin=origin, batch_id=batch_id, file_id=file_id
+        )
+    return _started(context, scan)
+
+
+@dataclass(frozen=True)
+class _Content:
+    """What a new media scan analyses: a name, its kind and stored content."""
+
+    file_name: str
+    kind: MediaKind
+    mime_type: str
+    size: int
+    sha256: str
+
+
+def _kind_or_refuse(path: Path, mime_type: str) -> MediaKind:
+    kind = media_kind(path, mime_type)
+    if kind is None:
+        raise ValidationFailed(
+            f"Not an image, video or audio file (the content is {mime_type})",
+            code="UNSUPPORTED_MEDIA",
+        )
+    return kind
+
+
+def _add_scan(
+    context: AppContext,
+    session: Session,
+    user: User,
+    content: _Content,
+    tags: list[str],
+    *,
+    origin: Origin | None,
+    batch_id: uuid.UUID | None,
+    file_id: uuid.UUID | None = None,
+) -> MediaScan:
+    now = utcnow()
+    scan = MediaScanRepository(session).add(
+        MediaScan(
+            user_id=user.id,
+            file_name=content.file_name,
+            media_type=content.kind.value,
+            mime_type=content.mime_type,
+            file_size=content.size,
+            sha256=content.sha256,
+            tags=tags,
+            tags_text=" ".join(tags),
+            status=MediaStatus.PENDING.value,
+            created_at=now,
+            lease_until=now + timedelta(seconds=context.settings.scan_lease_seconds),
+            deadline_at=now + timedelta(seconds=context.settings.scan_deadline_seconds),
+            batch_id=batch_id,
+        )
+    )
+    details: dict[str, object] = {
+        "filename": scan.file_name,
+        "media_type": scan.media_type,
+        "size": scan.file_size,
+        "sha256": scan.sha256,
+    }
+    if file_id is not None:
+        details["file_id"] = str(file_id)
+    audit.record(
+        session,
+        action="media.upload",
+        actor=user,
+        origin=origin,
+        target_type="media_scan",
+        target_id=scan.id,
+        details=details,
+    )
+    return scan
+
+
+def _started(context: AppContext, scan: MediaScan) -> MediaScan:
     context.enqueue_media(scan.id)
     logger.info(
         "media.accepted scan_id=%s kind=%s size=%d", scan.id, scan.media_type, scan.file_size

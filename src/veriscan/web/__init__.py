@@ -38,6 +38,7 @@ CLIENT_ROUTES = (
     "/cases",
     "/cases/{rest:path}",
     "/scans/{rest:path}",
+    "/files/{rest:path}",
 )
 
 # A Host header is echoed into connect-src only when it looks like one (no quotes,
@@ -55,8 +56,10 @@ def security_headers(host: str | None) -> dict[str, str]:
         (
             "default-src 'self'",
             f"connect-src {connect}",
-            # Evidence pictures are fetched with the token and shown as blob: URLs.
+            # Evidence pictures, and the analysed file itself, are fetched with the token
+            # and shown as blob: URLs.
             "img-src 'self' blob: data:",
+            "media-src 'self' blob:",
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",

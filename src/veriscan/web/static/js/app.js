@@ -8,6 +8,7 @@ import { historyPage } from "./pages/history.js";
 import { keysPage } from "./pages/keys.js";
 import { malwareResult } from "./pages/malware.js";
 import { mediaResult } from "./pages/media.js";
+import { filePage } from "./pages/file.js";
 import { notificationsPage } from "./pages/notifications.js";
 import { bellLink } from "./bell.js";
 import { statsPage } from "./pages/stats.js";
@@ -31,6 +32,7 @@ const ROUTES = [
   [/^\/admin\/audit$/, auditPage, { title: "Audit log", admin: true }],
   [/^\/scans\/malware\/(?<id>[0-9a-f-]{36})$/, malwareResult, { title: "Malware result" }],
   [/^\/scans\/media\/(?<id>[0-9a-f-]{36})$/, mediaResult, { title: "Media result" }],
+  [/^\/files\/(?<id>[0-9a-f-]{36})$/, filePage, { title: "File" }],
 ];
 
 const view = document.getElementById("view");

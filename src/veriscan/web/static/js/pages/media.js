@@ -4,7 +4,7 @@ import { api, blobUrl, download } from "../api.js";
 import { commentsSection, tagEditor } from "../comments.js";
 import { followScan } from "../progress.js";
 import { addToCase, sharingPanel } from "../sharing.js";
-import { alertBox, badge, barChart, dl, fmtDate, fmtSize, h, na, notify } from "../ui.js";
+import { alertBox, badge, barChart, dl, fmtDate, fmtSize, h, link, na, notify } from "../ui.js";
 
 const SUBSCORES = [
   ["videoScore", "Video"], ["audioScore", "Audio"],
@@ -110,6 +110,46 @@ function cameraRows(camera) {
   return rows;
 }
 
+function clock(seconds) {
+  const m = Math.floor(seconds / 60);
+  return `${m}:${(seconds - 60 * m).toFixed(1).padStart(4, "0")}`;
+}
+
+// The file itself, fetched with the token: a picture; a video player with the sampled
+// frames marked on a strip below it (press one to go there); a recording with its
+// spectrogram under the player.
+function theFile(scan, id, urls) {
+  const tag = { IMAGE: "img", VIDEO: "video", AUDIO: "audio" }[scan.mediaType] || "img";
+  const player = h(tag, tag === "img" ? { alt: scan.fileName, class: "original" }
+    : { controls: true, preload: "metadata", class: "original" });
+  const section = h("section", { class: "card", "aria-label": "The file" }, h("h2", {}, "The file"), player);
+  blobUrl(`/api/scans/${id}/file`).then((url) => { urls.push(url); player.src = url; })
+    .catch((err) => player.replaceWith(alertBox(err)));
+  if (tag === "video" && scan.frames && scan.frames.length) {
+    const last = Math.max(...scan.frames.map((f) => f.time), 0.001);
+    const strip = h("div", { class: "frame-strip", role: "group", "aria-label": "Sampled frames" });
+    const list = h("ol", { class: "frames" });
+    for (const frame of scan.frames) {
+      const words = `${clock(frame.time)}: risk ${frame.score ?? "n/a"}${frame.faces ? `, ${frame.faces} face${frame.faces === 1 ? "" : "s"}` : ""}`;
+      const seek = () => { player.currentTime = frame.time; player.focus(); };
+      const tone = frame.score === null ? "neutral" : riskTone(frame.score);
+      const mark = h("button", { type: "button", class: `mark ${tone}`, title: words, "aria-label": `Go to the frame at ${words}`, onclick: seek });
+      mark.style.left = `calc(${(100 * frame.time / last).toFixed(2)}% - 0.3rem)`;  // CSSOM: allowed by the CSP
+      strip.append(mark);
+      list.append(h("li", {}, h("button", { type: "button", class: "link", onclick: seek }, words)));
+    }
+    section.append(h("p", { class: "muted" }, `The ${scan.frames.length} frames the analysis sampled (coloured by their risk):`),
+      strip, list);
+  }
+  const spectrogram = (scan.evidence || []).find((e) => e.name === "spectrogram");
+  if (tag === "audio" && spectrogram) {
+    const img = h("img", { alt: spectrogram.caption, class: "spectrogram" });
+    blobUrl(spectrogram.url).then((url) => { urls.push(url); img.src = url; }).catch(() => img.remove());
+    section.append(h("figure", {}, img, h("figcaption", {}, spectrogram.caption)));
+  }
+  return section;
+}
+
 export async function mediaResult(view, { id }, app) {
   const { data: scan } = await api(`/api/scans/${id}`);
   if (scan.status === "PENDING" || scan.status === "PROCESSING") {
@@ -118,6 +158,12 @@ export async function mediaResult(view, { id }, app) {
     return () => follower.stop();
   }
   const urls = [];
+  const original = theFile(scan, id, urls);
+  // The same content among the caller's stored files: its page has both answers.
+  const both = h("p", {});
+  api("/api/files/", { query: { hash: scan.hash.replace(/^sha256:/, "") } }).then((found) => {
+    if (found.length) both.replaceChildren(link(`/files/${found[0].id}`, "Both answers for this file (malware and authenticity)"));
+  }).catch(() => {});
   const evidence = h("div", { class: "evidence" });
   if (!scan.evidence.length) evidence.append(h("p", { class: "muted" }, "No evidence pictures for this scan."));
   for (const item of scan.evidence) {
@@ -155,6 +201,7 @@ export async function mediaResult(view, { id }, app) {
       barChart("Scores (0-100)", [["Risk", scan.riskScore ?? 0], ["Confidence", scan.confidence ?? 0],
         ...subscores.map(([k, label]) => [label, scan[k]])],
       { tones: { Risk: riskTone(scan.riskScore ?? 0) } })),
+    original,
     h("section", { class: "card" }, h("h2", {}, "Explanation"), explanationList(scan.explanation)),
     h("section", { class: "card" }, h("h2", {}, "Evidence"), evidence),
     h("div", { class: "grid" },
@@ -164,7 +211,7 @@ export async function mediaResult(view, { id }, app) {
         ["Tags", tagEditor(scan)],
         ...cameraRows((scan.metadata || {}).camera),
         ...(gps ? [["GPS", place(gps)]] : []),
-      ])),
+      ]), both),
       credentialsPanel(scan.metadata || {}),
       h("section", { class: "card" }, h("h2", {}, "Metadata"),
         metadata.length ? dl(metadata.map(([k, v]) => [k, v !== null && typeof v === "object" ? JSON.stringify(v) : na(v)]))

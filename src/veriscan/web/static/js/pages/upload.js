@@ -1,29 +1,45 @@
-// Upload by drag and drop (or the file picker), then the scan's live progress. Several
-// files at once go to the batch endpoint of the chosen kind, followed in one list.
+// Upload by drag and drop (or the file picker), then both answers, live: every file is
+// stored once and scanned for malware, and each picture, video or recording is checked for
+// authenticity too. Several files at once go to the batch endpoint, followed in one list.
 
 import { api, upload as send } from "../api.js";
 import { watch } from "../live.js";
-import { followScan } from "../progress.js";
+import { bothAnswers, scanStoredMedia } from "./file.js";
 import { alertBox, field, h, fmtSize, link } from "../ui.js";
 
 const BATCH_DONE = new Set(["completed", "failed", "COMPLETED", "FAILED"]);
 
-// A batch's files: rejected ones with their error, accepted ones with their scan's
-// status, read from GET /api/batches/{id} whenever one of its scans sends a live event
-// (progress is shown as it comes), and every few seconds as a fallback.
-function followBatch(kind, upload) {
-  const rows = new Map();
+// A batch's files, one row each with both answers: the malware batch (every file) and
+// the media batch (the pictures, videos and recordings among them), read from
+// GET /api/batches/{id} whenever one of their scans sends a live event (progress is shown
+// as it comes), and every few seconds as a fallback.
+function followFiles(files, media) {
+  const rows = new Map();  // scanId -> the cell that shows it
+  const cells = new Map();  // fileId -> {malware, media}
   const summary = h("p", { class: "muted batch-summary", "aria-live": "polite" });
   const list = h("ul", { class: "batch-items" });
-  for (const item of upload.items) {
-    const status = h("span", { class: "stage" }, item.status === "rejected"
-      ? `Rejected: ${item.error.message} (${item.error.code})` : "Waiting for a worker…");
-    const row = h("li", { "data-index": item.index }, h("strong", {}, item.fileName), " ", status);
-    if (item.scanId) rows.set(item.scanId, { row, status });
+  const mediaItems = new Map((media ? media.items : []).filter((i) => i.fileId).map((i) => [i.fileId, i]));
+  for (const item of files.items) {
+    const malwareCell = h("span", { class: "stage", "data-kind": "malware" });
+    const mediaCell = h("span", { class: "stage", "data-kind": "media" });
+    const row = h("li", { "data-index": item.index }, h("strong", {}, item.fileName), " ");
+    if (item.status === "rejected") {
+      row.append(h("span", { class: "stage" }, `Rejected: ${item.error.message} (${item.error.code})`));
+    } else {
+      malwareCell.textContent = item.scanId ? "malicious? waiting for a worker…" : "malicious? not scanned (no engine)";
+      const m = mediaItems.get(item.fileId);
+      mediaCell.textContent = !m ? "authentic? not started"
+        : m.scanId ? "authentic? waiting for a worker…"
+          : m.error.code === "UNSUPPORTED_MEDIA" ? "authentic? not a picture, video or recording" : `authentic? ${m.error.message}`;
+      if (item.scanId) rows.set(item.scanId, { cell: malwareCell, kind: "malware", label: "malicious?" });
+      if (m && m.scanId) rows.set(m.scanId, { cell: mediaCell, kind: "media", label: "authentic?" });
+      cells.set(item.fileId, { malwareCell, mediaCell });
+      row.append(malwareCell, " · ", mediaCell, " · ", link(`/files/${item.fileId}`, "Both answers"));
+    }
     list.append(row);
   }
-  const el = h("section", { class: "card live batch", "data-batch": upload.batchId },
-    h("h2", {}, `Batch of ${upload.total} files: ${upload.accepted} accepted, ${upload.rejected} rejected`),
+  const el = h("section", { class: "card live batch", "data-batch": files.batchId },
+    h("h2", {}, `Batch of ${files.total} files: ${files.accepted} accepted, ${files.rejected} rejected`),
     summary, list);
   let timer = null;
   let soon = null;
@@ -32,28 +48,34 @@ function followBatch(kind, upload) {
   const unwatch = [...rows.entries()].map(([scanId, entry]) => watch(scanId, (event, data) => {
     if (finished) return;
     if (event === "scan:progress") {
-      entry.status.replaceChildren(`${data.stage} · ${data.progress}%… `,
-        link(`/scans/${kind}/${scanId}`, "Open the scan"));
+      entry.cell.textContent = `${entry.label} ${data.stage} · ${data.progress}%…`;
       return;
     }
-    // A scan finished or failed: read the batch again (once for a burst of events).
+    // A scan finished or failed: read the batches again (once for a burst of events).
     if (!soon && !stopped) soon = setTimeout(() => { soon = null; poll(); }, 100);
   }));
+  const batches = [["malware", files.batchId], ...(media && media.accepted ? [["media", media.batchId]] : [])];
   async function poll() {
     try {
-      const { data } = await api(`/api/batches/${upload.batchId}`);
-      const s = data.summary;
-      summary.textContent = `${s.completed} completed · ${s.failed} failed · ${s.running} running · ${s.pending} pending`;
-      for (const scan of data.scans) {
-        const entry = rows.get(scan.scanId);
-        if (!entry) continue;
-        const verdict = kind === "malware" ? `detection ratio ${scan.detectionRatio ?? "n/a"}`
-          : `verdict ${scan.result ?? "n/a"} · risk ${scan.riskScore ?? "n/a"}`;
-        const done = BATCH_DONE.has(scan.status);
-        entry.status.replaceChildren(done ? `${scan.status.toLowerCase()}: ${verdict} ` : `${scan.status.toLowerCase()}… `,
-          link(`/scans/${kind}/${scan.scanId}`, "Open the scan"));
+      let running = 0;
+      const counts = [];
+      for (const [kind, batchId] of batches) {
+        const { data } = await api(`/api/batches/${batchId}`);
+        const s = data.summary;
+        running += s.pending + s.running;
+        counts.push(`${kind}: ${s.completed} completed · ${s.failed} failed · ${s.running} running · ${s.pending} pending`);
+        for (const scan of data.scans) {
+          const entry = rows.get(scan.scanId);
+          if (!entry) continue;
+          const verdict = kind === "malware" ? `detection ratio ${scan.detectionRatio ?? "n/a"}`
+            : `${scan.result ?? "no verdict"} · risk ${scan.riskScore ?? "n/a"}`;
+          const done = BATCH_DONE.has(scan.status);
+          entry.cell.replaceChildren(`${entry.label} `, done && String(scan.status).toLowerCase() === "completed"
+            ? link(`/scans/${kind}/${scan.scanId}`, verdict) : `${scan.status.toLowerCase()}${done ? "" : "…"}`);
+        }
       }
-      if (s.pending + s.running === 0) {
+      summary.textContent = counts.join("; ");
+      if (running === 0) {
         finished = true;
         return;
       }
@@ -72,6 +94,15 @@ function followBatch(kind, upload) {
   } };
 }
 
+// Media scans of stored files; on failure (the network, the rate limit) each file says why.
+async function mediaScansOf(fileIds, tags) {
+  try {
+    return await scanStoredMedia(fileIds, tags);
+  } catch (err) {
+    return { accepted: 0, items: fileIds.map((fileId) => ({ fileId, error: { code: err.code, message: err.message } })) };
+  }
+}
+
 export function uploadPage(view) {
   let files = [];
   const followers = [];
@@ -82,15 +113,10 @@ export function uploadPage(view) {
   const input = h("input", { type: "file", id: "file-input", name: "file", class: "visually-hidden", multiple: true,
     onchange: () => choose([...input.files]) });
   const tags = h("input", { name: "tags", placeholder: "case-001, investigation" });
-  const tagsField = field("Tags (comma-separated, media only)", tags);
-  const mode = h("fieldset", { class: "switch" }, h("legend", {}, "Scan type"),
-    h("label", {}, h("input", { type: "radio", name: "kind", value: "malware", checked: true, onchange: sync }), " Malware file scan"),
-    h("label", {}, h("input", { type: "radio", name: "kind", value: "media", onchange: sync }), " Media authenticity scan"));
+  const tagsField = field("Tags (comma-separated, given to the authenticity scans)", tags);
   const submit = h("button", { type: "submit", class: "primary", disabled: true }, "Upload and scan");
   const live = h("div", { class: "live-list" });
 
-  function kind() { return mode.querySelector("input:checked").value; }
-  function sync() { tagsField.hidden = kind() !== "media"; }
   function choose(list) {
     files = list || [];
     chosen.textContent = files.length === 1 ? `${files[0].name} (${fmtSize(files[0].size)})`
@@ -109,6 +135,8 @@ export function uploadPage(view) {
     if (e.dataTransfer.files.length) choose([...e.dataTransfer.files]);
   });
 
+  // Every file is stored once and scanned for malware; each picture, video or recording
+  // among them is analysed for authenticity too, from the same stored content.
   const form = h("form", { class: "card", onsubmit: async (e) => {
     e.preventDefault();
     if (!files.length) return;
@@ -117,28 +145,26 @@ export function uploadPage(view) {
     submit.disabled = true;
     progress.hidden = false;
     progress.value = 0;
-    const k = kind();
     try {
-      const path = file ? (k === "malware" ? "/api/files/upload" : "/api/scans/upload")
-        : (k === "malware" ? "/api/files/batch" : "/api/scans/batch");
-      const { body } = await send(path, file || files, k === "media" ? { tags: tags.value } : {},
+      const { body } = await send(file ? "/api/files/upload" : "/api/files/batch", file || files, {},
         (ratio) => {
           progress.value = Math.round(ratio * 100);
           progressText.textContent = ratio < 1 ? `Uploading ${progress.value}%` : "Uploaded; storing and hashing…";
         });
       progress.value = 100;
       progressText.textContent = "Uploaded.";
-      const scanId = !file ? null : k === "malware" ? body.scan && body.scan.scan_id : body.data.id;
-      if (!file) {
-        const follower = followBatch(k, body.data);
-        followers.push(follower);
-        live.prepend(follower.el);
-      } else if (!scanId) {
-        live.prepend(alertBox(body.scan ? body.scan.message : "The file was stored but not scanned.", "info"));
+      if (file) {
+        const media = await mediaScansOf([body.id], tags.value);
+        const answers = bothAnswers(body, body.scan ? body.scan.scan_id : null, media.items[0]);
+        followers.push(answers);
+        live.prepend(h("section", { class: "card live", "data-file": body.id },
+          h("h2", {}, body.filename), answers.el,
+          h("p", {}, link(`/files/${body.id}`, "Open the file's page (both answers)"))));
       } else {
-        const follower = followScan(k, scanId);
+        const stored = body.data.items.filter((i) => i.fileId).map((i) => i.fileId);
+        const media = stored.length ? await mediaScansOf(stored, tags.value) : null;
+        const follower = followFiles(body.data, media);
         followers.push(follower);
-        follower.el.prepend(h("p", { class: "muted" }, file.name));
         live.prepend(follower.el);
       }
       choose(null);
@@ -150,9 +176,10 @@ export function uploadPage(view) {
     } finally {
       submit.disabled = !files.length;
     }
-  } }, h("h1", {}, "Upload"), errors, mode, input, drop, chosen, tagsField,
+  } }, h("h1", {}, "Upload"),
+  h("p", { class: "muted" }, "Every file is scanned for malware; pictures, videos and recordings are also checked for authenticity."),
+  errors, input, drop, chosen, tagsField,
   h("div", { class: "progress-row" }, progress, progressText), submit);
-  sync();
   view.replaceChildren(form, live);
   return () => followers.forEach((f) => f.stop());
 }
