@@ -207,6 +207,7 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
                 "X-RateLimit-Reset",
                 "Retry-After",
                 "Content-Disposition",
+                "X-Total-Count",  # GET /api/files/ with page and per_page
             ],
             max_age=600,
         )

@@ -160,6 +160,44 @@ def test_list_get_and_delete(api: httpx.Client, account: Account) -> None:
     assert_envelope(api.delete(f"/api/files/{ids[0]}", headers=account.headers), 404, "NOT_FOUND")
 
 
+def test_the_list_pages_on_request_and_always_says_its_total(
+    api: httpx.Client, account: Account
+) -> None:
+    """The document's array by default; with page and per_page, one page of it; the
+    total in X-Total-Count either way (filters included)."""
+    ids = [upload(api, account, f"paged {i}".encode(), f"p{i}.txt").json()["id"] for i in range(5)]
+    newest_first = list(reversed(ids))
+    whole = api.get("/api/files/", headers=account.headers)
+    assert whole.headers["x-total-count"] == "5"
+    assert whole.headers["content-type"] == "application/json"
+    assert [f["id"] for f in whole.json()] == newest_first
+    pages = [
+        api.get("/api/files/", headers=account.headers, params={"page": n, "per_page": 2})
+        for n in (1, 2, 3, 4)
+    ]
+    assert [[f["id"] for f in page.json()] for page in pages] == [
+        newest_first[0:2],
+        newest_first[2:4],
+        newest_first[4:],
+        [],
+    ]
+    assert {page.headers["x-total-count"] for page in pages} == {"5"}
+    # One of the two given: the other takes its default (page 1; 20 a page).
+    assert [
+        f["id"]
+        for f in api.get("/api/files/", headers=account.headers, params={"per_page": 3}).json()
+    ] == newest_first[:3]
+    assert len(api.get("/api/files/", headers=account.headers, params={"page": 1}).json()) == 5
+    filtered = api.get(
+        "/api/files/", headers=account.headers, params={"search": "p3", "per_page": 1}
+    )
+    assert filtered.headers["x-total-count"] == "1" and filtered.json()[0]["id"] == ids[3]
+    # Every field as GET /api/files/{id} gives it.
+    assert whole.json()[0] == api.get(f"/api/files/{ids[-1]}", headers=account.headers).json()
+    for bad in ({"page": 0}, {"per_page": 0}, {"per_page": 1001}, {"page": "x"}):
+        assert_envelope(api.get("/api/files/", headers=account.headers, params=bad), 400)
+
+
 def test_id_format_errors(api: httpx.Client, account: Account) -> None:
     assert_envelope(api.get("/api/files/not-a-uuid", headers=account.headers), 404, "NOT_FOUND")
     assert_envelope(

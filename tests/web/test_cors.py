@@ -166,6 +166,7 @@ def test_preflight_and_headers_over_http(api_server: LiveServer, origins: tuple[
         assert answer.headers["access-control-allow-origin"] == allowed
         exposed = answer.headers["access-control-expose-headers"]
         assert "X-RateLimit-Remaining" in exposed and "Retry-After" in exposed
+        assert "X-Total-Count" in exposed
         assert (
             "access-control-allow-origin"
             not in client.get("/api/keys/", headers={"Origin": refused}).headers

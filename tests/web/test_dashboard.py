@@ -561,3 +561,29 @@ def test_a_video_plays_with_its_sampled_frames_and_a_recording_with_its_spectrog
     sync_api.expect(spectrogram).to_have_attribute("src", re.compile(r"^blob:"))
     sync_api.expect(shown.locator("figcaption")).to_contain_text("Spectrogram of the first")
     snap(page, "media-audio")
+
+
+def test_the_files_page_pages_with_the_total_from_the_api(
+    page: sync_api.Page, make_account: Callable[..., Account], api: httpx.Client
+) -> None:
+    account = make_account()
+    for n in range(23):
+        upload(
+            api, account, f"paged file {n} {secrets.token_hex(4)}\n".encode(), name=f"f{n:02}.txt"
+        )
+    sign_in(page, account)
+    page.get_by_role("link", name="Files", exact=True).click()
+    rows = page.locator("table.files tbody tr")
+    sync_api.expect(rows).to_have_count(20)
+    sync_api.expect(page.locator("main")).to_contain_text("23 files")
+    sync_api.expect(rows.first).to_contain_text("f22.txt")  # newest first
+    page.get_by_role("button", name="Next").click()
+    sync_api.expect(rows).to_have_count(3)
+    sync_api.expect(rows.last).to_contain_text("f00.txt")
+    sync_api.expect(page).to_have_url(re.compile(r"/files\?page=2&per_page=20$"))
+    page.get_by_label("Search").fill("f07")
+    page.get_by_role("button", name="Search").click()
+    sync_api.expect(rows).to_have_count(1)
+    sync_api.expect(page.locator("main")).to_contain_text("1 file")
+    rows.first.get_by_role("link", name="f07.txt").click()
+    sync_api.expect(page.get_by_label("Malware verdict")).to_be_visible()

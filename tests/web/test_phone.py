@@ -78,6 +78,7 @@ def test_no_page_is_wider_than_a_phone(
         "malware-result": f"/scans/malware/{malware['scan']['scan_id']}",
         "media-result": f"/scans/media/{media['data']['id']}",
         "media-video": f"/scans/media/{video_scan}",
+        "files": "/files",
         "file-eicar": f"/files/{malware['id']}",
         "file-video": f"/files/{video['id']}",
         "keys": "/keys",

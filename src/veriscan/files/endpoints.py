@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
 from veriscan.auth.dependencies import CurrentUser
+from veriscan.core.streams import buffered, json_array
 from veriscan.deps import Context, DbSession, parse_uuid
 from veriscan.files import service
 from veriscan.files.repository import clean_search, parse_digest
@@ -15,6 +19,12 @@ from veriscan.openapi import DigestFilter, NameSearch, ResourceId, errors, multi
 router = APIRouter(prefix="/api/files", tags=["files"])
 
 UPLOAD_BODY = multipart_upload()
+TOTAL_HEADER = {
+    "X-Total-Count": {
+        "description": "How many files the filters keep (all pages)",
+        "schema": {"type": "integer"},
+    }
+}
 
 
 @router.post(
@@ -38,18 +48,41 @@ async def upload_file(request: Request, user: CurrentUser, context: Context) -> 
     return UploadedFile(**FileOut.model_validate(file).model_dump(), scan=block)
 
 
-@router.get("/", responses=errors(400, 401))
-@router.get("", include_in_schema=False)
+@router.get(
+    "/",
+    responses={**errors(400, 401), 200: {"headers": TOTAL_HEADER}},
+    response_model=list[FileOut],
+    response_class=StreamingResponse,
+)
+@router.get("", include_in_schema=False, response_class=StreamingResponse)
 def list_files(
     user: CurrentUser,
     session: DbSession,
+    context: Context,
     search: NameSearch = None,
     hash: DigestFilter = None,
-) -> list[FileOut]:
-    files = service.list_files(
-        session, user, search=clean_search(search), digest=parse_digest(hash)
+    page: Annotated[
+        int | None, Query(ge=1, le=1_000_000, description="A page of the list (additive)")
+    ] = None,
+    per_page: Annotated[
+        int | None, Query(ge=1, le=1000, description="Files per page (additive; default 20)")
+    ] = None,
+) -> StreamingResponse:
+    """The caller's files, newest first: the whole array as the document says, streamed
+    (memory does not grow with the count), or one page of it with `page` and `per_page`.
+    The number of files the filters keep is in `X-Total-Count` either way."""
+    listing = service.FileListing(
+        search=clean_search(search),
+        digest=parse_digest(hash),
+        page=page or (1 if per_page else None),
+        per_page=per_page or (service.DEFAULT_PER_PAGE if page else None),
     )
-    return [FileOut.model_validate(file) for file in files]
+    total = service.count_files(session, user, listing)
+    return StreamingResponse(
+        buffered(json_array(service.stream_files(context, user, listing))),
+        media_type="application/json",
+        headers={"X-Total-Count": str(total)},
+    )
 
 
 @router.get("/{file_id}", responses=errors(401, 404))

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -81,6 +81,15 @@ class BlobRepository:
         return int(remaining or 0)
 
 
+def _file_conditions(user_id: uuid.UUID, search: str | None, digest: str | None) -> list[Any]:
+    conditions: list[Any] = [File.user_id == user_id]
+    if search:
+        conditions.append(name_contains(File.filename, search))
+    if digest:
+        conditions.append(by_digest(digest))
+    return conditions
+
+
 class FileRepository:
     """Every query starts from the files the user owns."""
 
@@ -90,12 +99,20 @@ class FileRepository:
     def list_for(
         self, user_id: uuid.UUID, *, search: str | None = None, digest: str | None = None
     ) -> Sequence[File]:
-        query = select(File).where(File.user_id == user_id)
-        if search:
-            query = query.where(name_contains(File.filename, search))
-        if digest:
-            query = query.where(by_digest(digest))
-        return self.session.scalars(query.order_by(File.upload_date.desc(), File.id)).all()
+        return self.session.scalars(self.listing(user_id, search=search, digest=digest)).all()
+
+    def listing(
+        self, user_id: uuid.UUID, *, search: str | None = None, digest: str | None = None
+    ) -> Select[File]:
+        """The user's files, newest first (also what GET /api/files/ streams and pages)."""
+        query = select(File).where(*_file_conditions(user_id, search, digest))
+        return query.order_by(File.upload_date.desc(), File.id.desc())
+
+    def count_for(
+        self, user_id: uuid.UUID, *, search: str | None = None, digest: str | None = None
+    ) -> int:
+        query = select(func.count()).select_from(File)
+        return self.session.scalar(query.where(*_file_conditions(user_id, search, digest))) or 0
 
     def get_for(self, user_id: uuid.UUID, file_id: uuid.UUID) -> File | None:
         return self.session.scalar(select(File).where(File.user_id == user_id, File.id == file_id))

@@ -6,7 +6,9 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +25,7 @@ from veriscan.core.filenames import clean_filename
 from veriscan.core.sniff import mime_type_of
 from veriscan.files.models import File
 from veriscan.files.repository import BlobRepository, FileRepository
+from veriscan.files.schemas import FileOut
 from veriscan.malware.models import MalwareScan
 from veriscan.sharing.cleanup import forget_scans
 from veriscan.storage import BlobWriter
@@ -164,10 +167,39 @@ async def upload(
     return await run_in_threadpool(store_upload, context, user, received, origin=origin)
 
 
+DEFAULT_PER_PAGE = 20
+STREAM_BATCH = 500
+
+
+@dataclass(frozen=True)
+class FileListing:
+    search: str | None = None
+    digest: str | None = None
+    page: int | None = None  # None: every file
+    per_page: int | None = None
+
+
 def list_files(
     session: Session, user: User, *, search: str | None = None, digest: str | None = None
 ) -> list[File]:
     return list(FileRepository(session).list_for(user.id, search=search, digest=digest))
+
+
+def count_files(session: Session, user: User, listing: FileListing) -> int:
+    return FileRepository(session).count_for(user.id, search=listing.search, digest=listing.digest)
+
+
+def stream_files(context: AppContext, user: User, listing: FileListing) -> Iterator[dict[str, Any]]:
+    """The listing's files as the document's objects, read in batches (a server-side cursor
+    on PostgreSQL), in a session of their own: the response outlives the request's."""
+    with context.db.session(writes=False) as session:
+        query = FileRepository(session).listing(
+            user.id, search=listing.search, digest=listing.digest
+        )
+        if listing.page is not None and listing.per_page is not None:
+            query = query.offset((listing.page - 1) * listing.per_page).limit(listing.per_page)
+        for file in session.scalars(query.execution_options(yield_per=STREAM_BATCH)):
+            yield FileOut.model_validate(file).model_dump(mode="json")
 
 
 def get_file(session: Session, user: User, file_id: uuid.UUID) -> File:

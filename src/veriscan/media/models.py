@@ -34,6 +34,16 @@ class MediaScan(UUIDPrimaryKey, LeasedJob, Base):
     __tablename__ = "media_scans"
     __table_args__ = (
         Index("ix_media_scans_user_created", "user_id", "created_at"),
+        # A page of the history in each order (core.paging): a user's, and everyone's (staff).
+        Index("ix_media_scans_user_date", "user_id", "created_at", "id"),
+        Index("ix_media_scans_user_confidence", "user_id", "confidence", "created_at", "id"),
+        Index("ix_media_scans_user_risk", "user_id", "risk_score", "created_at", "id"),
+        Index("ix_media_scans_date", "created_at", "id"),
+        Index("ix_media_scans_confidence", "confidence", "created_at", "id"),
+        Index("ix_media_scans_risk", "risk_score", "created_at", "id"),
+        # And, made by migration 0010 only (on an expression): ix_media_scans_user_name
+        # (user_id, lower(file_name), created_at, id) and ix_media_scans_name (the same
+        # without user_id).
         Index("ix_media_scans_status_lease", "status", "lease_until"),
     )
 

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, column, func, or_, select, text
+from sqlalchemy import Select, and_, column, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
 from veriscan.auth.models import User
 from veriscan.comments.models import ScanKind
+from veriscan.core import paging
+from veriscan.core.paging import Part
 from veriscan.media.models import MediaEvidence, MediaScan
 from veriscan.sharing import access
 
@@ -73,6 +75,31 @@ def tsquery(search: str) -> str | None:
     )
 
 
+def _sort_column(filters: HistoryFilters) -> Any:
+    return {
+        "date": MediaScan.created_at,
+        "confidence": MediaScan.confidence,
+        "riskScore": MediaScan.risk_score,
+        "fileName": func.lower(MediaScan.file_name),
+    }[filters.sort_by]
+
+
+def _conditions(filters: HistoryFilters) -> list[Any]:
+    """The history's filters besides the scope and the search."""
+    conditions: list[Any] = []
+    if filters.status:
+        conditions.append(MediaScan.status == filters.status)
+    if filters.media_type:
+        conditions.append(MediaScan.media_type == filters.media_type)
+    if filters.verdict:
+        conditions.append(MediaScan.result == filters.verdict)
+    if filters.start_date:
+        conditions.append(MediaScan.created_at >= filters.start_date)
+    if filters.end_date:
+        conditions.append(MediaScan.created_at <= filters.end_date)
+    return conditions
+
+
 class MediaScanRepository:
     """Every listing starts from what the caller may see: an operative their own scans and
     those shared with them, assigned to them or in a case they read; analysts and admins
@@ -109,14 +136,59 @@ class MediaScanRepository:
     def history(
         self, viewer: User, filters: HistoryFilters
     ) -> tuple[list[tuple[MediaScan, str]], int]:
-        query = self.filtered(viewer, filters)
-        total = self.count(viewer, filters)
-        rows = self.session.execute(
-            self.ordered(query, filters)
-            .offset((filters.page - 1) * filters.limit)
-            .limit(filters.limit)
+        if filters.search:
+            # Full text narrows the rows first; they are then sorted as they are.
+            query = self.filtered(viewer, filters)
+            total = self.count(viewer, filters)
+            rows = self.session.execute(
+                self.ordered(query, filters)
+                .offset((filters.page - 1) * filters.limit)
+                .limit(filters.limit)
+            )
+            return [(row[0], row[1]) for row in rows], total
+        # Otherwise a page from the indexes (core.paging): the ids in order from disjoint
+        # parts (own scans, the others' granted; with a score, then without), then the rows.
+        common = _conditions(filters)
+        nullable = filters.sort_by in ("confidence", "riskScore")
+        key = _sort_column(filters)
+        groups: list[tuple[list[Any], int]] = [([], 0)]
+        if nullable:
+            groups = [([key.is_not(None)], 0), ([key.is_(None)], 1)]
+        parts = [
+            Part([visible, *common, *extra], group)
+            for visible in self._parts(viewer, filters.scope)
+            for extra, group in groups
+        ]
+        listing = paging.Listing(
+            self.session,
+            MediaScan,
+            MediaScan.id,
+            [key, MediaScan.created_at] if filters.sort_by != "date" else [key],
+            descending=filters.sort_order == "desc",
         )
-        return [(row[0], row[1]) for row in rows], total
+        ids, total = listing.page(parts, (filters.page - 1) * filters.limit, filters.limit)
+        if not ids:
+            return [], total
+        rows = self.session.execute(
+            select(MediaScan, User.name)
+            .join(User, User.id == MediaScan.user_id)
+            .where(MediaScan.id.in_(ids))
+        )
+        found = {row[0].id: (row[0], row[1]) for row in rows}
+        return [found[i] for i in ids if i in found], total
+
+    def _parts(self, viewer: User, scope: str) -> list[Any]:
+        """What the viewer may read, as disjoint conditions each an index serves in order."""
+        if scope == "own":
+            return [MediaScan.user_id == viewer.id]
+        if scope == "shared":
+            return [MediaScan.id.in_(access.shared_with(ScanKind.MEDIA, viewer.id))]
+        if scope == "assigned":
+            return [MediaScan.id.in_(access.assigned_to(ScanKind.MEDIA, viewer.id))]
+        if access.is_staff(viewer):
+            return [true()]
+        granted = MediaScan.id.in_(access.granted(ScanKind.MEDIA, viewer))
+        return [MediaScan.user_id == viewer.id, and_(MediaScan.user_id != viewer.id, granted)]
 
     def count(self, viewer: User, filters: HistoryFilters) -> int:
         # The users join stays: the table is small, and search reads the operative's name.
@@ -125,17 +197,7 @@ class MediaScanRepository:
 
     def filtered(self, viewer: User, filters: HistoryFilters) -> Select[MediaScan, str]:
         """The history's rows before sorting and paging (also what bulk exports stream)."""
-        query = self.visible(viewer, filters.scope)
-        if filters.status:
-            query = query.where(MediaScan.status == filters.status)
-        if filters.media_type:
-            query = query.where(MediaScan.media_type == filters.media_type)
-        if filters.verdict:
-            query = query.where(MediaScan.result == filters.verdict)
-        if filters.start_date:
-            query = query.where(MediaScan.created_at >= filters.start_date)
-        if filters.end_date:
-            query = query.where(MediaScan.created_at <= filters.end_date)
+        query = self.visible(viewer, filters.scope).where(*_conditions(filters))
         if filters.search:
             query = self._search(query, filters.search)
         return query
@@ -143,15 +205,12 @@ class MediaScanRepository:
     def ordered(
         self, query: Select[MediaScan, str], filters: HistoryFilters
     ) -> Select[MediaScan, str]:
-        column: Any = {
-            "date": MediaScan.created_at,
-            "confidence": MediaScan.confidence,
-            "riskScore": MediaScan.risk_score,
-            "fileName": func.lower(MediaScan.file_name),
-        }[filters.sort_by]
-        ordered = column.desc() if filters.sort_order == "desc" else column.asc()
+        column = _sort_column(filters)
+        keys = paging.directed(
+            [column, MediaScan.created_at, MediaScan.id], filters.sort_order == "desc"
+        )
         # Scans without a score (not finished) sort last either way.
-        return query.order_by(column.is_(None), ordered, MediaScan.created_at.desc(), MediaScan.id)
+        return query.order_by(column.is_(None), *keys)
 
     def _search(self, query: Select[MediaScan, str], search: str) -> Select[MediaScan, str]:
         digest = search.strip().lower()

@@ -21,6 +21,7 @@ from veriscan.audit.service import Origin
 from veriscan.auth.models import User
 from veriscan.context import AppContext
 from veriscan.core.errors import ValidationFailed
+from veriscan.core.streams import buffered, json_array
 from veriscan.malware.models import MalwareScan
 from veriscan.malware.repository import ScanFilters, ScanRepository
 from veriscan.media import service as media_service
@@ -157,13 +158,13 @@ def stream_media(
                 yield document(scan, operative)
 
     if fmt == "json":
-        chunks = tabular.json_array(documents())
+        chunks = json_array(documents())
     else:
         rows = (
             [*tabular.media_field_values(item), item.get("metadata") or {}] for item in documents()
         )
         chunks = tabular.csv_rows([*tabular.MEDIA_FIELDS, "metadata"], rows)
-    yield from tabular.buffered(chunks)
+    yield from buffered(chunks)
 
 
 def malware_item(scan: MalwareScan, filename: str) -> dict[str, Any]:
@@ -196,11 +197,11 @@ def stream_malware(
                 yield malware_item(scan, filename)
 
     if fmt == "json":
-        chunks = tabular.json_array(items())
+        chunks = json_array(items())
     else:
         rows = ([item[key] for key in MALWARE_COLUMNS] for item in items())
         chunks = tabular.csv_rows(MALWARE_COLUMNS, rows)
-    yield from tabular.buffered(chunks)
+    yield from buffered(chunks)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -1,4 +1,5 @@
-"""Cells for spreadsheets and the streamed bodies of bulk exports (JSON arrays, CSV).
+"""Cells for spreadsheets and the CSV bodies of bulk exports (JSON arrays and buffering are
+in core.streams).
 
 No ReportLab here: bulk exports import this module, not the PDF renderers.
 """
@@ -69,16 +70,6 @@ def cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-def json_array(items: Iterable[Any]) -> Iterator[bytes]:
-    """A JSON array written as the items arrive: one line per item."""
-    yield b"["
-    separator = b"\n"
-    for item in items:
-        yield separator + json.dumps(item, ensure_ascii=False).encode("utf-8")
-        separator = b",\n"
-    yield b"\n]\n"
-
-
 def csv_rows(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
     """A CSV file written as the rows arrive, BOM first (for Excel), every cell guarded."""
     buffer = io.StringIO(newline="")
@@ -90,17 +81,3 @@ def csv_rows(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[b
         buffer.truncate()
         writer.writerow([cell(value) for value in row])
         yield buffer.getvalue().encode("utf-8")
-
-
-def buffered(chunks: Iterable[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
-    """Chunks joined up to about `size` bytes: a send per row would cost more than the row."""
-    pending: list[bytes] = []
-    length = 0
-    for chunk in chunks:
-        pending.append(chunk)
-        length += len(chunk)
-        if length >= size:
-            yield b"".join(pending)
-            pending, length = [], 0
-    if pending:
-        yield b"".join(pending)

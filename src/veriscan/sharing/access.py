@@ -83,6 +83,14 @@ def in_own_cases(kind: ScanKind, viewer: User) -> Select[Any]:
     )
 
 
+def granted(kind: ScanKind, viewer: User) -> Any:
+    """The ids of the scans of this kind granted to the viewer: shared with them, assigned
+    to them, or in a case they take part in (whoever owns them)."""
+    return union(
+        shared_with(kind, viewer.id), assigned_to(kind, viewer.id), in_own_cases(kind, viewer)
+    )
+
+
 def visible(
     kind: ScanKind, viewer: User, owner: Any, scan_id: Any, *, dialect: str = "sqlite"
 ) -> ColumnElement[bool]:

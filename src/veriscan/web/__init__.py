@@ -38,6 +38,7 @@ CLIENT_ROUTES = (
     "/cases",
     "/cases/{rest:path}",
     "/scans/{rest:path}",
+    "/files",
     "/files/{rest:path}",
 )
 

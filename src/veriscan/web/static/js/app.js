@@ -9,6 +9,7 @@ import { keysPage } from "./pages/keys.js";
 import { malwareResult } from "./pages/malware.js";
 import { mediaResult } from "./pages/media.js";
 import { filePage } from "./pages/file.js";
+import { filesPage } from "./pages/files.js";
 import { notificationsPage } from "./pages/notifications.js";
 import { bellLink } from "./bell.js";
 import { statsPage } from "./pages/stats.js";
@@ -32,6 +33,7 @@ const ROUTES = [
   [/^\/admin\/audit$/, auditPage, { title: "Audit log", admin: true }],
   [/^\/scans\/malware\/(?<id>[0-9a-f-]{36})$/, malwareResult, { title: "Malware result" }],
   [/^\/scans\/media\/(?<id>[0-9a-f-]{36})$/, mediaResult, { title: "Media result" }],
+  [/^\/files$/, filesPage, { title: "Files" }],
   [/^\/files\/(?<id>[0-9a-f-]{36})$/, filePage, { title: "File" }],
 ];
 
@@ -67,7 +69,7 @@ const app = {
     const here = location.pathname;
     const item = (href, text) => link(href, text, here === href ? { "aria-current": "page" } : {});
     nav.replaceChildren(...(user ? [
-      item("/upload", "Upload"), item("/history", "History"), item("/cases", "Cases"), item("/keys", "Keys"),
+      item("/upload", "Upload"), item("/files", "Files"), item("/history", "History"), item("/cases", "Cases"), item("/keys", "Keys"),
       user.role === "admin" ? item("/admin/stats", "Statistics") : null,
       user.role === "admin" ? item("/admin/users", "Users") : null,
       user.role === "admin" ? item("/admin/audit", "Audit log") : null,
