@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
@@ -67,7 +67,7 @@ def list_files(
     per_page: Annotated[
         int | None, Query(ge=1, le=1000, description="Files per page (additive; default 20)")
     ] = None,
-) -> StreamingResponse:
+) -> Response:
     """The caller's files, newest first: the whole array as the document says, streamed
     (memory does not grow with the count), or one page of it with `page` and `per_page`.
     The number of files the filters keep is in `X-Total-Count` either way."""
@@ -77,6 +77,9 @@ def list_files(
         page=page or (1 if per_page else None),
         per_page=per_page or (service.DEFAULT_PER_PAGE if page else None),
     )
+    if listing.page is not None:
+        files, total = service.page_of_files(session, user, listing)
+        return JSONResponse(files, headers={"X-Total-Count": str(total)})
     total = service.count_files(session, user, listing)
     return StreamingResponse(
         buffered(json_array(service.stream_files(context, user, listing))),

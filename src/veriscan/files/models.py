@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from veriscan.core.db import Base, UUIDPrimaryKey, utcnow
@@ -23,6 +23,8 @@ class Blob(Base):
 
 class File(UUIDPrimaryKey, Base):
     __tablename__ = "files"
+    # A page of a user's files, newest first (GET /api/files/ with page and per_page).
+    __table_args__ = (Index("ix_files_user_uploaded", "user_id", "upload_date", "id"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True

@@ -9,6 +9,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from veriscan.core import paging
 from veriscan.core.errors import ValidationFailed
 from veriscan.files.models import Blob, File
 
@@ -107,6 +108,23 @@ class FileRepository:
         """The user's files, newest first (also what GET /api/files/ streams and pages)."""
         query = select(File).where(*_file_conditions(user_id, search, digest))
         return query.order_by(File.upload_date.desc(), File.id.desc())
+
+    def page(
+        self,
+        user_id: uuid.UUID,
+        *,
+        search: str | None,
+        digest: str | None,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[File], int]:
+        """One page of the user's files, newest first, and how many there are: the page's
+        ids from the index (core.paging), then those rows."""
+        listing = paging.Listing(self.session, File, File.id, [File.upload_date], descending=True)
+        part = paging.Part(_file_conditions(user_id, search, digest))
+        ids, total = listing.page([part], offset, limit)
+        found = {f.id: f for f in self.session.scalars(select(File).where(File.id.in_(ids)))}
+        return [found[i] for i in ids if i in found], total
 
     def count_for(
         self, user_id: uuid.UUID, *, search: str | None = None, digest: str | None = None

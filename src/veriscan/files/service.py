@@ -189,15 +189,28 @@ def count_files(session: Session, user: User, listing: FileListing) -> int:
     return FileRepository(session).count_for(user.id, search=listing.search, digest=listing.digest)
 
 
+def page_of_files(
+    session: Session, user: User, listing: FileListing
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the listing (page and per_page given) and the total."""
+    assert listing.page is not None and listing.per_page is not None
+    files, total = FileRepository(session).page(
+        user.id,
+        search=listing.search,
+        digest=listing.digest,
+        offset=(listing.page - 1) * listing.per_page,
+        limit=listing.per_page,
+    )
+    return [FileOut.model_validate(file).model_dump(mode="json") for file in files], total
+
+
 def stream_files(context: AppContext, user: User, listing: FileListing) -> Iterator[dict[str, Any]]:
-    """The listing's files as the document's objects, read in batches (a server-side cursor
-    on PostgreSQL), in a session of their own: the response outlives the request's."""
+    """Every file of the listing as the document's objects, read in batches (a server-side
+    cursor on PostgreSQL), in a session of its own: the response outlives the request's."""
     with context.db.session(writes=False) as session:
         query = FileRepository(session).listing(
             user.id, search=listing.search, digest=listing.digest
         )
-        if listing.page is not None and listing.per_page is not None:
-            query = query.offset((listing.page - 1) * listing.per_page).limit(listing.per_page)
         for file in session.scalars(query.execution_options(yield_per=STREAM_BATCH)):
             yield FileOut.model_validate(file).model_dump(mode="json")
 

@@ -1,4 +1,4 @@
-"""Listing indexes: malware scans and media scans in each order their listings offer
+"""Listing indexes: scans and files in each order their listings offer
 
 Revision ID: 0010
 Revises: 0009
@@ -33,6 +33,7 @@ MEDIA_INDEXES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 
 def upgrade() -> None:
+    op.create_index("ix_files_user_uploaded", "files", ["user_id", "upload_date", "id"])
     for name, columns in MEDIA_INDEXES:
         op.create_index(name, "media_scans", list(columns))
     name_key = sa.text("(lower(file_name))")
@@ -79,6 +80,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_files_user_uploaded", table_name="files")
     for name in ("ix_media_scans_name", "ix_media_scans_user_name"):
         op.drop_index(name, table_name="media_scans")
     for name, _ in reversed(MEDIA_INDEXES):
