@@ -59,6 +59,16 @@ class Listing:
             base += size
         return ids, total
 
+    def rows(self, query: Any, ids: Sequence[uuid.UUID]) -> list[Any]:
+        """The rows of `query` (whose first entity is the table's) for these ids, in their
+        order: a page's content once its ids are known."""
+        if not ids:
+            return []
+        found = {
+            row[0].id: row for row in self.session.execute(query.where(self.id_column.in_(ids)))
+        }
+        return [found[i] for i in ids if i in found]
+
     def _count(self, part: Part) -> int:
         query = select(func.count()).select_from(self.table).where(*part.conditions)
         return self.session.scalar(query) or 0

@@ -123,8 +123,7 @@ class FileRepository:
         listing = paging.Listing(self.session, File, File.id, [File.upload_date], descending=True)
         part = paging.Part(_file_conditions(user_id, search, digest))
         ids, total = listing.page([part], offset, limit)
-        found = {f.id: f for f in self.session.scalars(select(File).where(File.id.in_(ids)))}
-        return [found[i] for i in ids if i in found], total
+        return [row[0] for row in listing.rows(select(File), ids)], total
 
     def count_for(
         self, user_id: uuid.UUID, *, search: str | None = None, digest: str | None = None

@@ -167,15 +167,8 @@ class MediaScanRepository:
             descending=filters.sort_order == "desc",
         )
         ids, total = listing.page(parts, (filters.page - 1) * filters.limit, filters.limit)
-        if not ids:
-            return [], total
-        rows = self.session.execute(
-            select(MediaScan, User.name)
-            .join(User, User.id == MediaScan.user_id)
-            .where(MediaScan.id.in_(ids))
-        )
-        found = {row[0].id: (row[0], row[1]) for row in rows}
-        return [found[i] for i in ids if i in found], total
+        query = select(MediaScan, User.name).join(User, User.id == MediaScan.user_id)
+        return [(row[0], row[1]) for row in listing.rows(query, ids)], total
 
     def _parts(self, viewer: User, scope: str) -> list[Any]:
         """What the viewer may read, as disjoint conditions each an index serves in order."""
