@@ -233,12 +233,12 @@ def accept_stored_media(
         except ValueError:
             items.append(ItemOutcome(index, "", error=NotFound(files_service.FILE_NOT_FOUND)))
             continue
-        name = _file_name(context, user, file_id)
         try:
             scan = media_service.accept_stored(
                 context, user, file_id, tags, origin=origin, batch_id=batch.id
             )
         except VeriscanError as exc:  # NOT_FOUND, UNSUPPORTED_MEDIA
+            name = _file_name(context, user, file_id)
             items.append(ItemOutcome(index, name, file_id=file_id if name else None, error=exc))
         else:
             items.append(ItemOutcome(index, scan.file_name, scan_id=scan.id, file_id=file_id))

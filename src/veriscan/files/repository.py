@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
@@ -96,11 +95,6 @@ class FileRepository:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-
-    def list_for(
-        self, user_id: uuid.UUID, *, search: str | None = None, digest: str | None = None
-    ) -> Sequence[File]:
-        return self.session.scalars(self.listing(user_id, search=search, digest=digest)).all()
 
     def listing(
         self, user_id: uuid.UUID, *, search: str | None = None, digest: str | None = None

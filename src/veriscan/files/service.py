@@ -179,12 +179,6 @@ class FileListing:
     per_page: int | None = None
 
 
-def list_files(
-    session: Session, user: User, *, search: str | None = None, digest: str | None = None
-) -> list[File]:
-    return list(FileRepository(session).list_for(user.id, search=search, digest=digest))
-
-
 def count_files(session: Session, user: User, listing: FileListing) -> int:
     return FileRepository(session).count_for(user.id, search=listing.search, digest=listing.digest)
 

@@ -8,7 +8,7 @@ import math
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -203,15 +203,15 @@ def accept_stored(
     content, one more reference to it, nothing uploaded or copied again."""
     with context.db.session(writes=False) as session:
         file = get_file(session, user, file_id)
-        content = _Content(file.filename, MediaKind.IMAGE, "", file.file_size, file.hash_sha256)
-    path = context.blobs.path_for(content.sha256)
+        name, size, sha256 = file.filename, file.file_size, file.hash_sha256
+    path = context.blobs.path_for(sha256)
     try:
         with path.open("rb") as stream:
             head = stream.read(HEAD_BYTES)
     except FileNotFoundError:
         raise NotFound("The file is no longer stored") from None
     mime_type = mime_type_of(head)
-    content = replace(content, kind=_kind_or_refuse(path, mime_type), mime_type=mime_type)
+    content = _Content(name, _kind_or_refuse(path, mime_type), mime_type, size, sha256)
     with context.db.session() as session:
         # Deleted meanwhile? Then there is no reference to add to.
         get_file(session, user, file_id)
