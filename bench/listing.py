@@ -35,11 +35,11 @@ from typing import Any
 
 import httpx
 import psutil  # type: ignore[import-untyped]
-import psycopg
 from sqlalchemy import Engine, event, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import drop_pg_database, new_pg_database
 from tests.distributed.cluster import Cluster
 
 from veriscan.auth.models import User
@@ -539,18 +539,6 @@ def run(name: str, workdir: Path, database_url: str, args: argparse.Namespace) -
         cluster.stop_all()
         cluster.close()
         engine.dispose()
-
-
-def new_pg_database(base: str) -> tuple[str, str]:
-    name = f"veriscan_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, base.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_pg_database(base: str, name: str) -> None:
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from veriscan.analyzers.base import MediaKind, MediaSample
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
+from veriscan.core.loops import run_on_thread_loop
 from veriscan.leases import LostClaim, keep_claim
 from veriscan.media import events
 from veriscan.media.models import LEASES, MediaEvidence, MediaScan, MediaStatus
@@ -40,7 +41,7 @@ def run_media_scan(context: AppContext, scan_id: uuid.UUID) -> None:
         return
     logger.info("media.scan_started scan_id=%s kind=%s", scan_id, job.sample.kind.value)
     try:
-        analysis = asyncio.run(_execute(context, job))
+        analysis = run_on_thread_loop(_execute(context, job))
     except LostClaim:
         logger.warning("media.claim_lost scan_id=%s", scan_id)
         return

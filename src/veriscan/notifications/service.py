@@ -65,6 +65,7 @@ class Delivery:
     event: dict[str, Any] | None = None
     email: EmailMessage | None = None
     scan_id: uuid.UUID | None = None
+    unread: int | None = None  # counted in the transaction that added the notification
 
 
 def malware_finished(
@@ -167,6 +168,7 @@ def notify_scan_finished(session: Session, context: AppContext, finished: ScanFi
                     )
                 )
                 delivery.event = _event(notification)
+                delivery.unread = repository.unread_count(finished.user_id)
             if _wants_email(email_when, finished.severity) and mailer.enabled(context.settings):
                 recipient = repository.recipient(finished.user_id)
                 if recipient is not None:
@@ -188,12 +190,13 @@ def deliver(context: AppContext, delivery: Delivery) -> None:
     Called from the worker thread that ran the scan, after the scan's own events: the
     e-mail waits at most the SMTP timeout and only delays that worker's next job."""
     if delivery.event is not None:
-        try:
-            with context.db.session(writes=False) as session:
-                unread = NotificationRepository(session).unread_count(delivery.user_id)
-        except SQLAlchemyError:
-            logger.warning("notifications.count_failed user_id=%s", delivery.user_id)
-            unread = None
+        unread = delivery.unread
+        if unread is None:
+            try:
+                with context.db.session(writes=False) as session:
+                    unread = NotificationRepository(session).unread_count(delivery.user_id)
+            except SQLAlchemyError:
+                logger.warning("notifications.count_failed user_id=%s", delivery.user_id)
         context.realtime.publish(
             "notification:new", {**delivery.event, "unread": unread}, [user_room(delivery.user_id)]
         )

@@ -163,13 +163,19 @@ def grantees(session: Session, kind: ScanKind, scan_id: uuid.UUID) -> set[uuid.U
     return set(session.scalars(select(query.subquery().c[0])))
 
 
+def grantee_rooms_in(session: Session, kind: ScanKind, scan_id: uuid.UUID) -> list[str]:
+    """The socket.io rooms of the scan's grantees, read in the caller's transaction (the
+    scan's final one: a share committed before it counts)."""
+    return [user_room(user_id) for user_id in sorted(grantees(session, kind, scan_id))]
+
+
 def grantee_rooms(context: AppContext, kind: ScanKind, scan_id: uuid.UUID) -> list[str]:
     """The socket.io rooms of the scan's grantees, for its final event. Read when the event
     is sent, so a share made while the scan ran counts. A failure costs the grantees the
     live event only (they see the result when they next read the scan)."""
     try:
         with context.db.session(writes=False) as session:
-            return [user_room(user_id) for user_id in sorted(grantees(session, kind, scan_id))]
+            return grantee_rooms_in(session, kind, scan_id)
     except SQLAlchemyError:
         logger.warning("sharing.grantees_failed kind=%s scan_id=%s", kind.value, scan_id)
         return []
