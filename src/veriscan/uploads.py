@@ -250,20 +250,32 @@ async def receive_form(
     receiver = _Receiver(open_writer, file_fields, max_file_bytes, max_files, tolerate_oversized)
     parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
-    # Each upload has two threads, one per lane of BlobWriter: single-thread executors
-    # keep every lane's pieces in order while the two lanes run side by side.
+    # An upload that needs it gets two threads, one per lane of BlobWriter: single-thread
+    # executors keep every lane's pieces in order while the two lanes run side by side.
+    # A form that arrives whole before any piece is ready (a small file) needs neither:
+    # one hop to the loop's shared pool writes, hashes and finishes it.
     in_flight: deque[asyncio.Future[None]] = deque()
-    lane_threads = [
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="veriscan-upload") for _ in range(2)
-    ]
-    writer_thread = lane_threads[0]
+    lane_threads: list[ThreadPoolExecutor] = []
 
     async def hand_off(final: bool) -> None:
-        for writer, data in receiver.ready_segments(final):
+        ready = receiver.ready_segments(final)
+        if ready and not lane_threads:
+            lane_threads.extend(
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="veriscan-upload")
+                for _ in range(2)
+            )
+        for writer, data in ready:
             for thread, lane in zip(lane_threads, writer.lanes(), strict=True):
                 in_flight.append(loop.run_in_executor(thread, lane, data))
             while len(in_flight) > 2 * MAX_IN_FLIGHT:
                 await in_flight.popleft()
+
+    def write_whole() -> None:
+        for writer, data in receiver.ready_segments(final=True):
+            writer.write(data)
+        for received in receiver.files:
+            assert received.writer is not None
+            received.digests = received.writer.finish()
 
     form = ReceivedForm(receiver.files, receiver.fields)
     # The parser ignores whatever follows the closing boundary; without this bound a
@@ -292,17 +304,20 @@ async def receive_form(
             raise MalformedUpload(f"malformed multipart body: {exc}") from exc
         if not receiver.ended:
             raise MalformedUpload("the multipart body ended before its closing boundary")
+        if not lane_threads:
+            await loop.run_in_executor(None, write_whole)
+            return form
         await hand_off(final=True)
         while in_flight:
             await in_flight.popleft()
         for received in receiver.files:
             assert received.writer is not None
-            received.digests = await loop.run_in_executor(writer_thread, received.writer.finish)
+            received.digests = await loop.run_in_executor(lane_threads[0], received.writer.finish)
         return form
     except BaseException:
         for future in in_flight:
             await asyncio.wait([future])
-        await loop.run_in_executor(writer_thread, form.discard)
+        await loop.run_in_executor(lane_threads[0] if lane_threads else None, form.discard)
         raise
     finally:
         for thread in lane_threads:

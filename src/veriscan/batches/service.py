@@ -197,9 +197,8 @@ def accept_files(
             if error is not None:
                 items.append(ItemOutcome(index, name, error=error))
                 continue
-            file = files_service.store_upload(context, user, received, origin=origin)
-            scan = malware_service.scan_uploaded(
-                context, user, file, origin=origin, batch_id=batch.id
+            file, scan = malware_service.store_and_scan(
+                context, user, received, origin=origin, batch_id=batch.id
             )
             items.append(
                 ItemOutcome(index, name, scan_id=scan.id if scan else None, file_id=file.id)

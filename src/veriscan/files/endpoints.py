@@ -36,9 +36,9 @@ TOTAL_HEADER = {
 async def upload_file(request: Request, user: CurrentUser, context: Context) -> UploadedFile:
     """Stream a file into storage (md5, sha1 and sha256 computed on the way), then scan it."""
     origin = Origin.of(request)
-    file = await service.upload(context, user, request, origin=origin)
-    scan = await run_in_threadpool(
-        malware_service.scan_uploaded, context, user, file, origin=origin
+    received, _ = await service.receive_upload(context, request)
+    file, scan = await run_in_threadpool(
+        malware_service.store_and_scan, context, user, received, origin=origin
     )
     block = (
         UploadScan(scan_id=scan.id, status=scan.status, message="Scan initiated automatically")

@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from veriscan.audit import service as audit
@@ -115,56 +114,51 @@ async def receive_upload(
     return received, form.fields
 
 
-def store_upload(
-    context: AppContext, user: User, received: ReceivedFile, *, origin: Origin | None = None
+def store_in(
+    session: Session,
+    context: AppContext,
+    user: User,
+    received: ReceivedFile,
+    *,
+    origin: Origin | None = None,
 ) -> File:
+    """The received file's row, blob and audit event, in the caller's transaction. The
+    caller discards the writer afterwards (a no-op once the blob was placed)."""
     writer = received.writer
     assert writer is not None and writer.digests is not None
     digests = writer.digests
-    try:
-        with context.db.session() as session:
-            keep_blob(session, context, writer)
-            file = FileRepository(session).add(
-                File(
-                    user_id=user.id,
-                    filename=clean_filename(received.filename),
-                    file_size=digests.size,
-                    mime_type=mime_type_of(bytes(received.head)),
-                    hash_md5=digests.md5,
-                    hash_sha1=digests.sha1,
-                    hash_sha256=digests.sha256,
-                )
-            )
-            audit.record(
-                session,
-                action="file.upload",
-                actor=user,
-                origin=origin,
-                target_type="file",
-                target_id=file.id,
-                details={
-                    "filename": file.filename,
-                    "size": file.file_size,
-                    "sha256": file.hash_sha256,
-                },
-            )
-    finally:
-        writer.discard()  # a no-op once the blob was placed
-    logger.info(
-        "files.uploaded file_id=%s user_id=%s size=%d sha256=%s",
-        file.id,
-        user.id,
-        file.file_size,
-        file.hash_sha256,
+    keep_blob(session, context, writer)
+    file = FileRepository(session).add(
+        File(
+            user_id=user.id,
+            filename=clean_filename(received.filename),
+            file_size=digests.size,
+            mime_type=mime_type_of(bytes(received.head)),
+            hash_md5=digests.md5,
+            hash_sha1=digests.sha1,
+            hash_sha256=digests.sha256,
+        )
+    )
+    audit.record(
+        session,
+        action="file.upload",
+        actor=user,
+        origin=origin,
+        target_type="file",
+        target_id=file.id,
+        details={"filename": file.filename, "size": file.file_size, "sha256": file.hash_sha256},
     )
     return file
 
 
-async def upload(
-    context: AppContext, user: User, request: Request, *, origin: Origin | None = None
-) -> File:
-    received, _ = await receive_upload(context, request)
-    return await run_in_threadpool(store_upload, context, user, received, origin=origin)
+def logged_upload(file: File) -> None:
+    logger.info(
+        "files.uploaded file_id=%s user_id=%s size=%d sha256=%s",
+        file.id,
+        file.user_id,
+        file.file_size,
+        file.hash_sha256,
+    )
 
 
 DEFAULT_PER_PAGE = 20
