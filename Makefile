@@ -35,8 +35,18 @@ format: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# Issue 16's figures in one go, each with its goal: uploads of 1 GiB and 256 MiB against
+# md5sum (SQLite, then PostgreSQL), small-file ingest with scans at 2,000 and 100,000
+# stored files, listings at 100,000 scans and the server's memory after them. PostgreSQL
+# is VERISCAN_BENCH_DATABASE_URL (skipped, and said so, when it does not answer).
+BENCH_PG = $${VERISCAN_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 bench: install
-	$(BIN)/python bench/upload_throughput.py
+	@started=$$(date +%s); \
+	$(BIN)/python -u bench/upload_throughput.py --database-url "$(BENCH_PG)" && \
+	$(BIN)/python -u bench/ingest.py && \
+	$(BIN)/python -u bench/listing.py --database-url "$(BENCH_PG)" --requests 20 --warmup 5 \
+		--no-explain && \
+	echo "make bench took $$(( $$(date +%s) - started )) s (goal: under 600)"
 
 # 50 clients for 60 s against PostgreSQL + Redis (2 serve, 2 worker), then the embedded default.
 bench-load: install
@@ -63,8 +73,7 @@ bench-media: install
 # Listings with scope=own vs scope=all (sharing, assignments, cases) on 100k malware + 20k
 # media scans: SQLite, then PostgreSQL in a fresh database (VERISCAN_BENCH_DATABASE_URL).
 bench-listing: install
-	$(BIN)/python bench/listing.py --database-url \
-		"$${VERISCAN_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"
+	$(BIN)/python bench/listing.py --database-url "$(BENCH_PG)"
 
 # The longer fuzzing profile: schemathesis with 200 examples per operation and a fresh seed
 # (the suite runs 6 with a fixed one). VERISCAN_FUZZ_EXAMPLES / VERISCAN_FUZZ_SEED override.

@@ -112,3 +112,13 @@ def new_pg_database(base: str) -> tuple[str, str]:
 def drop_pg_database(base: str, name: str) -> None:
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pg_reachable(base: str) -> bool:
+    """Whether the PostgreSQL server of `base` answers; says so when it does not."""
+    try:
+        with psycopg.connect(base, connect_timeout=3):
+            return True
+    except psycopg.Error as exc:
+        print(f"PostgreSQL at {base} is not reachable ({type(exc).__name__}): its runs skipped")
+        return False

@@ -39,7 +39,7 @@ from sqlalchemy import Engine, event, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import drop_pg_database, new_pg_database
+from bench.common import drop_pg_database, new_pg_database, pg_reachable
 from tests.distributed.cluster import Cluster
 
 from veriscan.auth.models import User
@@ -56,6 +56,8 @@ PASSWORD = "bench-password-123"  # noqa: S105 - an account made for the run
 WARMUP = 20
 BATCH = 5000
 GOAL_MS = 30  # issue 16: p95 of every listing request
+GOAL_SETTLE_MIB = 50  # issue 16: RSS after the listings, against before them
+SETTLE_SECONDS = 5.0
 NOW = datetime.now(UTC)
 
 # The measured operative's grants (the other users get the same shape among themselves).
@@ -522,6 +524,8 @@ def run(name: str, workdir: Path, database_url: str, args: argparse.Namespace) -
         )
         with engine.connect() as conn:
             file_id = conn.scalar(select(File.id).where(File.user_id == operative).limit(1))
+        process = psutil.Process(cluster.servers[0].popen.pid)
+        rss_start = process.memory_info().rss
         results = measure(server, token, args.requests, str(file_id), args.warmup)
         print(f"\n{args.requests} sequential requests per case after {args.warmup} warm-up ones:\n")
         print(f"| request | rows visible (total) | p50 ms | p95 ms (goal {GOAL_MS}) | mean ms |")
@@ -534,7 +538,19 @@ def run(name: str, workdir: Path, database_url: str, args: argparse.Namespace) -
                 f"{p95:.1f}{mark} | {1000 * sum(times) / len(times):.1f} |"
             )
         whole_files(server, token, cluster.servers[0].popen)
-        explain(engine, operative)
+        rss_end = process.memory_info().rss
+        time.sleep(SETTLE_SECONDS)
+        rss_settled = process.memory_info().rss
+        mib = 1024 * 1024
+        grown = (rss_settled - rss_start) / mib
+        print(
+            f"\nserver RSS before the listings {rss_start / mib:.0f} MiB, after them and the "
+            f"whole array {rss_end / mib:.0f}, {SETTLE_SECONDS:g} s later {rss_settled / mib:.0f}: "
+            f"{grown:+.0f} MiB (goal: within {GOAL_SETTLE_MIB}) "
+            f"{'met' if abs(grown) <= GOAL_SETTLE_MIB else 'missed'}"
+        )
+        if args.explain:
+            explain(engine, operative)
     finally:
         cluster.stop_all()
         cluster.close()
@@ -552,6 +568,12 @@ def main() -> None:
     parser.add_argument("--own-malware", type=int, default=100_000)
     parser.add_argument("--own-media", type=int, default=20_000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--explain",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="print the EXPLAIN of the malware listing's last page",
+    )
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -562,7 +584,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="veriscan-listing-"))
     if args.only in (None, "sqlite"):
         run("SQLite (embedded default)", workdir / "sqlite", "", args)
-    if args.database_url and args.only in (None, "postgresql"):
+    if args.database_url and args.only in (None, "postgresql") and pg_reachable(args.database_url):
         name, url = new_pg_database(args.database_url)
         try:
             run("PostgreSQL", workdir / "postgresql", url, args)

@@ -35,6 +35,7 @@ from bench.common import (
     free_port,
     login,
     new_pg_database,
+    pg_reachable,
     reset_peak,
     start_server,
     status_kib,
@@ -185,9 +186,10 @@ def main() -> None:
         f"curl on the same machine: {platform.machine()} {os.cpu_count()} cores, Python "
         f"{platform.python_version()}"
     )
+    postgresql = bool(args.database_url) and pg_reachable(args.database_url)
     for size_mb in (int(x) for x in args.sizes_mb.split(",") if x.strip()):
         measure(args.workdir, size_mb, args.runs, "SQLite", "")
-        if args.database_url:
+        if postgresql:
             name, url = new_pg_database(args.database_url)
             try:
                 measure(args.workdir, size_mb, args.runs, "PostgreSQL", url)

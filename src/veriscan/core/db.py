@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,12 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+# How long a writer of this process waits for another of its writers before it goes on to
+# SQLite's own lock (and its busy timeout) anyway.
+WRITER_WAIT_SECONDS = 30
+_HOLDS_WRITER = "veriscan_holds_writer"
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # Web handlers and worker threads write the same file: WAL lets readers go on
@@ -75,15 +82,33 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps
+        # in steps of up to 100 ms before it looks again. Writers of this process queue on
+        # a lock of their own first, so the next one starts as soon as the last commits.
+        writer = threading.RLock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             # A transaction that will write takes the write lock at its start: a deferred
             # one that reads first and writes later fails with "database is locked"
             # instead of waiting its turn. Readers stay deferred and run alongside (WAL).
             if conn.get_execution_options().get("veriscan_writes", True):
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                if writer.acquire(timeout=WRITER_WAIT_SECONDS):
+                    conn.info[_HOLDS_WRITER] = True
+                try:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                except BaseException:
+                    _let_writer_go(conn)
+                    raise
             else:
                 conn.exec_driver_sql("BEGIN")
+
+        def _let_writer_go(conn: Any) -> None:
+            if conn.info.pop(_HOLDS_WRITER, False):
+                writer.release()
+
+        event.listen(engine, "commit", _let_writer_go)
+        event.listen(engine, "rollback", _let_writer_go)
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
