@@ -45,7 +45,7 @@ from bench.common import (
     stop_server,
 )
 
-from veriscan.auth.models import User
+from veriscan.accounts.models import User
 from veriscan.core.db import make_engine
 from veriscan.files.models import Blob, File
 from veriscan.malware.models import MalwareScan

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import drop_pg_database, new_pg_database, pg_reachable
 from tests.distributed.cluster import Cluster
 
-from veriscan.auth.models import User
+from veriscan.accounts.models import User
 from veriscan.cases.models import Case, CaseMember, CaseScan
 from veriscan.core.db import make_engine
 from veriscan.core.migrate import upgrade

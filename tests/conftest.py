@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 
 from tests.engines.conftest import clamd  # noqa: F401 - a real clamd, for service tests too
 from tests.live import LiveServer, LogCapture, live_server
+from veriscan.accounts.models import Role
 from veriscan.auth import service as auth_service
-from veriscan.auth.models import Role
 from veriscan.core.config import Settings
 from veriscan.core.logging import configure_logging
 

@@ -15,10 +15,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect
 
 from veriscan import __version__, web
+from veriscan.accounts import service as accounts
 from veriscan.admin.endpoints import health_router
 from veriscan.admin.endpoints import router as admin_router
 from veriscan.audit.endpoints import router as audit_router
-from veriscan.auth import service as auth_service
 from veriscan.auth.endpoints import router as auth_router
 from veriscan.auth.endpoints import users_router
 from veriscan.batches.endpoints import router as batches_router
@@ -75,7 +75,7 @@ Errors always come in one envelope:
 def _authenticator(context: AppContext) -> Callable[[str], Identity | None]:
     def authenticate(token: str) -> Identity | None:
         try:
-            user = auth_service.authenticate(context, token).user
+            user = accounts.authenticate(context, token).user
         except VeriscanError:
             return None
         return Identity(str(user.id), user.role)

@@ -177,9 +177,9 @@ def user_create(
     """Add a user; the first admin is made this way."""
     from pydantic import ValidationError
 
+    from veriscan.accounts.models import Role
     from veriscan.audit import service as audit
     from veriscan.auth import service
-    from veriscan.auth.models import Role
     from veriscan.auth.schemas import RegisterRequest
     from veriscan.context import AppContext
     from veriscan.core import migrate as migrations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
+    import veriscan.accounts.models
     import veriscan.audit.models
-    import veriscan.auth.models
     import veriscan.batches.models
     import veriscan.cases.models
     import veriscan.comments.models

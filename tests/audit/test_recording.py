@@ -16,8 +16,8 @@ from tests.conftest import Account, unique_name
 from tests.live import LiveServer
 from tests.malware.helpers import add_key, eicar_variant, unique_content, upload, wait_for
 from tests.media.helpers import photo_jpeg, upload_media
+from veriscan.accounts.models import User
 from veriscan.audit.service import Origin
-from veriscan.auth.models import User
 from veriscan.keys import service as keys_service
 
 LOCAL = "127.0.0.1"

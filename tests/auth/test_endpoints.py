@@ -275,7 +275,7 @@ def test_update_profile_errors(
 def test_inactive_users_are_refused(
     api: httpx.Client, account: Account, server: LiveServer
 ) -> None:
-    from veriscan.auth.models import User
+    from veriscan.accounts.models import User
 
     with server.context.db.session() as session:
         user = session.get(User, __import__("uuid").UUID(account.id))

@@ -301,7 +301,7 @@ def test_members(api: httpx.Client, make_account: MakeAccount, server: LiveServe
     assert_envelope(api.post(path, headers=owner.headers, json={"username": "nobody_x"}), 404)
     inactive = make_account()
     with server.context.db.session() as session:
-        from veriscan.auth.models import User
+        from veriscan.accounts.models import User
 
         row = session.get(User, uuid.UUID(inactive.id))
         assert row is not None

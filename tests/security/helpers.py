@@ -12,8 +12,8 @@ import httpx
 
 from tests.conftest import TEST_PASSWORD, Account, unique_name
 from tests.live import LiveServer
+from veriscan.accounts.models import Role
 from veriscan.auth import service as auth_service
-from veriscan.auth.models import Role
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 PATH_PARAMETER = re.compile(r"\{([^}]+)\}")

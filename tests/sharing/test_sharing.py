@@ -14,8 +14,8 @@ from tests.conftest import TEST_PASSWORD, Account, assert_envelope
 from tests.live import LiveServer
 from tests.malware.helpers import unique_content, upload
 from tests.media.helpers import photo_jpeg, upload_media
+from veriscan.accounts.models import User
 from veriscan.audit.models import AuditEvent
-from veriscan.auth.models import User
 from veriscan.cases.models import CaseScan
 from veriscan.comments.models import Comment
 from veriscan.sharing.models import ScanAssignment, ScanShare

@@ -15,7 +15,7 @@ from sqlalchemy import Date, case, cast, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from veriscan.auth.models import User
+from veriscan.accounts.models import User
 from veriscan.core.errors import ValidationFailed
 from veriscan.malware.models import MalwareScan, ScanStatus
 from veriscan.media.models import MediaScan, MediaStatus, Verdict

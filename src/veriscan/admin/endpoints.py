@@ -9,15 +9,14 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StrictBool
 
+from veriscan.accounts.models import Role
 from veriscan.admin import analytics as analytics_service
 from veriscan.admin import health as health_service
 from veriscan.admin import service, users
 from veriscan.audit.service import Origin
-from veriscan.auth.dependencies import AdminUser
-from veriscan.auth.models import Role
 from veriscan.auth.schemas import DisplayName, Email, Password, Username, UserOut
 from veriscan.core.errors import ValidationFailed
-from veriscan.deps import Context, DbSession, parse_uuid
+from veriscan.deps import AdminUser, Context, DbSession, parse_uuid
 from veriscan.openapi import ResourceId, errors
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from veriscan.auth.models import Role, User
+from veriscan.accounts.models import Role, User
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.malware.models import MalwareScan

@@ -13,11 +13,11 @@ import uuid
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from veriscan.accounts.models import Role, User
+from veriscan.accounts.repository import SessionRepository
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
 from veriscan.auth import service as auth_service
-from veriscan.auth.models import Role, User
-from veriscan.auth.repository import SessionRepository
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Conflict, NotFound, ValidationFailed

@@ -11,10 +11,9 @@ from veriscan.audit import reader
 from veriscan.audit.repository import AuditFilters
 from veriscan.audit.schemas import AuditEventOut, AuditList, AuditPagination
 from veriscan.audit.service import Origin
-from veriscan.auth.dependencies import AdminUser
 from veriscan.core.dates import parse_bound
 from veriscan.core.errors import ValidationFailed
-from veriscan.deps import Context, DbSession
+from veriscan.deps import AdminUser, Context, DbSession
 from veriscan.openapi import DATE_OR_DATE_TIME, errors
 
 router = APIRouter(prefix="/api/admin/audit", tags=["admin"])

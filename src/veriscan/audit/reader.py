@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from veriscan.accounts.models import User
 from veriscan.audit import service as audit
 from veriscan.audit.models import AuditEvent
 from veriscan.audit.repository import AuditFilters, AuditRepository
-from veriscan.auth.models import User
 from veriscan.context import AppContext
 from veriscan.core.dates import iso_millis
 from veriscan.core.errors import ValidationFailed

@@ -4,10 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
+from veriscan.accounts.models import Role
 from veriscan.audit.service import Origin
 from veriscan.auth import service
-from veriscan.auth.dependencies import CurrentAuth, CurrentUser, RefreshToken
-from veriscan.auth.models import Role
 from veriscan.auth.schemas import (
     LoginData,
     LoginRequest,
@@ -24,7 +23,7 @@ from veriscan.auth.schemas import (
     UserOut,
 )
 from veriscan.core.errors import Forbidden, ValidationFailed
-from veriscan.deps import Context, DbSession, client_address
+from veriscan.deps import Context, CurrentAuth, CurrentUser, DbSession, RefreshToken, client_address
 from veriscan.openapi import errors
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])

@@ -10,15 +10,15 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from veriscan.accounts.models import AuthSession, Role, User
+from veriscan.accounts.repository import SessionRepository, UserRepository
+from veriscan.accounts.service import Authenticated, authenticate
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.auth.models import AuthSession, Role, User
-from veriscan.auth.repository import SessionRepository, UserRepository
 from veriscan.auth.schemas import LoginRequest, ProfileUpdate, RegisterRequest
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Conflict, Unauthorized, ValidationFailed
-from veriscan.core.security import TokenClaims
 
 logger = logging.getLogger("veriscan.auth")
 
@@ -30,12 +30,6 @@ class LoginResult:
     user: User
     access_token: str
     refresh_token: str
-
-
-@dataclass(frozen=True)
-class Authenticated:
-    user: User
-    claims: TokenClaims
 
 
 def _conflict(taken: set[str]) -> Conflict:
@@ -152,20 +146,6 @@ def _record_failed_login(context: AppContext, identifier: str, origin: Origin, r
             origin=origin,
             details={"identifier": identifier[:100], "reason": reason},
         )
-
-
-def authenticate(context: AppContext, token: str, expected: str = "access") -> Authenticated:
-    """The user behind a token, if the token, its session and the user are all good."""
-    claims = context.tokens.decode(token, "refresh" if expected == "refresh" else "access")
-    if claims is None:
-        raise Unauthorized()
-    with context.db.session(writes=False) as session:
-        user = SessionRepository(session).active_with_user(
-            claims.session_id, claims.user_id, utcnow()
-        )
-    if user is None:
-        raise Unauthorized()
-    return Authenticated(user=user, claims=claims)
 
 
 def refresh(context: AppContext, refresh_token: str) -> str:

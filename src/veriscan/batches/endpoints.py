@@ -6,7 +6,6 @@ from fastapi import APIRouter, Query, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
-from veriscan.auth.dependencies import CurrentUser
 from veriscan.batches import service
 from veriscan.batches.models import Batch
 from veriscan.batches.schemas import (
@@ -25,7 +24,7 @@ from veriscan.batches.schemas import (
 )
 from veriscan.core.dates import iso_millis
 from veriscan.core.errors import PayloadTooLarge, ValidationFailed
-from veriscan.deps import Context, DbSession, parse_uuid
+from veriscan.deps import Context, CurrentUser, DbSession, parse_uuid
 from veriscan.files.service import file_too_large
 from veriscan.media.service import parse_tags
 from veriscan.openapi import ResourceId, errors, multipart_batch

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from veriscan.accounts.models import Role, User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.auth.models import Role, User
 from veriscan.batches.models import Batch, BatchKind
 from veriscan.batches.repository import BatchRepository
 from veriscan.context import AppContext

@@ -5,9 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, status
 
+from veriscan.accounts.models import User
 from veriscan.audit.service import Origin
-from veriscan.auth.dependencies import CurrentUser
-from veriscan.auth.models import User
 from veriscan.cases import reading, service
 from veriscan.cases.models import CaseMember, CaseNote, CasePriority, CaseStatus
 from veriscan.cases.reading import CaseView, ScanItem
@@ -38,7 +37,7 @@ from veriscan.cases.schemas import (
 )
 from veriscan.comments.models import ScanKind
 from veriscan.core.dates import iso_millis
-from veriscan.deps import Context, DbSession, parse_uuid
+from veriscan.deps import Context, CurrentUser, DbSession, parse_uuid
 from veriscan.notifications import service as notifications
 from veriscan.openapi import ResourceId, errors
 

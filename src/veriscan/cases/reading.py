@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from veriscan.auth.models import User
+from veriscan.accounts.models import User
 from veriscan.cases.models import CaseMember, CaseNote, CaseScan
 from veriscan.cases.repository import CaseFilters, CaseRepository, CaseRow
 from veriscan.comments.models import ScanKind

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.orm import Session
 
-from veriscan.auth.models import User
+from veriscan.accounts.models import User
 from veriscan.cases.models import Case, CaseEvent, CaseMember, CaseNote, CaseScan
 from veriscan.files.models import File
 from veriscan.malware.models import MalwareScan

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from veriscan.accounts.models import Role, User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.auth.models import Role, User
 from veriscan.cases.models import Case, CaseEvent, CaseMember, CaseNote, CaseScan, CaseStatus
 from veriscan.cases.reading import CaseView, ScanItem, readable_case, scan_items, view
 from veriscan.cases.repository import CaseRepository

@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 
 from veriscan.audit.service import Origin
-from veriscan.auth.dependencies import CurrentUser
 from veriscan.comments import service
 from veriscan.comments.models import Comment, ScanKind
 from veriscan.comments.schemas import (
@@ -18,7 +17,7 @@ from veriscan.comments.schemas import (
     CommentPagination,
 )
 from veriscan.core.dates import iso_millis
-from veriscan.deps import DbSession, parse_uuid
+from veriscan.deps import CurrentUser, DbSession, parse_uuid
 from veriscan.openapi import ResourceId, errors
 
 router = APIRouter(tags=["comments"])

@@ -9,9 +9,9 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from veriscan.accounts.models import Role, User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.auth.models import Role, User
 from veriscan.comments.models import Comment, ScanKind
 from veriscan.comments.repository import CommentRepository
 from veriscan.core.db import utcnow

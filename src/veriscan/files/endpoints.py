@@ -7,9 +7,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
-from veriscan.auth.dependencies import CurrentUser
 from veriscan.core.streams import buffered, json_array
-from veriscan.deps import Context, DbSession, parse_uuid
+from veriscan.deps import Context, CurrentUser, DbSession, parse_uuid
 from veriscan.files import service
 from veriscan.files.repository import clean_search, parse_digest
 from veriscan.files.schemas import FileOut, MessageResponse, UploadedFile, UploadScan

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
+from veriscan.accounts.models import User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.auth.models import User
 from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.core.errors import NotFound, ValidationFailed, VeriscanError

@@ -5,9 +5,8 @@ import uuid
 from fastapi import APIRouter, BackgroundTasks, Request, status
 
 from veriscan.audit.service import Origin
-from veriscan.auth.dependencies import CurrentUser
 from veriscan.auth.schemas import MessageResponse
-from veriscan.deps import Context, DbSession, parse_uuid
+from veriscan.deps import Context, CurrentUser, DbSession, parse_uuid
 from veriscan.keys import service
 from veriscan.keys.schemas import (
     ApiKeyEnvelope,

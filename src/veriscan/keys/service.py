@@ -11,9 +11,9 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from veriscan.accounts.models import User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.auth.models import User
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.core.errors import NotFound, ValidationFailed

@@ -10,10 +10,9 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
-from veriscan.auth.dependencies import CurrentUser
 from veriscan.core.dates import iso_millis, parse_bound
 from veriscan.core.errors import NotFound
-from veriscan.deps import Context, DbSession, parse_uuid
+from veriscan.deps import Context, CurrentUser, DbSession, parse_uuid
 from veriscan.media import service
 from veriscan.media.models import MediaEvidence, MediaScan
 from veriscan.media.repository import HistoryFilters

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, and_, column, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
-from veriscan.auth.models import User
+from veriscan.accounts.models import User
 from veriscan.comments.models import ScanKind
 from veriscan.core import paging
 from veriscan.core.paging import Part

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from veriscan.accounts.models import Role, User
 from veriscan.analyzers import animation
 from veriscan.analyzers.base import AV_OPTIONS, MediaKind
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.auth.models import Role, User
 from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow

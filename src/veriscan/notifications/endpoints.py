@@ -7,8 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from veriscan.auth.dependencies import CurrentUser
-from veriscan.deps import DbSession, parse_uuid
+from veriscan.deps import CurrentUser, DbSession, parse_uuid
 from veriscan.notifications import service
 from veriscan.notifications.models import Notification, NotificationPreferences
 from veriscan.notifications.schemas import (

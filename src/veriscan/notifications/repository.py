@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from veriscan.auth.models import User
+from veriscan.accounts.models import User
 from veriscan.notifications.models import Notification, NotificationPreferences
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from veriscan.auth.models import User
+from veriscan.accounts.models import User
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.core.errors import NotFound

@@ -14,8 +14,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
-from veriscan.auth.dependencies import CurrentUser
-from veriscan.deps import Context, DbSession, parse_uuid
+from veriscan.deps import Context, CurrentUser, DbSession, parse_uuid
 from veriscan.malware.endpoints import ListingQuery
 from veriscan.media import service as media_service
 from veriscan.media.endpoints import HistoryQuery, detail

@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from veriscan.accounts.models import User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.auth.models import User
 from veriscan.context import AppContext
 from veriscan.core.errors import ValidationFailed
 from veriscan.core.streams import buffered, json_array

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Select, any_, func, or_, select, text, tru
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from veriscan.auth.models import Role, User
+from veriscan.accounts.models import Role, User
 from veriscan.cases.models import Case, CaseMember, CaseScan
 from veriscan.comments.models import ScanKind
 from veriscan.realtime import user_room

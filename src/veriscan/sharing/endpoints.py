@@ -7,12 +7,11 @@ import uuid
 
 from fastapi import APIRouter, BackgroundTasks, Request, status
 
+from veriscan.accounts.models import User
 from veriscan.audit.service import Origin
-from veriscan.auth.dependencies import CurrentUser
-from veriscan.auth.models import User
 from veriscan.comments.models import ScanKind
 from veriscan.core.dates import iso_millis
-from veriscan.deps import Context, DbSession, parse_uuid
+from veriscan.deps import Context, CurrentUser, DbSession, parse_uuid
 from veriscan.notifications import service as notifications
 from veriscan.openapi import ResourceId, errors
 from veriscan.sharing import service

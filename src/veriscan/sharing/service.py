@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from veriscan.accounts.models import User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.auth.models import User
 from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow

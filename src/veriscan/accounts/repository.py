@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from veriscan.auth.models import AuthSession, User
+from veriscan.accounts.models import AuthSession, User
 
 
 class UserRepository:
