@@ -9,7 +9,10 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -122,3 +125,72 @@ def pg_reachable(base: str) -> bool:
     except psycopg.Error as exc:
         print(f"PostgreSQL at {base} is not reachable ({type(exc).__name__}): its runs skipped")
         return False
+
+
+# Rows for bulk inserts: stored files and finished scans, as the service would leave them.
+
+
+def job_columns(created: datetime) -> dict[str, Any]:
+    """The columns every finished job row has (a scan of either kind)."""
+    return {
+        "error": None,
+        "progress": 100,
+        "stage": "done",
+        "started_at": created + timedelta(seconds=1),
+        "completed_at": created + timedelta(seconds=20),
+        "lease_until": None,
+        "claim_token": None,
+        "attempts": 1,
+        "deadline_at": created + timedelta(hours=6),
+        "created_at": created,
+        "batch_id": None,
+    }
+
+
+def file_row(
+    file_id: uuid.UUID, user_id: uuid.UUID, sha256: str, filename: str, created: datetime
+) -> dict[str, Any]:
+    return {
+        "id": file_id,
+        "user_id": user_id,
+        "filename": filename,
+        "file_size": 4096,
+        "mime_type": "application/octet-stream",
+        "hash_md5": sha256[:32],
+        "hash_sha1": sha256[:40],
+        "hash_sha256": sha256,
+        "upload_date": created,
+    }
+
+
+def malware_scan_row(
+    scan_id: uuid.UUID,
+    user_id: uuid.UUID,
+    file_id: uuid.UUID,
+    sha256: str,
+    created: datetime,
+    *,
+    malicious: int,
+    engines: int,
+) -> dict[str, Any]:
+    """A completed scan whose `engines` engines answered, `malicious` of them so."""
+    return {
+        "id": scan_id,
+        "user_id": user_id,
+        "file_id": file_id,
+        "api_key_id": None,
+        "sha256": sha256,
+        "engines": ["YARA-X"],
+        "rescan": False,
+        "status": "completed",
+        "malicious": malicious,
+        "suspicious": 0,
+        "undetected": engines - malicious,
+        "harmless": 0,
+        "timeout": 0,
+        "failure": 0,
+        "type_unsupported": 0,
+        "with_verdict": engines,
+        "vt_analysis_id": None,
+        **job_columns(created),
+    }

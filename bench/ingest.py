@@ -38,8 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (
     cpu_seconds,
     drop_pg_database,
+    file_row,
     free_port,
     login,
+    malware_scan_row,
     new_pg_database,
     start_server,
     stop_server,
@@ -86,50 +88,11 @@ def seed(engine: Engine, user_id: uuid.UUID, count: int) -> None:
                 created = now - timedelta(seconds=i * 300)
                 file_id = uuid.uuid4()
                 blobs.append({"sha256": sha, "size": 4096, "ref_count": 1, "created_at": created})
-                files.append(
-                    {
-                        "id": file_id,
-                        "user_id": user_id,
-                        "filename": f"seeded-{i}.bin",
-                        "file_size": 4096,
-                        "mime_type": "application/octet-stream",
-                        "hash_md5": sha[:32],
-                        "hash_sha1": sha[:40],
-                        "hash_sha256": sha,
-                        "upload_date": created,
-                    }
-                )
+                files.append(file_row(file_id, user_id, sha, f"seeded-{i}.bin", created))
                 scans.append(
-                    {
-                        "id": uuid.uuid4(),
-                        "user_id": user_id,
-                        "file_id": file_id,
-                        "api_key_id": None,
-                        "sha256": sha,
-                        "engines": ["YARA-X"],
-                        "rescan": False,
-                        "status": "completed",
-                        "malicious": 0,
-                        "suspicious": 0,
-                        "undetected": 1,
-                        "harmless": 0,
-                        "timeout": 0,
-                        "failure": 0,
-                        "type_unsupported": 0,
-                        "with_verdict": 1,
-                        "vt_analysis_id": None,
-                        "error": None,
-                        "progress": 100,
-                        "stage": "completed",
-                        "started_at": created,
-                        "completed_at": created,
-                        "lease_until": None,
-                        "claim_token": None,
-                        "attempts": 1,
-                        "deadline_at": created + timedelta(hours=6),
-                        "created_at": created,
-                        "batch_id": None,
-                    }
+                    malware_scan_row(
+                        uuid.uuid4(), user_id, file_id, sha, created, malicious=0, engines=1
+                    )
                 )
             conn.execute(insert(Blob.__table__), blobs)
             conn.execute(insert(File.__table__), files)

@@ -39,7 +39,14 @@ from sqlalchemy import Engine, event, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import drop_pg_database, new_pg_database, pg_reachable
+from bench.common import (
+    drop_pg_database,
+    file_row,
+    job_columns,
+    malware_scan_row,
+    new_pg_database,
+    pg_reachable,
+)
 from tests.distributed.cluster import Cluster
 
 from veriscan.accounts.models import User
@@ -79,22 +86,6 @@ def bulk(engine: Engine, table: Any, rows: list[dict[str, Any]]) -> None:
 
 def ago(rng: random.Random) -> datetime:
     return NOW - timedelta(seconds=rng.uniform(0, 365 * 86400))
-
-
-def job_columns(created: datetime) -> dict[str, Any]:
-    return {
-        "error": None,
-        "progress": 100,
-        "stage": "done",
-        "started_at": created + timedelta(seconds=1),
-        "completed_at": created + timedelta(seconds=20),
-        "lease_until": None,
-        "claim_token": None,
-        "attempts": 1,
-        "deadline_at": created + timedelta(hours=6),
-        "created_at": created,
-        "batch_id": None,
-    }
 
 
 def seed(
@@ -144,41 +135,12 @@ def seed(
             sha = rng.choice(blobs)
             file_id, scan_id = uuid.uuid4(), uuid.uuid4()
             malware_by_user[uid].append(scan_id)
-            files.append(
-                {
-                    "id": file_id,
-                    "user_id": uid,
-                    "filename": f"sample-{scan_id.hex[:8]}.exe",
-                    "file_size": 4096,
-                    "mime_type": "application/octet-stream",
-                    "hash_md5": sha[:32],
-                    "hash_sha1": sha[:40],
-                    "hash_sha256": sha,
-                    "upload_date": created,
-                }
-            )
+            files.append(file_row(file_id, uid, sha, f"sample-{scan_id.hex[:8]}.exe", created))
             malicious = rng.randint(0, 5)
             scans.append(
-                {
-                    "id": scan_id,
-                    "user_id": uid,
-                    "file_id": file_id,
-                    "api_key_id": None,
-                    "sha256": sha,
-                    "engines": ["YARA-X"],
-                    "rescan": False,
-                    "status": "completed",
-                    "malicious": malicious,
-                    "suspicious": 0,
-                    "undetected": 60 - malicious,
-                    "harmless": 0,
-                    "timeout": 0,
-                    "failure": 0,
-                    "type_unsupported": 0,
-                    "with_verdict": 60,
-                    "vt_analysis_id": None,
-                    **job_columns(created),
-                }
+                malware_scan_row(
+                    scan_id, uid, file_id, sha, created, malicious=malicious, engines=60
+                )
             )
         if len(scans) >= 4 * BATCH:  # in slices: 100,000 rows of dicts add up
             bulk(engine, File.__table__, files)
