@@ -85,7 +85,9 @@ def make_engine(url: str) -> Engine:
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps
         # in steps of up to 100 ms before it looks again. Writers of this process queue on
         # a lock of their own first, so the next one starts as soon as the last commits.
-        writer = threading.RLock()
+        # A plain Lock, not an RLock: a request's transaction may begin on one thread of
+        # the pool and commit on another (FastAPI runs a dependency's teardown apart).
+        writer = threading.Lock()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:

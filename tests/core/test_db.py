@@ -1,0 +1,98 @@
+"""The process's own queue of SQLite writers: held from BEGIN IMMEDIATE to the commit or
+rollback, and never left held."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from veriscan.core.db import Database
+
+
+def _write_in_another_thread(db: Database, value: int) -> threading.Thread:
+    def write() -> None:
+        with db.session() as session:
+            session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    return thread
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    database = Database(f"sqlite:///{tmp_path / 'writers.db'}")
+    with database.session() as session:
+        session.execute(text("CREATE TABLE t (v INTEGER)"))
+    return database
+
+
+def test_a_write_that_fails_lets_the_next_writer_in(db: Database) -> None:
+    with pytest.raises(RuntimeError), db.session() as session:
+        session.execute(text("INSERT INTO t (v) VALUES (1)"))
+        raise RuntimeError("the endpoint failed")
+    # Were the lock left held, the other thread would wait WRITER_WAIT_SECONDS (30 s).
+    thread = _write_in_another_thread(db, 2)
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    with db.session(writes=False) as session:
+        assert session.execute(text("SELECT v FROM t")).scalars().all() == [2]
+    db.dispose()
+
+
+def test_a_writer_waits_for_the_one_before_it_to_commit(db: Database) -> None:
+    with db.session() as session:
+        session.execute(text("INSERT INTO t (v) VALUES (1)"))
+        thread = _write_in_another_thread(db, 2)
+        thread.join(timeout=0.5)
+        assert thread.is_alive()  # queued behind this transaction
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    with db.session(writes=False) as session:
+        assert session.execute(text("SELECT v FROM t ORDER BY v")).scalars().all() == [1, 2]
+    db.dispose()
+
+
+def test_readers_do_not_queue_behind_a_writer(db: Database) -> None:
+    with db.session() as session:
+        session.execute(text("INSERT INTO t (v) VALUES (1)"))
+        seen: list[int] = []
+
+        def read() -> None:
+            with db.session(writes=False) as reader:
+                seen.extend(reader.execute(text("SELECT v FROM t")).scalars().all())
+
+        thread = threading.Thread(target=read)
+        thread.start()
+        thread.join(timeout=10)
+        assert not thread.is_alive() and seen == []  # the write is not committed yet
+    db.dispose()
+
+
+def test_a_transaction_may_commit_on_another_thread_than_it_began(db: Database) -> None:
+    """As a request's does: FastAPI runs the session dependency's teardown on a thread of
+    the pool that need not be the endpoint's."""
+    session = db.sessionmaker()
+    session.execute(text("INSERT INTO t (v) VALUES (1)"))  # BEGIN IMMEDIATE here
+    failures: list[BaseException] = []
+
+    def commit() -> None:
+        try:
+            session.commit()
+            session.close()
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=commit)
+    thread.start()
+    thread.join(timeout=10)
+    assert failures == []
+    second = _write_in_another_thread(db, 2)
+    second.join(timeout=10)
+    assert not second.is_alive()
+    with db.session(writes=False) as reader:
+        assert reader.execute(text("SELECT v FROM t ORDER BY v")).scalars().all() == [1, 2]
+    db.dispose()
