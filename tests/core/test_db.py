@@ -96,3 +96,14 @@ def test_a_transaction_may_commit_on_another_thread_than_it_began(db: Database) 
     with db.session(writes=False) as reader:
         assert reader.execute(text("SELECT v FROM t ORDER BY v")).scalars().all() == [1, 2]
     db.dispose()
+
+
+def test_a_connection_given_back_mid_transaction_lets_the_next_writer_in(db: Database) -> None:
+    connection = db.engine.connect()
+    connection.execute(text("INSERT INTO t (v) VALUES (1)"))  # BEGIN IMMEDIATE here
+    connection.connection.dbapi_connection.rollback()  # ended below SQLAlchemy's events
+    connection.invalidate()  # and given back to the pool
+    thread = _write_in_another_thread(db, 2)
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    db.dispose()

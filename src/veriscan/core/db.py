@@ -112,6 +112,13 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "commit", _let_writer_go)
         event.listen(engine, "rollback", _let_writer_go)
 
+        @event.listens_for(engine, "checkin")
+        def _checked_in(_: Any, record: Any) -> None:
+            # A connection given back to the pool without its transaction ended (a session
+            # dropped, not closed): the pool rolls it back below the events above.
+            if record.info.pop(_HOLDS_WRITER, False):
+                writer.release()
+
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
