@@ -35,6 +35,8 @@ LAYERS = [
     "context",
     "accounts",
     "deps",
+    # What both kinds of scan share.
+    "scans",
     # Domains.
     "audit",
     "auth",
@@ -62,7 +64,7 @@ LAYERS = [
 ]
 
 # (importing package, imported package): what still points up, until issue 17's `scans`
-# package owns the kind of a scan, who may read one and the hooks to load one.
+# package (which holds the kind of a scan) also owns who may read one and how to load one.
 KNOWN = {
     ("comments", "sharing"): "readable_scan: who may read a scan of either kind",
     ("sharing", "cases"): "a scan read through a case: the grant tables of cases",

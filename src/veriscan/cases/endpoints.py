@@ -35,11 +35,11 @@ from veriscan.cases.schemas import (
     TimelineEnvelope,
     UserRef,
 )
-from veriscan.comments.models import ScanKind
 from veriscan.core.dates import iso_millis
 from veriscan.deps import Context, CurrentUser, DbSession, parse_uuid
 from veriscan.notifications import service as notifications
 from veriscan.openapi import ResourceId, errors
+from veriscan.scans import ScanKind
 
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 

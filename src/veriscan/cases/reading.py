@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from veriscan.accounts.models import User
 from veriscan.cases.models import CaseMember, CaseNote, CaseScan
 from veriscan.cases.repository import CaseFilters, CaseRepository, CaseRow
-from veriscan.comments.models import ScanKind
 from veriscan.core.errors import NotFound
+from veriscan.scans import ScanKind
 from veriscan.sharing import access
 
 CASE_NOT_FOUND = "Case not found"

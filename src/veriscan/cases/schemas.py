@@ -7,8 +7,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from pydantic.json_schema import SkipJsonSchema
 
 from veriscan.cases.models import CasePriority, CaseStatus
-from veriscan.comments.models import ScanKind
 from veriscan.openapi import NOT_BLANK
+from veriscan.scans import ScanKind
 from veriscan.sharing.schemas import UserChoice
 
 # Trimmed, then within bounds (NOT_BLANK: not only whitespace).

@@ -24,13 +24,13 @@ from veriscan.cases.models import Case, CaseEvent, CaseMember, CaseNote, CaseSca
 from veriscan.cases.reading import CaseView, ScanItem, readable_case, scan_items, view
 from veriscan.cases.repository import CaseRepository
 from veriscan.cases.schemas import CaseCreate, CaseUpdate
-from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from veriscan.notifications import service as notifications
 from veriscan.notifications.models import Severity
 from veriscan.notifications.service import Delivery, ScanFinished
+from veriscan.scans import ScanKind
 from veriscan.sharing.access import STAFF, can_manage
 from veriscan.sharing.service import readable_scan
 

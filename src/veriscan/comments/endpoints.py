@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from veriscan.audit.service import Origin
 from veriscan.comments import service
-from veriscan.comments.models import Comment, ScanKind
+from veriscan.comments.models import Comment
 from veriscan.comments.schemas import (
     CommentDeletedEnvelope,
     CommentEnvelope,
@@ -19,6 +19,7 @@ from veriscan.comments.schemas import (
 from veriscan.core.dates import iso_millis
 from veriscan.deps import CurrentUser, DbSession, parse_uuid
 from veriscan.openapi import ResourceId, errors
+from veriscan.scans import ScanKind
 
 router = APIRouter(tags=["comments"])
 

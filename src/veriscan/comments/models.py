@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
@@ -8,11 +7,6 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from veriscan.core.db import Base, UUIDPrimaryKey, utcnow
-
-
-class ScanKind(enum.StrEnum):
-    MALWARE = "malware"
-    MEDIA = "media"
 
 
 class Comment(UUIDPrimaryKey, Base):

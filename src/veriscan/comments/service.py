@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from veriscan.accounts.models import Role, User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.comments.models import Comment, ScanKind
+from veriscan.comments.models import Comment
 from veriscan.comments.repository import CommentRepository
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Forbidden, NotFound
+from veriscan.scans import ScanKind
 from veriscan.sharing.service import readable_scan
 
 logger = logging.getLogger("veriscan.comments")

@@ -17,7 +17,6 @@ from starlette.requests import Request
 from veriscan.accounts.models import User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.core.errors import NotFound, ValidationFailed, VeriscanError
 from veriscan.core.filenames import clean_filename
@@ -26,6 +25,7 @@ from veriscan.files.models import File
 from veriscan.files.repository import BlobRepository, FileRepository
 from veriscan.files.schemas import FileOut
 from veriscan.malware.models import MalwareScan
+from veriscan.scans import ScanKind
 from veriscan.sharing.cleanup import forget_scans
 from veriscan.storage import BlobWriter
 from veriscan.uploads import MalformedUpload, ReceivedFile, UploadTooLarge, receive_form

@@ -6,9 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.realtime import STAFF_ROOM, user_room
+from veriscan.scans import ScanKind
 from veriscan.sharing.access import grantee_rooms
 
 

@@ -11,10 +11,10 @@ from sqlalchemy import Select, and_, column, func, or_, select, text, true
 from sqlalchemy.orm import Session
 
 from veriscan.accounts.models import User
-from veriscan.comments.models import ScanKind
 from veriscan.core import paging
 from veriscan.core.paging import Part
 from veriscan.media.models import MediaEvidence, MediaScan
+from veriscan.scans import ScanKind
 from veriscan.sharing import access
 
 SHA256 = re.compile(r"[0-9a-f]{64}")

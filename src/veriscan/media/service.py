@@ -21,7 +21,6 @@ from veriscan.analyzers import animation
 from veriscan.analyzers.base import AV_OPTIONS, MediaKind
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
@@ -31,6 +30,7 @@ from veriscan.files.repository import BlobRepository
 from veriscan.files.service import get_file, keep_blob, receive_upload, releasing_blob
 from veriscan.media.models import MediaEvidence, MediaScan, MediaStatus
 from veriscan.media.repository import HistoryFilters, MediaScanRepository
+from veriscan.scans import ScanKind
 from veriscan.sharing import access
 from veriscan.sharing.cleanup import forget_scans
 from veriscan.uploads import HEAD_BYTES, ReceivedFile

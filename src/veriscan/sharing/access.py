@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 
 from veriscan.accounts.models import Role, User
 from veriscan.cases.models import Case, CaseMember, CaseScan
-from veriscan.comments.models import ScanKind
 from veriscan.realtime import user_room
+from veriscan.scans import ScanKind
 from veriscan.sharing.models import ScanAssignment, ScanShare
 
 if TYPE_CHECKING:

@@ -9,7 +9,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from veriscan.cases.models import CaseScan
-from veriscan.comments.models import Comment, ScanKind
+from veriscan.comments.models import Comment
+from veriscan.scans import ScanKind
 from veriscan.sharing.models import ScanAssignment, ScanShare
 
 

@@ -9,11 +9,11 @@ from fastapi import APIRouter, BackgroundTasks, Request, status
 
 from veriscan.accounts.models import User
 from veriscan.audit.service import Origin
-from veriscan.comments.models import ScanKind
 from veriscan.core.dates import iso_millis
 from veriscan.deps import Context, CurrentUser, DbSession, parse_uuid
 from veriscan.notifications import service as notifications
 from veriscan.openapi import ResourceId, errors
+from veriscan.scans import ScanKind
 from veriscan.sharing import service
 from veriscan.sharing.models import ScanAssignment, ScanShare
 from veriscan.sharing.schemas import (

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from veriscan.accounts.models import User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
-from veriscan.comments.models import ScanKind
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -26,6 +25,7 @@ from veriscan.malware import service as malware_service
 from veriscan.media import service as media_service
 from veriscan.notifications import service as notifications
 from veriscan.notifications.models import Severity
+from veriscan.scans import ScanKind
 from veriscan.sharing import access
 from veriscan.sharing.models import ScanAssignment, ScanShare
 from veriscan.sharing.schemas import UserChoice
