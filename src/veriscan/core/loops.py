@@ -19,14 +19,19 @@ _threads = threading.local()
 
 
 class _ThreadLoop:
-    """The thread's runner; closed (its loop, its thread pool) when the thread ends and
-    its thread-local values are dropped."""
+    """The thread's runner; its loop is closed when the thread ends and its thread-local
+    values are dropped (or at the interpreter's exit)."""
 
     def __init__(self) -> None:
         self.runner = asyncio.Runner()
+        self.loop = self.runner.get_loop()
 
     def __del__(self) -> None:
-        self.runner.close()
+        # Not Runner.close(): it waits for the loop's thread pool from a thread it starts,
+        # and at the interpreter's exit no thread starts any more (`veriscan worker` hung
+        # on SIGTERM). loop.close() lets the pool go without waiting.
+        if not self.loop.is_closed() and not self.loop.is_running():
+            self.loop.close()
 
 
 def run_on_thread_loop(work: Coroutine[Any, Any, T]) -> T:
