@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 
 from veriscan.core.loops import run_on_thread_loop
@@ -46,3 +48,19 @@ def test_each_thread_has_its_own_loop() -> None:
     for thread in threads:
         thread.join(timeout=10)
     assert len(loops) == 2 and loops[0] is not loops[1]
+
+
+def test_a_process_whose_threads_kept_loops_exits() -> None:
+    """The loops are closed at the interpreter's exit without starting a thread (no thread
+    starts then): `veriscan worker` once hung there after SIGTERM."""
+    code = (
+        "import asyncio, threading\n"
+        "from veriscan.core.loops import run_on_thread_loop\n"
+        "async def work():\n"
+        "    await asyncio.to_thread(sum, [1, 2])\n"
+        "run_on_thread_loop(work())\n"
+        "thread = threading.Thread(target=lambda: run_on_thread_loop(work()))\n"
+        "thread.start(); thread.join()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], timeout=30, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()
