@@ -2,9 +2,9 @@
 LAYERS (or itself). Every import counts, at module level, inside a function or under
 TYPE_CHECKING: an import moved into a function still ties the two packages together.
 
-KNOWN lists the upward imports that are there today, each with what removes it (issue 17's
-`scans` package): the test fails on any other, and on a known one that is gone (so that
-the list only shrinks). docs/architecture.md#layers-and-modules draws the same order.
+None does: what both kinds of scan share (the kind, who may read one, how to load
+one) lives in `scans`, below every domain, and the domains above register with it what it
+needs of them (hooks, grants). docs/architecture.md#layers-and-modules draws the same order.
 """
 
 from __future__ import annotations
@@ -63,20 +63,6 @@ LAYERS = [
     "__main__",
 ]
 
-# (importing package, imported package): what still points up, until issue 17's `scans`
-# package (which holds the kind of a scan) also owns who may read one and how to load one.
-KNOWN = {
-    ("comments", "sharing"): "readable_scan: who may read a scan of either kind",
-    ("sharing", "cases"): "a scan read through a case: the grant tables of cases",
-    ("sharing", "malware"): "loading a scan of either kind, its owner and title",
-    ("sharing", "media"): "loading a scan of either kind, its owner and title",
-    ("cases", "files"): "a case's scans listed with their files' names",
-    ("cases", "malware"): "a case's scans listed: loading a scan of either kind",
-    ("cases", "media"): "a case's scans listed: loading a scan of either kind",
-    ("files", "malware"): "the upload that starts a scan; a file's scans on delete",
-    ("malware", "reports"): "the export of a malware scan, asked through malware.service",
-}
-
 
 def _package_of(module: str) -> str | None:
     parts = module.split(".")
@@ -128,6 +114,4 @@ def test_imports_point_down() -> None:
         for pair, places in _imports().items()
         if pair[1] in rank and rank[pair[1]] > rank[pair[0]]
     }
-    unexpected = {pair: places for pair, places in upward.items() if pair not in KNOWN}
-    assert unexpected == {}, "imports that point up: " + repr(unexpected)
-    assert set(KNOWN) - set(upward) == set(), "gone: take them off KNOWN"
+    assert upward == {}, "imports that point up: " + repr(upward)

@@ -39,6 +39,7 @@ from veriscan.files.endpoints import router as files_router
 from veriscan.jobs import register_all, sweep_all
 from veriscan.keys.endpoints import router as keys_router
 from veriscan.malware.endpoints import router as malware_router
+from veriscan.malware.endpoints import upload_router
 from veriscan.media.endpoints import router as media_router
 from veriscan.notifications.endpoints import router as notifications_router
 from veriscan.queue import (
@@ -49,6 +50,7 @@ from veriscan.queue import (
     join_workers,
 )
 from veriscan.realtime import Identity
+from veriscan.reports.endpoints import malware_router as malware_export_router
 from veriscan.reports.endpoints import router as reports_router
 from veriscan.sharing.endpoints import router as sharing_router
 
@@ -158,9 +160,11 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         users_router,
         keys_router,
         batches_router,  # before files and media: /api/files/batch, /api/scans/batch
+        upload_router,  # POST /api/files/upload: stores a file and starts its malware scan
         files_router,
         reports_router,  # before media and malware: /api/scans/export
         malware_router,
+        malware_export_router,  # GET /api/scan/{scan_id}/export
         media_router,
         comments_router,  # after media's and malware's concrete /api/scans, /api/scan paths
         cases_router,

@@ -12,6 +12,10 @@ import time
 import uuid
 from collections.abc import Callable
 
+# Imported for what it registers: the grant of cases (scans.access), so that a worker tells
+# a case's owner and members of the end of a scan in it. Sharing's grants come with the
+# scan repositories the runners import.
+import veriscan.cases.access  # noqa: F401
 from veriscan.context import AppContext
 from veriscan.malware import dispatch as malware_dispatch
 from veriscan.malware import runner as malware_runner

@@ -15,8 +15,8 @@ from veriscan.accounts.models import User
 from veriscan.cases.models import CaseMember, CaseNote, CaseScan
 from veriscan.cases.repository import CaseFilters, CaseRepository, CaseRow
 from veriscan.core.errors import NotFound
-from veriscan.scans import ScanKind
-from veriscan.sharing import access
+from veriscan.scans import ScanKind, ScanRef, access
+from veriscan.scans.hooks import hooks_for
 
 CASE_NOT_FOUND = "Case not found"
 _FINISHED = {"completed": "scan.completed", "failed": "scan.failed"}
@@ -45,7 +45,7 @@ class CaseView:
     members: list[tuple[CaseMember, User]]
     scans: list[ScanItem]
     # Scans in the case the viewer does not read: an admin who takes no part in the case
-    # sees it, but not the malware scans of others in it (sharing/access.py).
+    # sees it, but not the malware scans of others in it (scans/access.py).
     hidden_scans: int = 0
 
 
@@ -115,49 +115,33 @@ def _readable_keys(
 
 def scan_items(session: Session, links: list[CaseScan]) -> list[ScanItem]:
     repository = CaseRepository(session)
-    malware = repository.malware_scans(
-        [link.scan_id for link in links if link.scan_kind == ScanKind.MALWARE.value]
-    )
-    media = repository.media_scans(
-        [link.scan_id for link in links if link.scan_kind == ScanKind.MEDIA.value]
-    )
+    scans: dict[tuple[str, uuid.UUID], ScanRef] = {}
+    for kind in ScanKind:
+        ids = [link.scan_id for link in links if link.scan_kind == kind.value]
+        if ids:
+            loaded = hooks_for(kind).load(session, ids)
+            scans.update(((kind.value, scan_id), scan) for scan_id, scan in loaded.items())
     adders = repository.users([link.added_by for link in links if link.added_by])
     items = []
     for link in links:
-        added_by = adders.get(link.added_by) if link.added_by else None
-        if link.scan_kind == ScanKind.MALWARE.value and link.scan_id in malware:
-            scan, file_name = malware[link.scan_id]
-            items.append(
-                ScanItem(
-                    ScanKind.MALWARE.value,
-                    scan.id,
-                    file_name,
-                    scan.status,
-                    None,
-                    scan.detection_ratio,
-                    scan.created_at,
-                    scan.completed_at,
-                    link.added_at,
-                    added_by,
-                )
-            )
-        elif link.scan_kind == ScanKind.MEDIA.value and link.scan_id in media:
-            found = media[link.scan_id]
-            items.append(
-                ScanItem(
-                    ScanKind.MEDIA.value,
-                    found.id,
-                    found.file_name,
-                    found.status,
-                    found.result,
-                    None,
-                    found.created_at,
-                    found.completed_at,
-                    link.added_at,
-                    added_by,
-                )
-            )
         # A link to a scan deleted meanwhile shows nothing (its cleanup removes the link).
+        found = scans.get((link.scan_kind, link.scan_id))
+        if found is None:
+            continue
+        items.append(
+            ScanItem(
+                found.kind.value,
+                found.id,
+                found.file_name,
+                found.status,
+                found.verdict,
+                found.detection_ratio,
+                found.created_at,
+                found.completed_at,
+                link.added_at,
+                adders.get(link.added_by) if link.added_by else None,
+            )
+        )
     return items
 
 

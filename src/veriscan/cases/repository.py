@@ -8,11 +8,8 @@ from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.orm import Session
 
 from veriscan.accounts.models import User
+from veriscan.cases.access import readable_cases
 from veriscan.cases.models import Case, CaseEvent, CaseMember, CaseNote, CaseScan
-from veriscan.files.models import File
-from veriscan.malware.models import MalwareScan
-from veriscan.media.models import MediaScan
-from veriscan.sharing.access import readable_cases
 
 # The most events a timeline reads for one case (far more than an investigation makes).
 MAX_TIMELINE_EVENTS = 10_000
@@ -142,26 +139,6 @@ class CaseRepository:
                 .order_by(CaseScan.added_at, CaseScan.scan_kind, CaseScan.scan_id)
             )
         )
-
-    def malware_scans(
-        self, scan_ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, tuple[MalwareScan, str]]:
-        if not scan_ids:
-            return {}
-        rows = self.session.execute(
-            select(MalwareScan, File.filename)
-            .join(File, File.id == MalwareScan.file_id)
-            .where(MalwareScan.id.in_(scan_ids))
-        )
-        return {r[0].id: (r[0], r[1]) for r in rows}
-
-    def media_scans(self, scan_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, MediaScan]:
-        if not scan_ids:
-            return {}
-        return {
-            s.id: s
-            for s in self.session.scalars(select(MediaScan).where(MediaScan.id.in_(scan_ids)))
-        }
 
     # Notes and events
 

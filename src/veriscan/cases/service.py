@@ -1,6 +1,6 @@
 """Cases: investigations that group scans of both kinds.
 
-A case is read by its owner, its members and admins (`sharing.access.readable_cases`);
+A case is read by its owner, its members and admins (`cases.access.readable_cases`);
 anyone else is told it does not exist. Readers edit its title, description, status and
 priority, add notes and the scans they manage, and remove scans; the owner or an admin
 changes the owner, adds and removes members and deletes the case. Every change writes a
@@ -31,8 +31,7 @@ from veriscan.notifications import service as notifications
 from veriscan.notifications.models import Severity
 from veriscan.notifications.service import Delivery, ScanFinished
 from veriscan.scans import ScanKind
-from veriscan.sharing.access import STAFF, can_manage
-from veriscan.sharing.service import readable_scan
+from veriscan.scans.access import STAFF, can_manage, readable_scan
 
 logger = logging.getLogger("veriscan.cases")
 

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from veriscan.comments.models import Comment
+from veriscan.scans import ScanKind
+from veriscan.scans.cleanup import register_forget
 
 
 class CommentRepository:
@@ -36,3 +38,13 @@ class CommentRepository:
             query.order_by(Comment.created_at, Comment.id).offset((page - 1) * limit).limit(limit)
         )
         return list(rows), total
+
+
+def forget(session: Session, kind: ScanKind, scan_ids: list[uuid.UUID]) -> None:
+    """Delete the comments on deleted scans (in the caller's transaction)."""
+    session.execute(
+        delete(Comment).where(Comment.scan_kind == kind.value, Comment.scan_id.in_(scan_ids))
+    )
+
+
+register_forget("comments", forget)

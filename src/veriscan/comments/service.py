@@ -17,7 +17,7 @@ from veriscan.comments.repository import CommentRepository
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Forbidden, NotFound
 from veriscan.scans import ScanKind
-from veriscan.sharing.service import readable_scan
+from veriscan.scans.access import readable_scan
 
 logger = logging.getLogger("veriscan.comments")
 

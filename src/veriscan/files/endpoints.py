@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -11,40 +11,18 @@ from veriscan.core.streams import buffered, json_array
 from veriscan.deps import Context, CurrentUser, DbSession, parse_uuid
 from veriscan.files import service
 from veriscan.files.repository import clean_search, parse_digest
-from veriscan.files.schemas import FileOut, MessageResponse, UploadedFile, UploadScan
-from veriscan.malware import service as malware_service
-from veriscan.openapi import DigestFilter, NameSearch, ResourceId, errors, multipart_upload
+from veriscan.files.schemas import FileOut, MessageResponse
+from veriscan.openapi import DigestFilter, NameSearch, ResourceId, errors
 
+# POST /api/files/upload stores a file and starts its malware scan: malware/endpoints.py.
 router = APIRouter(prefix="/api/files", tags=["files"])
 
-UPLOAD_BODY = multipart_upload()
 TOTAL_HEADER = {
     "X-Total-Count": {
         "description": "How many files the filters keep (all pages)",
         "schema": {"type": "integer"},
     }
 }
-
-
-@router.post(
-    "/upload",
-    status_code=status.HTTP_201_CREATED,
-    responses=errors(400, 401),
-    openapi_extra=UPLOAD_BODY,
-)
-async def upload_file(request: Request, user: CurrentUser, context: Context) -> UploadedFile:
-    """Stream a file into storage (md5, sha1 and sha256 computed on the way), then scan it."""
-    origin = Origin.of(request)
-    received, _ = await service.receive_upload(context, request)
-    file, scan = await run_in_threadpool(
-        malware_service.store_and_scan, context, user, received, origin=origin
-    )
-    block = (
-        UploadScan(scan_id=scan.id, status=scan.status, message="Scan initiated automatically")
-        if scan is not None
-        else UploadScan(scan_id=None, status="not_started", message=malware_service.NO_ENGINE)
-    )
-    return UploadedFile(**FileOut.model_validate(file).model_dump(), scan=block)
 
 
 @router.get(

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
@@ -24,9 +23,7 @@ from veriscan.core.sniff import mime_type_of
 from veriscan.files.models import File
 from veriscan.files.repository import BlobRepository, FileRepository
 from veriscan.files.schemas import FileOut
-from veriscan.malware.models import MalwareScan
-from veriscan.scans import ScanKind
-from veriscan.sharing.cleanup import forget_scans
+from veriscan.scans.cleanup import forget_scans_of_file
 from veriscan.storage import BlobWriter
 from veriscan.uploads import MalformedUpload, ReceivedFile, UploadTooLarge, receive_form
 
@@ -225,8 +222,7 @@ def delete_file(
             target_id=file.id,
             details={"filename": file.filename, "sha256": sha256},
         )
-        scans = session.scalars(select(MalwareScan.id).where(MalwareScan.file_id == file.id))
-        forget_scans(session, ScanKind.MALWARE, list(scans))
+        forget_scans_of_file(session, file.id)
         FileRepository(session).delete(file)
         with releasing_blob(session, context, sha256):
             session.commit()

@@ -1,5 +1,5 @@
 """The socket.io events of media scans: to the owner, and to analysts and admins (the
-final ones also to those who read it through a grant: sharing.access.grantees)."""
+final ones also to those who read it through a grant: scans.access.grantees)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from veriscan.context import AppContext
 from veriscan.realtime import STAFF_ROOM, user_room
 from veriscan.scans import ScanKind
-from veriscan.sharing.access import grantee_rooms
+from veriscan.scans.access import grantee_rooms
 
 
 def _rooms(user_id: uuid.UUID) -> list[str]:

@@ -14,8 +14,8 @@ from veriscan.accounts.models import User
 from veriscan.core import paging
 from veriscan.core.paging import Part
 from veriscan.media.models import MediaEvidence, MediaScan
-from veriscan.scans import ScanKind
-from veriscan.sharing import access
+from veriscan.scans import ScanKind, access
+from veriscan.sharing.access import assigned_to, shared_with
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -103,7 +103,7 @@ def _conditions(filters: HistoryFilters) -> list[Any]:
 class MediaScanRepository:
     """Every listing starts from what the caller may see: an operative their own scans and
     those shared with them, assigned to them or in a case they read; analysts and admins
-    everyone's (sharing.access)."""
+    everyone's (scans.access)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -121,13 +121,20 @@ class MediaScanRepository:
         if scope == "own":
             return query.where(MediaScan.user_id == viewer.id)
         if scope == "shared":
-            return query.where(MediaScan.id.in_(access.shared_with(ScanKind.MEDIA, viewer.id)))
+            return query.where(MediaScan.id.in_(shared_with(ScanKind.MEDIA, viewer.id)))
         if scope == "assigned":
-            return query.where(MediaScan.id.in_(access.assigned_to(ScanKind.MEDIA, viewer.id)))
+            return query.where(MediaScan.id.in_(assigned_to(ScanKind.MEDIA, viewer.id)))
         dialect = self.session.get_bind().dialect.name
         return query.where(
             access.visible(ScanKind.MEDIA, viewer, MediaScan.user_id, MediaScan.id, dialect=dialect)
         )
+
+    def by_ids(self, scan_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, MediaScan]:
+        """The scans of these ids, whoever owns them."""
+        if not scan_ids:
+            return {}
+        rows = self.session.scalars(select(MediaScan).where(MediaScan.id.in_(scan_ids)))
+        return {scan.id: scan for scan in rows}
 
     def get_visible(self, viewer: User, scan_id: uuid.UUID) -> tuple[MediaScan, str] | None:
         row = self.session.execute(self.visible(viewer).where(MediaScan.id == scan_id)).first()
@@ -175,9 +182,9 @@ class MediaScanRepository:
         if scope == "own":
             return [MediaScan.user_id == viewer.id]
         if scope == "shared":
-            return [MediaScan.id.in_(access.shared_with(ScanKind.MEDIA, viewer.id))]
+            return [MediaScan.id.in_(shared_with(ScanKind.MEDIA, viewer.id))]
         if scope == "assigned":
-            return [MediaScan.id.in_(access.assigned_to(ScanKind.MEDIA, viewer.id))]
+            return [MediaScan.id.in_(assigned_to(ScanKind.MEDIA, viewer.id))]
         if access.is_staff(viewer):
             return [true()]
         granted = MediaScan.id.in_(access.granted(ScanKind.MEDIA, viewer))

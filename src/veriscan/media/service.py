@@ -30,9 +30,9 @@ from veriscan.files.repository import BlobRepository
 from veriscan.files.service import get_file, keep_blob, receive_upload, releasing_blob
 from veriscan.media.models import MediaEvidence, MediaScan, MediaStatus
 from veriscan.media.repository import HistoryFilters, MediaScanRepository
-from veriscan.scans import ScanKind
-from veriscan.sharing import access
-from veriscan.sharing.cleanup import forget_scans
+from veriscan.scans import ScanKind, ScanRef, access
+from veriscan.scans.cleanup import forget_scans
+from veriscan.scans.hooks import ScanHooks, register
 from veriscan.uploads import HEAD_BYTES, ReceivedFile
 
 logger = logging.getLogger("veriscan.media")
@@ -394,3 +394,33 @@ def delete_scan(
         with releasing_blob(session, context, sha256):
             session.commit()
     logger.info("media.deleted scan_id=%s by=%s", scan_id, viewer.id)
+
+
+# What the domains working on a scan of either kind reach through scans.hooks.
+
+
+def _ref(scan: MediaScan) -> ScanRef:
+    return ScanRef(
+        ScanKind.MEDIA,
+        scan.id,
+        scan.user_id,
+        scan.file_name,
+        scan.status,
+        scan.result,
+        None,
+        scan.created_at,
+        scan.completed_at,
+    )
+
+
+def _read(session: Session, viewer: User, scan_id: uuid.UUID) -> ScanRef:
+    return _ref(get_scan(session, viewer, scan_id).scan)
+
+
+def _load(session: Session, scan_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ScanRef]:
+    found = MediaScanRepository(session).by_ids(scan_ids)
+    return {scan_id: _ref(scan) for scan_id, scan in found.items()}
+
+
+# Media scans keep a blob of their own: deleting a stored file leaves them (of_file: None).
+register(ScanHooks(ScanKind.MEDIA, MediaScan, _read, _load))

@@ -15,7 +15,9 @@ from starlette.concurrency import run_in_threadpool
 
 from veriscan.audit.service import Origin
 from veriscan.deps import Context, CurrentUser, DbSession, parse_uuid
+from veriscan.malware import service as malware_service
 from veriscan.malware.endpoints import ListingQuery
+from veriscan.malware.schemas import ExportFormat
 from veriscan.media import service as media_service
 from veriscan.media.endpoints import HistoryQuery, detail
 from veriscan.media.models import MediaScan
@@ -24,6 +26,9 @@ from veriscan.reports import service
 from veriscan.reports.service import BULK_MEDIA_TYPES, BulkFormat
 
 router = APIRouter(tags=["reports"])
+# One malware scan's export, among the malware scans' paths (app.py includes it right after
+# malware's router, where it was).
+malware_router = APIRouter(prefix="/api/scan", tags=["malware scans"])
 
 MediaExportFormat = Literal["json", "csv", "pdf"]
 FORMAT_HELP = "json: the API's fields; csv: for a spreadsheet"
@@ -136,3 +141,39 @@ async def export_media_scan(
 
 def _scan_document(view: media_service.ScanView) -> dict[str, Any]:
     return detail(view.scan, view.operative, view.evidence).model_dump(mode="json")
+
+
+@malware_router.get(
+    "/{scan_id}/export",
+    responses={
+        **errors(400, 401, 404),
+        200: {
+            "description": "A download",
+            "content": {"application/json": {}, "text/csv": {}, "application/pdf": {}},
+        },
+    },
+    response_class=Response,
+)
+async def export_scan(
+    scan_id: ResourceId,
+    request: Request,
+    user: CurrentUser,
+    session: DbSession,
+    context: Context,
+    format_: Annotated[ExportFormat, Query(alias="format")] = "json",
+) -> Response:
+    parsed = parse_uuid(scan_id, invalid_status=400, not_found=malware_service.SCAN_NOT_FOUND)
+    body, media_type, filename = await run_in_threadpool(
+        service.export_malware, session, user, parsed, format_
+    )
+    await run_in_threadpool(
+        lambda: service.record_export(
+            context,
+            user,
+            action="scan.export",
+            origin=Origin.of(request),
+            target_id=parsed,
+            details={"format": format_},
+        )
+    )
+    return Response(body, media_type=media_type, headers=_download(filename))

@@ -1,4 +1,4 @@
-"""Exports: one media scan rendered whole, or every scan of a listing streamed.
+"""Exports: one scan of either kind rendered whole, or every scan of a listing streamed.
 
 A bulk export can hold every scan in the database, so it is never built in memory: the
 generator reads rows in batches (`yield_per`: a server-side cursor on PostgreSQL) and
@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.orm import Session
 
@@ -20,14 +20,19 @@ from veriscan.accounts.models import User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
 from veriscan.context import AppContext
+from veriscan.core.db import utcnow
 from veriscan.core.errors import ValidationFailed
 from veriscan.core.streams import buffered, json_array
+from veriscan.malware import service as malware_service
 from veriscan.malware.models import MalwareScan
 from veriscan.malware.repository import ScanFilters, ScanRepository
 from veriscan.media import service as media_service
 from veriscan.media.models import MediaScan
 from veriscan.media.repository import HistoryFilters, MediaScanRepository
 from veriscan.reports import tabular
+
+if TYPE_CHECKING:
+    from veriscan.reports.malware import ExportFormat, MalwareReport
 
 logger = logging.getLogger("veriscan.reports")
 
@@ -60,6 +65,55 @@ def _stamp(now: datetime) -> str:
 
 def bulk_filename(kind: str, fmt: BulkFormat, now: datetime) -> str:
     return f"veriscan-{kind}-scans-{_stamp(now)}.{fmt}"
+
+
+# --- one malware scan --------------------------------------------------------------------
+
+
+def build_malware_report(view: malware_service.ScanView, user: User) -> MalwareReport:
+    # ReportLab loads only when someone exports: it would cost every server ~8 MB idle.
+    from veriscan.reports import malware as report
+
+    scan, file = view.scan, view.file
+    return report.MalwareReport(
+        scan_id=str(scan.id),
+        file_id=str(file.id),
+        file=report.ReportFile(
+            filename=file.filename,
+            file_size=file.file_size,
+            mime_type=file.mime_type,
+            hash_md5=file.hash_md5,
+            hash_sha1=file.hash_sha1,
+            hash_sha256=file.hash_sha256,
+            upload_date=file.upload_date,
+        ),
+        status=scan.status,
+        detection_ratio=scan.detection_ratio,
+        scan_date=scan.scan_date,
+        error=scan.error,
+        summary=malware_service.summary_of(scan),
+        results=[
+            report.ReportEngineRow(
+                r.engine_name, r.engine_version, r.result, r.category, r.update_date
+            )
+            for r in view.results
+        ],
+        generated_at=utcnow(),
+        requested_by=user.username,
+    )
+
+
+def export_malware(
+    session: Session, user: User, scan_id: uuid.UUID, fmt: ExportFormat
+) -> tuple[bytes, str, str]:
+    """The export's bytes, media type and download file name; NotFound when not visible."""
+    view = malware_service.get_scan(session, user, scan_id, with_results=True)
+    built = build_malware_report(view, user)
+    from veriscan.reports import malware as report
+
+    renderers = {"json": report.to_json, "csv": report.to_csv, "pdf": report.to_pdf}
+    logger.info("malware.exported scan_id=%s format=%s user_id=%s", scan_id, fmt, user.id)
+    return renderers[fmt](built), report.MEDIA_TYPES[fmt], report.export_filename(built, fmt)
 
 
 # --- one media scan ----------------------------------------------------------------------

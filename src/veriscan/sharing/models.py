@@ -1,7 +1,7 @@
 """Who else may read a scan: users it was shared with, and the analyst it is assigned to.
 
 scan_id has no foreign key (it points into one of two tables, as scan_kind says, like a
-comment's); deleting a scan removes its rows through `sharing.service.forget_scans`.
+comment's); deleting a scan removes its rows through `scans.cleanup.forget_scans`.
 """
 
 from __future__ import annotations

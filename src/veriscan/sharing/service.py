@@ -2,7 +2,7 @@
 
 Both are grants: they let a user read a scan (and comment on it) that they could not
 read otherwise; they never let them change or delete it. Managing them is for those who
-may manage the scan (sharing.access.can_manage). Each change is audited, and the user
+may manage the scan (scans.access.can_manage). Each change is audited, and the user
 it concerns is told in-app (and by e-mail when their preferences ask for all).
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,12 +20,10 @@ from veriscan.audit.service import Origin
 from veriscan.context import AppContext
 from veriscan.core.db import utcnow
 from veriscan.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from veriscan.malware import service as malware_service
-from veriscan.media import service as media_service
 from veriscan.notifications import service as notifications
 from veriscan.notifications.models import Severity
-from veriscan.scans import ScanKind
-from veriscan.sharing import access
+from veriscan.scans import ScanKind, ScanRef, access
+from veriscan.scans.access import readable_scan
 from veriscan.sharing.models import ScanAssignment, ScanShare
 from veriscan.sharing.schemas import UserChoice
 
@@ -36,27 +33,7 @@ USER_NOT_FOUND = "User not found"
 _KIND_WORDS = {ScanKind.MALWARE: "malware scan", ScanKind.MEDIA: "media analysis"}
 
 
-@dataclass(frozen=True)
-class ManagedScan:
-    kind: ScanKind
-    id: uuid.UUID
-    owner_id: uuid.UUID
-    name: str
-
-
-def readable_scan(
-    session: Session, viewer: User, kind: ScanKind, scan_id: uuid.UUID
-) -> ManagedScan:
-    """A scan of either kind if the viewer may read it; 404 (the scans' own message)
-    otherwise. Comments, cases and grants all ask through here."""
-    if kind is ScanKind.MEDIA:
-        media = media_service.get_scan(session, viewer, scan_id).scan
-        return ManagedScan(kind, media.id, media.user_id, media.file_name)
-    view = malware_service.get_scan(session, viewer, scan_id)
-    return ManagedScan(kind, view.scan.id, view.scan.user_id, view.file.filename)
-
-
-def _managed(session: Session, viewer: User, kind: ScanKind, scan_id: uuid.UUID) -> ManagedScan:
+def _managed(session: Session, viewer: User, kind: ScanKind, scan_id: uuid.UUID) -> ScanRef:
     scan = readable_scan(session, viewer, kind, scan_id)
     if not access.can_manage(viewer, kind, scan.owner_id):
         raise Forbidden("Only the scan's owner (and for media scans analysts and admins) does this")
@@ -283,7 +260,7 @@ def _tell(
     context: AppContext,
     recipient: User,
     actor: User,
-    scan: ManagedScan,
+    scan: ScanRef,
     *,
     kind: str,
     title: str,
@@ -300,6 +277,6 @@ def _tell(
             kind=kind,
             severity=Severity.INFO,
             title=title,
-            message=scan.name,
+            message=scan.file_name,
         ),
     )
