@@ -3,7 +3,7 @@
 One operative lists their malware scans (GET /api/scan/results, per_page=20, default sort)
 and their media scans (GET /api/scans/history, limit=20) over real HTTP, with `scope=own`
 (their own scans: no grant subquery) and `scope=all` (own, plus shared with them, assigned
-to them and in the cases they take part in: sharing.access.granted). The database is
+to them and in the cases they take part in: scans.access.granted). The database is
 seeded with SQLAlchemy Core bulk inserts: by default 50 users x 2,000 malware scans (each
 with its file) and 20,000 media scans; the measured operative owns 2,000 malware and 400
 media scans, and has 200 + 50 shared with them, 20 + 5 assigned, and is a member of 10
@@ -49,6 +49,7 @@ from bench.common import (
 )
 from tests.distributed.cluster import Cluster
 
+import veriscan.cases.access  # noqa: F401 - registers the case grant the explained queries read
 from veriscan.accounts.models import User
 from veriscan.cases.models import Case, CaseMember, CaseScan
 from veriscan.core.db import make_engine

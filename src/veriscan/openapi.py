@@ -14,7 +14,7 @@ ResourceId = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
 # out because JSON Schema's \S (ECMAScript) and Python disagree (U+0085, U+001C-U+001F are
 # whitespace to Python only): with \S the schema allowed what the service then refused.
 NOT_BLANK = r"[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-# Which scans a listing holds (sharing.access): all the caller may read, or one source.
+# Which scans a listing holds (scans.access): all the caller may read, or one source.
 Scope = Literal["all", "own", "shared", "assigned"]
 
 # Listing filters shared by files and malware scans: a file name part, and a hash.

@@ -192,7 +192,7 @@ def test_the_timeline_of_a_scripted_case(
 
 
 def test_a_member_reads_the_cases_scans(api: httpx.Client, make_account: MakeAccount) -> None:
-    """Adding a scan to a case shares it with the case's readers (sharing/access.py)."""
+    """Adding a scan to a case shares it with the case's readers (cases/access.py)."""
     owner, member, outsider = make_account(), make_account(), make_account()
     malware = malware_scan(api, owner)
     media = media_scan(api, owner)
