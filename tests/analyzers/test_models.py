@@ -119,3 +119,36 @@ def test_the_command_installs_into_the_configured_folder() -> None:
     assert done.stdout.strip() == (
         f"clip-vit-b16-int8: already installed at {models.default_dir() / 'clip_encoder.int8.onnx'}"
     )
+
+
+def test_the_encoder_s_inner_blocks_are_exposed_as_onnx_would_write_them() -> None:
+    # The outputs are appended at the protobuf wire level (without the onnx package, whose
+    # import and parse hold the GIL for a second): read back with onnx, the graph is the
+    # pinned one with exactly those outputs added, each as onnx itself serialises it.
+    import onnx
+
+    model = models.CLIP_ENCODER
+    path = models.verify(model)
+    for name in model.exposed:
+        made = onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+        assert models.value_info(name) == made.SerializeToString()
+    exposed = onnx.load_from_string(models._exposing(path, model))
+    original = onnx.load(str(path))
+    names = [output.name for output in exposed.graph.output]
+    assert names == [output.name for output in original.graph.output] + list(model.exposed)
+    del exposed.graph.output[len(original.graph.output) :]
+    assert exposed.SerializeToString() == original.SerializeToString()
+    # onnxruntime serves them: block 0-10 states beside the graph's own outputs.
+    outputs = [output.name for output in models.session(model).get_outputs()]
+    assert outputs == names
+
+
+def test_an_exposed_name_the_graph_lacks_is_refused(tmp_path: Path) -> None:
+    model = models.CLIP_ENCODER
+    missing = ModelFile(
+        model.name, model.filename, model.sha256, model.wheel, exposed=("/no/such/value",)
+    )
+    # Its own folder: sessions are kept per file, and the real one is loaded already.
+    (tmp_path / model.filename).symlink_to(models.verify(model))
+    with pytest.raises(Exception, match="no/such/value"):
+        models.session(missing, tmp_path)

@@ -7,13 +7,16 @@ counted from its index (the exact total), so the page falls in known groups:
 - one part: its index read in order, OFFSET over index entries, not rows and joins;
 - several: the largest part read the same way over a window just wide enough, and the
   database sorts that window with the smaller parts' rows (a few hundred grants, say).
+A page in the later half of its group is read from the other end: every key reversed
+(the id last, so the order is total and its reverse exact), the offset counted from the
+end, the rows turned back. So the last page walks as few index entries as the first.
 No part is ever sorted as a whole (bench/listing.py)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import func, literal_column, select, union_all
@@ -55,7 +58,7 @@ class Listing:
             local = offset + len(ids) - base
             wanted = limit - len(ids)
             if wanted > 0 and 0 <= local < size:
-                ids += self._within(members, local, min(wanted, size - local))
+                ids += self._nearer_end(members, size, local, min(wanted, size - local))
             base += size
         return ids, total
 
@@ -76,6 +79,17 @@ class Listing:
     def _ordered(self, part: Part) -> Any:
         order = directed([*self.keys, self.id_column], self.descending)
         return select(self.id_column).where(*part.conditions).order_by(*order)
+
+    def _nearer_end(
+        self, members: list[tuple[Part, int]], size: int, offset: int, limit: int
+    ) -> list[uuid.UUID]:
+        """Positions [offset, offset + limit) of a group of `size` rows, read from whichever
+        end of the order is nearer."""
+        from_end = size - offset - limit
+        if from_end >= offset:
+            return self._within(members, offset, limit)
+        reverse = replace(self, descending=not self.descending)
+        return reverse._within(members, from_end, limit)[::-1]
 
     def _within(self, members: list[tuple[Part, int]], offset: int, limit: int) -> list[uuid.UUID]:
         """Positions [offset, offset + limit) of the members' rows merged in key order."""

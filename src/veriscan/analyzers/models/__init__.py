@@ -53,7 +53,7 @@ class ModelFile:
     # (AASIST's convolutions over 64,600 samples), whose memory should go back after a run.
     arena: bool = True
     # Values inside the graph that the session also returns, after the graph's own
-    # outputs (the file is checked as it is, then these are added in memory with onnx).
+    # outputs (the file is checked as it is, then these are added in memory: _exposing).
     exposed: tuple[str, ...] = ()
 
 
@@ -213,16 +213,72 @@ def session(model: ModelFile, directory: Path | None = None) -> Any:
 
 
 def _exposing(path: Path, model: ModelFile) -> bytes:
-    """The graph at `path` with `model.exposed` added to its outputs, serialised."""
-    import onnx
+    """The graph at `path` with `model.exposed` added to its outputs, serialised.
 
-    proto = onnx.load(str(path))
-    present = {output for node in proto.graph.node for output in node.output}
-    missing = [name for name in model.exposed if name not in present]
-    if missing:
-        raise ModelMissing(f"the model {model.name} has no value named {missing[0]}")
-    for name in model.exposed:
-        proto.graph.output.append(
-            onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
-        )
-    return bytes(proto.SerializeToString())
+    Not with the `onnx` package: importing it and parsing a 90 MB graph hold the GIL for
+    about a second, which stalls every other thread of the process (a worker's VirusTotal
+    requests among them, whose pacing allows a second of slack). The file's bytes are kept
+    and the outputs appended to the graph at the protobuf wire level, where a repeated
+    field may be added to at the end of its message and only the graph's length prefix
+    changes. onnxruntime refuses an output whose name is no value of the graph.
+    tests/analyzers/test_models.py checks the bytes against `onnx`'s own."""
+    data = memoryview(path.read_bytes())
+    added = b"".join(_field(_GRAPH_OUTPUT, value_info(name)) for name in model.exposed)
+    position = 0
+    while position < len(data):
+        field_start = position
+        tag, position = _varint(data, position)
+        number, wire = tag >> 3, tag & 7
+        if wire == 0:
+            _, position = _varint(data, position)
+        elif wire == 1:
+            position += 8
+        elif wire == 5:
+            position += 4
+        elif wire == 2:
+            length, body = _varint(data, position)
+            position = body + length
+            if number == _MODEL_GRAPH:
+                header = _header(_MODEL_GRAPH, length + len(added))
+                return b"".join(
+                    (data[:field_start], header, data[body:position], added, data[position:])
+                )
+        else:
+            break
+    raise ModelMissing(f"the model {model.name} has no graph that can be read")
+
+
+def value_info(name: str) -> bytes:
+    """A float tensor of any shape named `name` (ONNX's ValueInfoProto, serialised):
+    name = 1, type = 2 {tensor_type = 1 {elem_type = 1: FLOAT}}."""
+    return _field(1, name.encode()) + _field(2, _field(1, b"\x08\x01"))
+
+
+_MODEL_GRAPH = 7  # ModelProto.graph
+_GRAPH_OUTPUT = 12  # GraphProto.output
+
+
+def _varint(data: memoryview, position: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, position
+        shift += 7
+
+
+def _header(number: int, length: int) -> bytes:
+    """The tag and length of a length-delimited protobuf field."""
+    out = bytearray()
+    for value in ((number << 3) | 2, length):
+        while value >= 0x80:
+            out.append((value & 0x7F) | 0x80)
+            value >>= 7
+        out.append(value)
+    return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _header(number, len(payload)) + payload
