@@ -89,6 +89,16 @@ class QuotaGate:
                 return 0.05
         return 0.0
 
+    def too_old(self, age: float) -> bool:
+        """Whether a request whose slot was taken `age` seconds ago may no longer use it.
+
+        A slot is counted when it is taken; VirusTotal counts the request when it arrives.
+        The windows here are longer than VirusTotal's by the margin, so requests keep to the
+        allowance as long as each arrives within the margin of its slot: half of it for the
+        way from the slot to the send (a queue, a database write waiting for a lock), half
+        for the network. With no margin there is nothing to keep to."""
+        return self.margin_seconds > 0 and age > self.margin_seconds / 2
+
     async def take(
         self, api_key: str, allowance: Allowance, *, deadline: float | None = None
     ) -> None:
