@@ -3,7 +3,8 @@
 The rows a viewer may list are given as disjoint parts (their own scans; the others'
 granted to them; with a score, then without), each a condition an index reads in order.
 Parts of one `group` interleave by the sort keys; groups follow each other. Each part is
-counted from its index (the exact total), so the page falls in known groups:
+counted from its index or read from a count the database keeps (the exact total), so the
+page falls in known groups:
 - one part: its index read in order, OFFSET over index entries, not rows and joins;
 - several: the largest part read the same way over a window just wide enough, and the
   database sorts that window with the smaller parts' rows (a few hundred grants, say).
@@ -25,10 +26,13 @@ from sqlalchemy.orm import Session
 
 @dataclass(frozen=True)
 class Part:
-    """Rows matching all `conditions`; a lower `group` comes first."""
+    """Rows matching all `conditions`; a lower `group` comes first. `count`, when given,
+    is a scalar query that answers how many there are (a count the database keeps) in
+    place of counting them."""
 
     conditions: Sequence[Any]
     group: int = 0
+    count: Any = None
 
 
 def directed(keys: Sequence[Any], descending: bool) -> list[Any]:
@@ -73,7 +77,9 @@ class Listing:
         return [found[i] for i in ids if i in found]
 
     def _count(self, part: Part) -> int:
-        query = select(func.count()).select_from(self.table).where(*part.conditions)
+        query = part.count
+        if query is None:
+            query = select(func.count()).select_from(self.table).where(*part.conditions)
         return self.session.scalar(query) or 0
 
     def _ordered(self, part: Part) -> Any:
