@@ -6,7 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from veriscan.storage import BlobStore
+from veriscan.storage import DIRECT_ALIGN, DIRECT_STAGE, BlobStore, BlobWriter
+
+
+def _direct_io(directory: Path) -> bool:
+    """Whether files in this directory can be written with O_DIRECT."""
+    probe = directory / "direct.probe"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_DIRECT, 0o600)
+    except OSError:
+        return False
+    os.close(fd)
+    probe.unlink()
+    return True
 
 
 def test_write_hash_and_place(tmp_path: Path) -> None:
@@ -60,3 +72,54 @@ def test_discard_and_sweep(tmp_path: Path) -> None:
 def test_addresses_must_be_sha256(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ValueError):
         BlobStore(tmp_path).path_for(bad)
+
+
+@pytest.mark.parametrize(
+    ("direct_after", "sizes"),
+    [
+        # Direct from a block boundary, pieces crossing it and the stage's end, a tail.
+        (10_000, [7_000, 5_000, DIRECT_STAGE - 1, 3, DIRECT_STAGE + 17, 1_234]),
+        # Exactly whole stages: no tail.
+        (DIRECT_ALIGN, [DIRECT_ALIGN, DIRECT_STAGE, DIRECT_STAGE]),
+        # Never reaches the threshold: all through the page cache.
+        (10 * DIRECT_STAGE, [DIRECT_STAGE, 12_345]),
+    ],
+)
+def test_large_blobs_go_to_the_disk_directly(
+    tmp_path: Path, direct_after: int, sizes: list[int]
+) -> None:
+    """Past the threshold a blob is written with O_DIRECT from the aligned stage; the
+    bytes on disk and the digests are those of the content, whatever the pieces."""
+    store = BlobStore(tmp_path)
+    writer = BlobWriter(store, direct_after=direct_after)
+    data = os.urandom(sum(sizes))
+    at = 0
+    for size in sizes:
+        md5, shas, disk = writer.lanes()
+        piece = memoryview(data)[at : at + size]
+        md5(piece)
+        shas(piece)
+        disk(bytearray(piece))
+        at += size
+    digests = writer.finish()
+    assert (digests.md5, digests.sha1, digests.sha256, digests.size) == (
+        hashlib.md5(data).hexdigest(),
+        hashlib.sha1(data).hexdigest(),
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+    )
+    assert store.place(writer).read_bytes() == data
+    if not _direct_io(tmp_path):
+        assert writer.direct_bytes == 0
+        return
+    start = -(-direct_after // DIRECT_ALIGN) * DIRECT_ALIGN
+    expected = max(0, (len(data) - start) // DIRECT_ALIGN * DIRECT_ALIGN)
+    assert writer.direct_bytes == expected
+
+
+def test_a_discarded_direct_blob_leaves_nothing(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path)
+    writer = BlobWriter(store, direct_after=DIRECT_ALIGN)
+    writer.write(os.urandom(3 * DIRECT_ALIGN + 5))
+    writer.discard()
+    assert list(store.tmp_dir.iterdir()) == []

@@ -250,8 +250,9 @@ async def receive_form(
     receiver = _Receiver(open_writer, file_fields, max_file_bytes, max_files, tolerate_oversized)
     parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
-    # An upload that needs it gets two threads, one per lane of BlobWriter: single-thread
-    # executors keep every lane's pieces in order while the two lanes run side by side.
+    # An upload that needs it gets a thread per lane of BlobWriter (md5, sha1 and sha256,
+    # the disk): single-thread executors keep every lane's pieces in order while the lanes
+    # run side by side.
     # A form that arrives whole before any piece is ready (a small file) needs neither:
     # one hop to the loop's shared pool writes, hashes and finishes it.
     in_flight: deque[asyncio.Future[None]] = deque()
@@ -262,7 +263,7 @@ async def receive_form(
         if ready and not lane_threads:
             lane_threads.extend(
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="veriscan-upload")
-                for _ in range(2)
+                for _ in ready[0][0].lanes()
             )
         for writer, data in ready:
             for thread, lane in zip(lane_threads, writer.lanes(), strict=True):
