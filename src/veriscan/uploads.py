@@ -22,7 +22,7 @@ from veriscan.storage import BlobWriter, Digests
 
 HEAD_BYTES = 64 * 1024  # kept from each file for content-type sniffing
 FLUSH_BYTES = 1024 * 1024  # data handed to the writer thread in pieces of this size
-MAX_IN_FLIGHT = 4  # pieces queued for the writer thread: bounds memory to ~4 MB
+MAX_IN_FLIGHT = 4  # pieces queued for the lanes: bounds memory to ~4 MB
 MAX_PARTS = 32
 MAX_PART_HEADER_BYTES = 16 * 1024
 MAX_FIELD_BYTES = 64 * 1024  # all non-file fields together
@@ -268,7 +268,7 @@ async def receive_form(
         for writer, data in ready:
             for thread, lane in zip(lane_threads, writer.lanes(), strict=True):
                 in_flight.append(loop.run_in_executor(thread, lane, data))
-            while len(in_flight) > 2 * MAX_IN_FLIGHT:
+            while len(in_flight) > len(lane_threads) * MAX_IN_FLIGHT:
                 await in_flight.popleft()
 
     def write_whole() -> None:
