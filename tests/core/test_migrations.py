@@ -22,6 +22,7 @@ HAND_MADE = (
     "ix_media_scans_search",
     "ix_malware_scans_user_scan_date",
     "ix_malware_scans_user_ratio",
+    "ix_malware_scans_id_keys",
     "ix_media_scans_user_name",
     "ix_media_scans_name",
 )

@@ -15,7 +15,17 @@ target_metadata = Base.metadata
 
 # Search structures that the models do not describe (created by hand in a migration):
 # autogenerate must not offer to drop them.
-HAND_MADE = {"media_scans_fts", "search_vector", "ix_media_scans_search"}
+HAND_MADE = {
+    "media_scans_fts",
+    "search_vector",
+    "ix_media_scans_search",
+    # Indexes on expressions, or with INCLUDE columns (migrations 0010 and 0012).
+    "ix_malware_scans_user_scan_date",
+    "ix_malware_scans_user_ratio",
+    "ix_media_scans_user_name",
+    "ix_media_scans_name",
+    "ix_malware_scans_id_keys",
+}
 
 
 def include_object(
