@@ -21,7 +21,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from veriscan.storage import BlobWriter, Digests
 
 HEAD_BYTES = 64 * 1024  # kept from each file for content-type sniffing
-FLUSH_BYTES = 1024 * 1024  # data handed to the writer thread in pieces of this size
+FLUSH_BYTES = 1024 * 1024  # data handed to the lanes in pieces of this size
 MAX_IN_FLIGHT = 4  # pieces queued for the lanes: bounds memory to ~4 MB
 MAX_PARTS = 32
 MAX_PART_HEADER_BYTES = 16 * 1024
@@ -253,7 +253,7 @@ async def receive_form(
     # An upload that needs it gets a thread per lane of BlobWriter (md5, sha1 and sha256,
     # the disk): single-thread executors keep every lane's pieces in order while the lanes
     # run side by side.
-    # A form that arrives whole before any piece is ready (a small file) needs neither:
+    # A form that arrives whole before any piece is ready (a small file) needs none:
     # one hop to the loop's shared pool writes, hashes and finishes it.
     in_flight: deque[asyncio.Future[None]] = deque()
     lane_threads: list[ThreadPoolExecutor] = []
