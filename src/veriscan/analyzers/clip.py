@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import onnxruntime
 from PIL import Image, ImageOps
 
 from veriscan.analyzers import models
@@ -152,16 +153,81 @@ def crops(image: Image.Image, views: Views) -> list[Image.Image]:
     return out
 
 
-class ClipEncoder:
-    """The process's CLIP image encoder (one onnxruntime session, shared)."""
+REFERENCE_FILE = models.PACKAGE_DIR / "clip_reference.json"
+REFERENCE_STRIDE = 8  # every 8th feature of `reference_picture` is kept: 1,152 numbers
+# The least correlation with the reference an encoder must reach to be used. Measured: the
+# exact kernels reach 1.000 on the CPU the reference was written on (AVX-512 with VNNI) and
+# 0.991 on an emulated Haswell CPU (AVX2, float kernels rounding differently); the
+# saturating ones of models.session_options' docstring reach 0.21.
+AGREEMENT = 0.97
 
-    def __init__(self, model_dir: Path | None = None) -> None:
+
+class EncoderDisagrees(Exception):
+    """The encoder, as this machine runs it, does not give the features the probes were
+    fitted on: their scores would mean nothing."""
+
+
+def reference_picture() -> Image.Image:
+    """A 224x224 picture made by arithmetic alone (no file, no random numbers), the same
+    on every machine: smooth colour waves with a fine interference pattern over them."""
+    y, x = np.mgrid[0:SIDE, 0:SIDE].astype(np.float64) / SIDE
+    red = 0.5 + 0.5 * np.sin(2 * np.pi * (3 * x + 0.5 * y))
+    green = 0.5 + 0.5 * np.sin(2 * np.pi * (5 * x * y + 1.5 * y))
+    blue = 0.5 + 0.5 * np.cos(2 * np.pi * (7 * (x - 0.5) ** 2 + 9 * (y - 0.3) ** 2))
+    fine = 0.5 + 0.5 * np.sin(97 * x + 61 * y) * np.sin(83 * y - 29 * x)
+    mixed = np.stack([red, green, blue], axis=-1) * 0.8 + fine[..., None] * 0.2
+    return Image.fromarray(np.round(mixed * 255).astype(np.uint8), "RGB")
+
+
+class ClipEncoder:
+    """The process's CLIP image encoder (one onnxruntime session, shared).
+
+    Before it is used, it encodes `reference_picture` and compares the result with the
+    features recorded in `reference` (`veriscan models check --write` made them): an
+    encoder that this machine's CPU or onnxruntime makes compute something else is
+    refused with `EncoderDisagrees`, rather than trusted with every picture's verdict.
+    `reference=None` skips the check (only to write a new reference)."""
+
+    def __init__(
+        self, model_dir: Path | None = None, reference: Path | None = REFERENCE_FILE
+    ) -> None:
         self.session = models.session(models.CLIP_ENCODER, model_dir)
         self.input = self.session.get_inputs()[0].name
         # Block b's tokens: blocks 0-10 are exposed values, block 11's the second output.
         last = self.session.get_outputs()[1].name
         states = [*models.CLIP_ENCODER.exposed, last]
         self.outputs = [states[block] for block in BLOCKS]
+        self.agreement: float | None = None
+        if reference is not None:
+            self.agreement = self.agreement_with(reference)
+            if self.agreement < AGREEMENT:
+                raise EncoderDisagrees(
+                    f"the CLIP encoder's features on this machine do not match its reference "
+                    f"(correlation {self.agreement:.3f}, at least {AGREEMENT} needed): "
+                    f"onnxruntime {onnxruntime.__version__} computes something else on this "
+                    "CPU, and the image probe's scores would be wrong"
+                )
+
+    def reference_values(self) -> Floats:
+        """The features of `reference_picture` that a reference file records."""
+        values: Floats = self.embed([reference_picture()])[0][::REFERENCE_STRIDE]
+        return values
+
+    def agreement_with(self, reference: Path) -> float:
+        """The correlation of this encoder's reference features with those recorded."""
+        raw = json.loads(reference.read_text(encoding="utf-8"))
+        if raw.get("features") != FEATURES or raw.get("stride") != REFERENCE_STRIDE:
+            raise EncoderDisagrees(f"{reference.name} records other features than {FEATURES}")
+        expected = np.asarray(raw["values"], np.float64)
+        found = self.reference_values().astype(np.float64)
+        if expected.shape != found.shape:
+            raise EncoderDisagrees(f"{reference.name} records {expected.size} values")
+        return float(np.corrcoef(expected, found)[0, 1])
+
+    def write_reference(self, reference: Path) -> None:
+        values = [round(float(v), 5) for v in self.reference_values()]
+        record = {"features": FEATURES, "stride": REFERENCE_STRIDE, "values": values}
+        reference.write_text(json.dumps(record) + "\n", encoding="utf-8")
 
     def embed(self, pictures: Sequence[Image.Image]) -> Floats:
         """`FEATURE_SIZE` numbers per 224x224 RGB picture (see the module's docstring)."""

@@ -27,6 +27,7 @@ import numpy.typing as npt
 import onnxruntime
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from veriscan.analyzers import models
 from veriscan.analyzers.audio import RATE, decode_audio, to_rate
 from veriscan.analyzers.base import (
     Analyzer,
@@ -127,11 +128,9 @@ class OnnxDetector(Analyzer):
         except OSError as exc:
             raise ModelError(f"{self.label}: cannot read {self.path} ({exc.strerror})") from exc
         self.version = hashlib.sha256(content).hexdigest()[:16]
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3  # errors only: ours carry the context
         try:
             self.session = onnxruntime.InferenceSession(
-                content, options, providers=["CPUExecutionProvider"]
+                content, models.session_options(), providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors here
             raise ModelError(

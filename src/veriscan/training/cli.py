@@ -1,4 +1,4 @@
-"""`veriscan models install`, `veriscan trainset fetch` and `veriscan train image`."""
+"""`veriscan models install` and `check`, `veriscan trainset fetch` and `veriscan train image`."""
 
 from __future__ import annotations
 
@@ -34,6 +34,40 @@ def install(
         raise typer.Exit(1) from None
     for line in lines:
         typer.echo(line)
+
+
+@models_app.command("check")
+def check(
+    directory: Annotated[
+        Path | None, typer.Option(help="Model folder (default: VERISCAN_MODEL_DIR)")
+    ] = None,
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write",
+            help="Record this machine's features as the reference (only after changing "
+            "the encoder or its features, on a CPU with VNNI)",
+        ),
+    ] = False,
+) -> None:
+    """Check that the CLIP encoder computes on this machine what its probes were fitted on."""
+    from veriscan.analyzers import clip, models
+    from veriscan.core.config import Settings
+
+    folder = directory or Settings().model_dir
+    try:
+        if write:
+            clip.ClipEncoder(folder, reference=None).write_reference(clip.REFERENCE_FILE)
+            typer.echo(f"{models.CLIP_ENCODER.name}: reference written to {clip.REFERENCE_FILE}")
+            return
+        encoder = clip.ClipEncoder(folder)
+    except (models.ModelMissing, clip.EncoderDisagrees) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"{models.CLIP_ENCODER.name}: agrees with its reference on this machine "
+        f"(correlation {encoder.agreement:.5f}, at least {clip.AGREEMENT} needed)"
+    )
 
 
 @trainset_app.command("fetch")
