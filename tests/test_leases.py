@@ -20,6 +20,7 @@ from veriscan.malware import runner
 from veriscan.malware.models import MalwareScan
 from veriscan.media import runner as media_runner
 from veriscan.media.models import MediaScan
+from veriscan.queue import make_huey
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +137,13 @@ def test_a_stopping_server_waits_for_its_workers_a_bounded_time() -> None:
     assert not quick.is_alive()
     assert join_workers(SimpleNamespace(worker_threads=[(None, slow)]), 0.3) is False
     assert time.monotonic() - started < 1.5  # bounded by the timeout, not by the task
+
+
+def test_the_sqlite_queue_holds_only_wake_ups_and_does_not_wait_for_the_disk(
+    settings_factory: Callable[..., Any],
+) -> None:
+    # What it loses in a power cut, the sweep above makes again from the rows.
+    huey = make_huey(settings_factory())
+    with huey.storage.db() as connection:
+        assert connection.execute("PRAGMA synchronous").fetchone() == (0,)
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -100,24 +100,50 @@ def make_engine(url: str) -> Engine:
                 try:
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
                 except BaseException:
-                    _let_writer_go(conn)
+                    _let_go(conn.info)
                     raise
             else:
                 conn.exec_driver_sql("BEGIN")
 
-        def _let_writer_go(conn: Any) -> None:
-            if conn.info.pop(_HOLDS_WRITER, False):
+        def _let_go(info: dict[Any, Any] | None) -> None:
+            if info is not None and info.pop(_HOLDS_WRITER, False):
                 writer.release()
 
-        event.listen(engine, "commit", _let_writer_go)
-        event.listen(engine, "rollback", _let_writer_go)
+        # The lock is let go once SQLite's own is, after the COMMIT or ROLLBACK itself:
+        # SQLAlchemy's "commit" and "rollback" events come before it, and a writer let in
+        # then found SQLite's lock still taken and slept in its busy handler. Both are given
+        # the pool's proxy, whose `info` is its connection record's (as `conn.info` above);
+        # the pool's own rollback of a connection given back mid-transaction (a session
+        # dropped, not closed) comes through here too.
+        dialect = engine.dialect
+        commit, rollback = dialect.do_commit, dialect.do_rollback
+
+        def _commit_then_let_go(connection: Any) -> None:
+            try:
+                commit(connection)
+            finally:
+                _let_go(_record_info(connection))
+
+        def _rollback_then_let_go(connection: Any) -> None:
+            try:
+                rollback(connection)
+            finally:
+                _let_go(_record_info(connection))
+
+        def _record_info(connection: Any) -> dict[Any, Any] | None:
+            try:  # a proxy the pool makes for its own resets has none: checkin covers it
+                info: dict[Any, Any] = connection.info
+            except (AttributeError, NotImplementedError):
+                return None
+            return info
+
+        dialect.do_commit = _commit_then_let_go  # type: ignore[method-assign]
+        dialect.do_rollback = _rollback_then_let_go  # type: ignore[method-assign]
 
         @event.listens_for(engine, "checkin")
         def _checked_in(_: Any, record: Any) -> None:
-            # A connection given back to the pool without its transaction ended (a session
-            # dropped, not closed): the pool rolls it back below the events above.
-            if record.info.pop(_HOLDS_WRITER, False):
-                writer.release()
+            # Given back with no rollback through the dialect (an invalidated connection).
+            _let_go(record.info)
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
