@@ -137,8 +137,8 @@ def make_engine(url: str) -> Engine:
                 return None
             return info
 
-        dialect.do_commit = _commit_then_let_go  # type: ignore[method-assign]
-        dialect.do_rollback = _rollback_then_let_go  # type: ignore[method-assign]
+        dialect.do_commit = _commit_then_let_go  # type: ignore[method-assign,assignment]
+        dialect.do_rollback = _rollback_then_let_go  # type: ignore[method-assign,assignment]
 
         @event.listens_for(engine, "checkin")
         def _checked_in(_: Any, record: Any) -> None:
