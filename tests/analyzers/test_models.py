@@ -158,14 +158,19 @@ def test_an_exposed_name_the_graph_lacks_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_encoder_agrees_with_its_reference_here() -> None:
+    # With the kernels this CPU is judged to need: no second load was needed.
     encoder = clip.ClipEncoder()
     assert encoder.agreement is not None and encoder.agreement >= 0.999
+    assert encoder.exact is models.saturates()
     done = subprocess.run(
         [sys.executable, "-m", "veriscan", "models", "check"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("clip-vit-b16-int8: agrees with its reference on this machine")
+    assert done.stdout.rstrip().endswith(
+        f"{'exact' if models.saturates() else 'fast'} integer kernels)"
+    )
 
 
 def test_an_encoder_that_computes_something_else_is_refused(tmp_path: Path) -> None:
@@ -183,17 +188,17 @@ def test_an_encoder_that_computes_something_else_is_refused(tmp_path: Path) -> N
         clip.ClipEncoder(reference=reference)
 
 
-# Run under an emulated Haswell CPU (AVX2, no VNNI): the product's path must pass its own
-# check there, and onnxruntime's default options must not (else the emulated CPU would not
-# be the kind whose integer kernels saturate, and the test would prove nothing).
+# Run under an emulated Haswell CPU (AVX2, no VNNI): the encoder must pass its own check
+# there, with exact kernels (chosen at once when /proc/cpuinfo says no VNNI; after the
+# check failed with the fast ones when it is the host's and says VNNI), and the fast
+# kernels must fail it (else the emulated CPU would not be the kind whose integer
+# kernels saturate, and the test would prove nothing).
 _UNDER_HASWELL = """
-import json, onnxruntime
-from veriscan.analyzers import clip, models
-ours = clip.ClipEncoder().agreement
-models._sessions.clear()
-models.session_options = onnxruntime.SessionOptions
-default = clip.ClipEncoder(reference=None).agreement_with(clip.REFERENCE_FILE)
-print(json.dumps({"ours": ours, "default": default}))
+import json
+from veriscan.analyzers import clip
+ours = clip.ClipEncoder()
+fast = clip.ClipEncoder(reference=None, exact=False).agreement_with(clip.REFERENCE_FILE)
+print(json.dumps({"ours": ours.agreement, "exact": ours.exact, "fast": fast}))
 """
 
 
@@ -209,4 +214,5 @@ def test_the_encoder_computes_the_same_features_on_a_cpu_without_vnni() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["ours"] >= clip.AGREEMENT
-    assert found["default"] < 0.9
+    assert found["exact"] is True
+    assert found["fast"] < 0.9

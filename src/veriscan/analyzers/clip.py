@@ -28,6 +28,7 @@ A probe scores each view and averages their log-odds (`ImageProbe.logit`).
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ import onnxruntime
 from PIL import Image, ImageOps
 
 from veriscan.analyzers import models
+
+logger = logging.getLogger("veriscan.analyzers")
 
 SIDE = 224
 MEAN = np.asarray([0.48145466, 0.4578275, 0.40821073], np.float32).reshape(3, 1, 1)
@@ -158,7 +161,7 @@ REFERENCE_STRIDE = 8  # every 8th feature of `reference_picture` is kept: 1,152 
 # The least correlation with the reference an encoder must reach to be used. Measured: the
 # exact kernels reach 1.000 on the CPU the reference was written on (AVX-512 with VNNI) and
 # 0.991 on an emulated Haswell CPU (AVX2, float kernels rounding differently); the
-# saturating ones of models.session_options' docstring reach 0.21.
+# saturating ones of models.saturates' docstring reach 0.21.
 AGREEMENT = 0.97
 
 
@@ -183,30 +186,50 @@ class ClipEncoder:
     """The process's CLIP image encoder (one onnxruntime session, shared).
 
     Before it is used, it encodes `reference_picture` and compares the result with the
-    features recorded in `reference` (`veriscan models check --write` made them): an
-    encoder that this machine's CPU or onnxruntime makes compute something else is
-    refused with `EncoderDisagrees`, rather than trusted with every picture's verdict.
-    `reference=None` skips the check (only to write a new reference)."""
+    features recorded in `reference` (`veriscan models check --write` made them). If
+    onnxruntime's fast integer kernels compute something else on this CPU (see
+    `models.saturates`, which decides which kernels are tried first), the encoder is
+    loaded again with the exact ones; if those disagree too, it is refused with
+    `EncoderDisagrees` rather than trusted with every picture's verdict. `exact` forces
+    one kind of kernel; `reference=None` skips the check (to write a new reference, or to
+    measure the fast kernels)."""
 
     def __init__(
-        self, model_dir: Path | None = None, reference: Path | None = REFERENCE_FILE
+        self,
+        model_dir: Path | None = None,
+        reference: Path | None = REFERENCE_FILE,
+        *,
+        exact: bool | None = None,
     ) -> None:
-        self.session = models.session(models.CLIP_ENCODER, model_dir)
+        self.model_dir = model_dir
+        self._load(models.saturates() if exact is None else exact)
+        self.agreement: float | None = None
+        if reference is None:
+            return
+        self.agreement = self.agreement_with(reference)
+        if self.agreement < AGREEMENT and not self.exact and exact is None:
+            logger.warning(
+                "analyzers.clip_fast_kernels_disagree correlation=%.3f: loading exact ones",
+                self.agreement,
+            )
+            self._load(True)
+            self.agreement = self.agreement_with(reference)
+        if self.agreement < AGREEMENT:
+            raise EncoderDisagrees(
+                f"the CLIP encoder's features on this machine do not match its reference "
+                f"(correlation {self.agreement:.3f}, at least {AGREEMENT} needed): "
+                f"onnxruntime {onnxruntime.__version__} computes something else on this "
+                "CPU, and the image probe's scores would be wrong"
+            )
+
+    def _load(self, exact: bool) -> None:
+        self.exact = exact
+        self.session = models.session(models.CLIP_ENCODER, self.model_dir, exact=exact)
         self.input = self.session.get_inputs()[0].name
         # Block b's tokens: blocks 0-10 are exposed values, block 11's the second output.
         last = self.session.get_outputs()[1].name
         states = [*models.CLIP_ENCODER.exposed, last]
         self.outputs = [states[block] for block in BLOCKS]
-        self.agreement: float | None = None
-        if reference is not None:
-            self.agreement = self.agreement_with(reference)
-            if self.agreement < AGREEMENT:
-                raise EncoderDisagrees(
-                    f"the CLIP encoder's features on this machine do not match its reference "
-                    f"(correlation {self.agreement:.3f}, at least {AGREEMENT} needed): "
-                    f"onnxruntime {onnxruntime.__version__} computes something else on this "
-                    "CPU, and the image probe's scores would be wrong"
-                )
 
     def reference_values(self) -> Floats:
         """The features of `reference_picture` that a reference file records."""

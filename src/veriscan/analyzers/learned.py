@@ -130,7 +130,9 @@ class OnnxDetector(Analyzer):
         self.version = hashlib.sha256(content).hexdigest()[:16]
         try:
             self.session = onnxruntime.InferenceSession(
-                content, models.session_options(), providers=["CPUExecutionProvider"]
+                content,
+                models.session_options(exact=models.saturates()),
+                providers=["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors here
             raise ModelError(

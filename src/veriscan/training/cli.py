@@ -57,16 +57,19 @@ def check(
     folder = directory or Settings().model_dir
     try:
         if write:
-            clip.ClipEncoder(folder, reference=None).write_reference(clip.REFERENCE_FILE)
+            encoder = clip.ClipEncoder(folder, reference=None, exact=True)
+            encoder.write_reference(clip.REFERENCE_FILE)
             typer.echo(f"{models.CLIP_ENCODER.name}: reference written to {clip.REFERENCE_FILE}")
             return
         encoder = clip.ClipEncoder(folder)
     except (models.ModelMissing, clip.EncoderDisagrees) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    kernels = "exact" if encoder.exact else "fast"
     typer.echo(
         f"{models.CLIP_ENCODER.name}: agrees with its reference on this machine "
-        f"(correlation {encoder.agreement:.5f}, at least {clip.AGREEMENT} needed)"
+        f"(correlation {encoder.agreement:.5f}, at least {clip.AGREEMENT} needed; "
+        f"{kernels} integer kernels)"
     )
 
 
