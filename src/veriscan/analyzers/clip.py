@@ -212,6 +212,7 @@ class ClipEncoder:
                 "analyzers.clip_fast_kernels_disagree correlation=%.3f: loading exact ones",
                 self.agreement,
             )
+            models.forget(models.CLIP_ENCODER, model_dir, exact=False)
             self._load(True)
             self.agreement = self.agreement_with(reference)
         if self.agreement < AGREEMENT:

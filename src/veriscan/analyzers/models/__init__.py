@@ -260,6 +260,12 @@ def session(model: ModelFile, directory: Path | None = None, *, exact: bool | No
         return loaded
 
 
+def forget(model: ModelFile, directory: Path | None = None, *, exact: bool) -> None:
+    """Let the process's session for `model` with those kernels go (its memory with it)."""
+    with _sessions_lock:
+        _sessions.pop((locate(model, directory), exact), None)
+
+
 def _exposing(path: Path, model: ModelFile) -> bytes:
     """The graph at `path` with `model.exposed` added to its outputs, serialised.
 
