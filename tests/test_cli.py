@@ -254,6 +254,15 @@ def test_eval_prints_the_measures(env: dict[str, str], tmp_path: Path) -> None:
     result = run(env, "eval", str(folder), "--labels", str(labels))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
+    # First, what it ran on: the numbers of a rerun elsewhere can then be compared.
+    import onnxruntime
+
+    from veriscan.analyzers import models
+
+    assert lines[0].startswith("Ran with Python "), lines[0]
+    assert f"onnxruntime {onnxruntime.__version__}, numpy " in lines[0]
+    kernels = "exact" if models.saturates() else "fast"
+    assert f"; CLIP encoder: {kernels} integer kernels, reference agreement " in lines[0]
     assert any(line.startswith("image") and " 1.000 " in line for line in lines), result.stdout
     castle = next(line for line in lines if line.startswith("image/generated/castle.png"))
     assert castle.split()[1:4] == ["generated", "DEEPFAKE", "95"]

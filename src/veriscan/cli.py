@@ -119,14 +119,14 @@ def evaluate(
     per_file: Annotated[bool, typer.Option(help="Also print each file's verdict")] = True,
 ) -> None:
     """Run the media analyzers over a labelled set: accuracy, ROC AUC and confusion per modality."""
+    from veriscan.analyzers.evaluation import environment, render_table
     from veriscan.analyzers.evaluation import evaluate as run_evaluation
-    from veriscan.analyzers.evaluation import render_table
     from veriscan.analyzers.registry import build_analyzers, thresholds
 
     settings = _settings()
-    result = run_evaluation(
-        directory, labels, analyzers=build_analyzers(settings), thresholds=thresholds(settings)
-    )
+    analyzers = build_analyzers(settings)
+    result = run_evaluation(directory, labels, analyzers=analyzers, thresholds=thresholds(settings))
+    typer.echo(environment(analyzers))
     typer.echo(render_table(result, per_file=per_file))
 
 

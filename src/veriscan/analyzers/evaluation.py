@@ -318,6 +318,48 @@ def evaluate(
     )
 
 
+def environment(analyzers: Sequence[Analyzer]) -> str:
+    """What an evaluation ran on, for its record: the libraries whose numbers reach a
+    verdict, the CPU, and the kernels and reference agreement of the CLIP encoder (one
+    rerun called every picture generated on a CPU whose integer kernels saturate)."""
+    import platform
+    from importlib import metadata
+
+    from veriscan.analyzers import models
+
+    names = ("onnxruntime", "numpy", "pillow", "opencv-python-headless", "av", "c2pa-python")
+    versions = []
+    for name in names:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} missing")
+    cpu = _cpu_name() or platform.processor() or platform.machine()
+    if platform.machine().lower() not in models.X86:
+        vnni = "not x86"
+    else:
+        vnni = "no VNNI" if models.saturates() else "VNNI"
+    line = f"Ran with Python {platform.python_version()}, {', '.join(versions)}; CPU {cpu} ({vnni})"
+    encoders = (getattr(analyzer, "encoder", None) for analyzer in analyzers)
+    encoder = next((found for found in encoders if found is not None), None)
+    if encoder is None:
+        return line + "; CLIP encoder not loaded."
+    kernels = "exact" if encoder.exact else "fast"
+    agreement = "not checked" if encoder.agreement is None else f"{encoder.agreement:.5f}"
+    return line + f"; CLIP encoder: {kernels} integer kernels, reference agreement {agreement}."
+
+
+def _cpu_name() -> str | None:
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("model name"):
+            return line.partition(":")[2].strip() or None
+    return None
+
+
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 

@@ -193,7 +193,7 @@ _sessions_lock = threading.Lock()
 
 # onnxruntime's entry for exact integer products on x86 (kOrtSessionOptionsAvx2PrecisionMode).
 X64_QUANT_PRECISION = "session.x64quantprecision"
-_X86 = frozenset({"x86_64", "amd64", "i386", "i686", "x86"})
+X86 = frozenset({"x86_64", "amd64", "i386", "i686", "x86"})  # platform.machine(), lowered
 _VNNI = frozenset({"avx512_vnni", "avx_vnni"})  # /proc/cpuinfo's names
 
 
@@ -208,7 +208,7 @@ def saturates() -> bool:
     0.21 with the right ones on `clip.reference_picture`, under an emulated Haswell CPU),
     and the image probe calls nearly every picture generated. An x86 CPU is taken to
     have VNNI only if /proc/cpuinfo says so."""
-    if platform.machine().lower() not in _X86:
+    if platform.machine().lower() not in X86:
         return False
     try:
         lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
