@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select, update
 
 from tests.conftest import Account, assert_envelope
 from tests.live import LiveServer, live_server
@@ -15,7 +16,9 @@ from tests.malware.helpers import add_key, eicar_variant, unique_content, upload
 from tests.media.helpers import photo_jpeg, upload_media
 from tests.notifications.helpers import listening, notifications, set_preferences
 from veriscan.core.config import Settings
+from veriscan.core.db import utcnow
 from veriscan.notifications import service
+from veriscan.notifications.models import Notification, NotificationCount
 
 
 def seed(server: LiveServer, account: Account, count: int) -> list[str]:
@@ -132,6 +135,58 @@ def test_unread_count_read_read_all_and_delete(
     assert_envelope(
         api.delete(f"/api/notifications/{first}", headers=account.headers), 404, "NOT_FOUND"
     )
+
+
+def test_the_kept_unread_count_follows_every_change(
+    server: LiveServer, api: httpx.Client, make_account: Callable[..., Account]
+) -> None:
+    """The unread count is one row the database keeps (migration 0014): it matches the rows
+    through new notifications, reads, a read notification marked unread again, deletions
+    of read and unread ones, and another user's changes never move it."""
+    owner, other = make_account(), make_account()
+
+    def kept_and_counted(account: Account) -> tuple[int | None, int]:
+        user_id = uuid.UUID(account.id)
+        with server.context.db.session(writes=False) as session:
+            kept = session.scalar(
+                select(NotificationCount.unread).where(NotificationCount.user_id == user_id)
+            )
+            counted = session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            )
+        return kept, int(counted or 0)
+
+    def unread(account: Account) -> int:
+        body = api.get("/api/notifications/unread-count", headers=account.headers).json()
+        count: int = body["data"]["unread"]
+        return count
+
+    assert kept_and_counted(owner) == (None, 0) and unread(owner) == 0
+    first, second, third, fourth = seed(server, owner, 4)
+    seed(server, other, 2)
+    assert (kept_and_counted(owner), unread(owner)) == ((4, 4), 4)
+    api.post(f"/api/notifications/{second}/read", headers=owner.headers).raise_for_status()
+    api.post(f"/api/notifications/{second}/read", headers=owner.headers).raise_for_status()
+    assert (kept_and_counted(owner), unread(owner)) == ((3, 3), 3)
+    api.delete(f"/api/notifications/{first}", headers=owner.headers).raise_for_status()
+    api.delete(f"/api/notifications/{second}", headers=owner.headers).raise_for_status()
+    assert (kept_and_counted(owner), unread(owner)) == ((2, 2), 2)
+    with server.context.db.session() as session:  # marked unread again (no endpoint does)
+        session.execute(
+            update(Notification)
+            .where(Notification.id.in_([uuid.UUID(third), uuid.UUID(fourth)]))
+            .values(read_at=utcnow())
+        )
+        session.execute(
+            update(Notification).where(Notification.id == uuid.UUID(fourth)).values(read_at=None)
+        )
+    assert (kept_and_counted(owner), unread(owner)) == ((1, 1), 1)
+    read_all = api.post("/api/notifications/read-all", headers=owner.headers)
+    assert read_all.json() == {"success": True, "data": {"marked": 1, "unread": 0}}
+    assert kept_and_counted(owner) == (0, 0)
+    assert (kept_and_counted(other), unread(other)) == ((2, 2), 2)
 
 
 def test_pagination_newest_first(server: LiveServer, api: httpx.Client, account: Account) -> None:

