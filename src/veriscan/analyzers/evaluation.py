@@ -334,7 +334,7 @@ def environment(analyzers: Sequence[Analyzer]) -> str:
             versions.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{name} missing")
-    cpu = _cpu_name() or platform.processor() or platform.machine()
+    cpu = models.cpu_info("model name") or platform.processor() or platform.machine()
     if platform.machine().lower() not in models.X86:
         vnni = "not x86"
     else:
@@ -347,17 +347,6 @@ def environment(analyzers: Sequence[Analyzer]) -> str:
     kernels = "exact" if encoder.exact else "fast"
     agreement = "not checked" if encoder.agreement is None else f"{encoder.agreement:.5f}"
     return line + f"; CLIP encoder: {kernels} integer kernels, reference agreement {agreement}."
-
-
-def _cpu_name() -> str | None:
-    try:
-        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        if line.startswith("model name"):
-            return line.partition(":")[2].strip() or None
-    return None
 
 
 def _number(value: float | None) -> str:

@@ -210,14 +210,21 @@ def saturates() -> bool:
     have VNNI only if /proc/cpuinfo says so."""
     if platform.machine().lower() not in X86:
         return False
+    flags = cpu_info("flags")
+    return flags is None or not _VNNI & set(flags.split())
+
+
+def cpu_info(key: str) -> str | None:
+    """The first value of `key` ("flags", "model name") in /proc/cpuinfo, or None."""
     try:
         lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
-        return True
+        return None
     for line in lines:
-        if line.startswith("flags"):
-            return not _VNNI & set(line.partition(":")[2].split())
-    return True
+        name, _, value = line.partition(":")
+        if name.strip() == key:
+            return value.strip()
+    return None
 
 
 def session_options(*, exact: bool) -> Any:
