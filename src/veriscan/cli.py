@@ -81,7 +81,13 @@ def worker(
     from veriscan.context import AppContext
     from veriscan.core import migrate as migrations
     from veriscan.jobs import register_all, sweep_all
-    from veriscan.queue import QueueConsumer, Sweeper, consumer_options
+    from veriscan.queue import (
+        SHUTDOWN_WAIT_SECONDS,
+        QueueConsumer,
+        Sweeper,
+        consumer_options,
+        join_workers,
+    )
 
     settings = _settings()
     if not settings.redis_url:
@@ -105,6 +111,9 @@ def worker(
         consumer.run()
     finally:
         sweeper.stop()
+        # A task still running when SIGTERM came must not find the database and Redis
+        # closed under it (a traceback, and its next write lost): wait for it a while.
+        join_workers(consumer, SHUTDOWN_WAIT_SECONDS)
         context.close()
 
 
