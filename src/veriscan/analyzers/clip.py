@@ -232,6 +232,11 @@ class ClipEncoder:
         states = [*models.CLIP_ENCODER.exposed, last]
         self.outputs = [states[block] for block in BLOCKS]
 
+    @property
+    def kernels(self) -> str:
+        """Which integer kernels this encoder runs on: "exact" or "fast"."""
+        return "exact" if self.exact else "fast"
+
     def reference_values(self) -> Floats:
         """The features of `reference_picture` that a reference file records."""
         values: Floats = self.embed([reference_picture()])[0][::REFERENCE_STRIDE]

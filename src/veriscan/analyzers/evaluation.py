@@ -344,9 +344,9 @@ def environment(analyzers: Sequence[Analyzer]) -> str:
     encoder = next((found for found in encoders if found is not None), None)
     if encoder is None:
         return line + "; CLIP encoder not loaded."
-    kernels = "exact" if encoder.exact else "fast"
     agreement = "not checked" if encoder.agreement is None else f"{encoder.agreement:.5f}"
-    return line + f"; CLIP encoder: {kernels} integer kernels, reference agreement {agreement}."
+    kernels = f"{encoder.kernels} integer kernels"
+    return line + f"; CLIP encoder: {kernels}, reference agreement {agreement}."
 
 
 def _number(value: float | None) -> str:

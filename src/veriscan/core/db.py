@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -115,20 +115,14 @@ def make_engine(url: str) -> Engine:
         # the pool's proxy, whose `info` is its connection record's (as `conn.info` above);
         # the pool's own rollback of a connection given back mid-transaction (a session
         # dropped, not closed) comes through here too.
-        dialect = engine.dialect
-        commit, rollback = dialect.do_commit, dialect.do_rollback
+        def _then_let_go(end: Callable[[Any], None]) -> Callable[[Any], None]:
+            def ended(connection: Any) -> None:
+                try:
+                    end(connection)
+                finally:
+                    _let_go(_record_info(connection))
 
-        def _commit_then_let_go(connection: Any) -> None:
-            try:
-                commit(connection)
-            finally:
-                _let_go(_record_info(connection))
-
-        def _rollback_then_let_go(connection: Any) -> None:
-            try:
-                rollback(connection)
-            finally:
-                _let_go(_record_info(connection))
+            return ended
 
         def _record_info(connection: Any) -> dict[Any, Any] | None:
             try:  # a proxy the pool makes for its own resets has none: checkin covers it
@@ -137,8 +131,9 @@ def make_engine(url: str) -> Engine:
                 return None
             return info
 
-        dialect.do_commit = _commit_then_let_go  # type: ignore[method-assign,assignment]
-        dialect.do_rollback = _rollback_then_let_go  # type: ignore[method-assign,assignment]
+        dialect = engine.dialect
+        dialect.do_commit = _then_let_go(dialect.do_commit)  # type: ignore[method-assign,assignment]
+        dialect.do_rollback = _then_let_go(dialect.do_rollback)  # type: ignore[method-assign,assignment]
 
         @event.listens_for(engine, "checkin")
         def _checked_in(_: Any, record: Any) -> None:

@@ -65,11 +65,10 @@ def check(
     except (models.ModelMissing, clip.EncoderDisagrees) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    kernels = "exact" if encoder.exact else "fast"
     typer.echo(
         f"{models.CLIP_ENCODER.name}: agrees with its reference on this machine "
         f"(correlation {encoder.agreement:.5f}, at least {clip.AGREEMENT} needed; "
-        f"{kernels} integer kernels)"
+        f"{encoder.kernels} integer kernels)"
     )
 
 
