@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import String, Text, bindparam, func, or_, select, update
@@ -45,8 +47,44 @@ class Leases:
     def claim(
         self, session: Session, job_id: uuid.UUID, token: str, now: datetime, lease: timedelta
     ) -> bool:
+        return self.claimed(session, job_id, token, now, lease) is not None
+
+    def claimed(
+        self, session: Session, job_id: uuid.UUID, token: str, now: datetime, lease: timedelta
+    ) -> Any:
+        """`claim`, returning the claimed row as it is now (None: not claimed), read by
+        the same statement."""
+        parameters = {"job_id": job_id, "token": token, "now": now, "until": now + lease}
+        return session.scalars(self._claim_statement, parameters).first()
+
+    def owned(self, session: Session, job_id: uuid.UUID, token: str, **values: Any) -> bool:
+        """Update the row only while this worker still holds the claim."""
         model = self.model
         result = session.execute(
+            update(model)
+            .where(model.id == job_id, model.claim_token == token, model.status == self.running)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+    def owned_returning(
+        self, session: Session, job_id: uuid.UUID, token: str, columns: Sequence[Any], **values: Any
+    ) -> Any:
+        """`owned`, returning the updated row's `columns` (None: the claim was lost)."""
+        statement = self._owned_statement(tuple(sorted(values)), tuple(columns))
+        parameters = {f"new_{name}": value for name, value in values.items()}
+        return session.execute(statement, {"job_id": job_id, "token": token, **parameters}).first()
+
+    # Every scan is claimed and finished with these: built once (building one cost more
+    # than running it), run with its parameters.
+
+    @cached_property
+    def _claim_statement(self) -> Any:
+        model = self.model
+        job_id = bindparam("job_id", type_=model.id.type)
+        now = bindparam("now", type_=model.lease_until.type)
+        return (
             update(model)
             .where(
                 model.id == job_id,
@@ -61,25 +99,30 @@ class Leases:
             )
             .values(
                 status=self.running,
-                claim_token=token,
-                lease_until=now + lease,
+                claim_token=bindparam("token", type_=model.claim_token.type),
+                lease_until=bindparam("until", type_=model.lease_until.type),
                 attempts=model.attempts + 1,
                 started_at=func.coalesce(model.started_at, now),
             )
+            .returning(model)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
-    def owned(self, session: Session, job_id: uuid.UUID, token: str, **values: Any) -> bool:
-        """Update the row only while this worker still holds the claim."""
+    @lru_cache(maxsize=64)  # noqa: B019 (one Leases per kind of job, kept for the process)
+    def _owned_statement(self, names: tuple[str, ...], columns: tuple[Any, ...]) -> Any:
         model = self.model
-        result = session.execute(
+        values = {name: bindparam(f"new_{name}", type_=getattr(model, name).type) for name in names}
+        return (
             update(model)
-            .where(model.id == job_id, model.claim_token == token, model.status == self.running)
-            .values(**values)
+            .where(
+                model.id == bindparam("job_id", type_=model.id.type),
+                model.claim_token == bindparam("token", type_=model.claim_token.type),
+                model.status == self.running,
+            )
+            .values(values)
+            .returning(*columns)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
     def release_lapsed(self, session: Session, now: datetime, lease: timedelta) -> list[uuid.UUID]:
         """Jobs whose lease ran out go back to waiting (their old claim void); returns them

@@ -197,7 +197,12 @@ class _Receiver:
         self._current_file = None
 
     def ready_segments(self, final: bool) -> list[tuple[BlobWriter, bytearray]]:
-        """Segments to write now: all but a small tail of the part still arriving."""
+        """Segments to write now: all but a small tail of the part still arriving, once
+        FLUSH_BYTES are waiting (or at the end). Until then nothing: a small form, even one
+        whose file part has ended, is written whole at its end in one hop, rather than
+        starting three lane threads for a few kilobytes."""
+        if not final and sum(len(data) for _, data in self.segments) < FLUSH_BYTES:
+            return []
         ready = []
         while self.segments:
             writer, data = self.segments[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, or_, select, true, union
+from sqlalchemy import BindParameter, ColumnElement, Select, delete, or_, select, true, union
 from sqlalchemy.orm import Session
 
 from veriscan.accounts.models import Role, User
@@ -50,7 +50,7 @@ def in_own_cases(kind: ScanKind, viewer: User) -> Select[Any]:
     )
 
 
-def _readers(kind: ScanKind, scan_id: uuid.UUID) -> list[Select[Any]]:
+def _readers(kind: ScanKind, scan_id: BindParameter[Any]) -> list[Select[Any]]:
     """The owners and members of the cases that hold the scan."""
     cases = select(CaseScan.case_id).where(
         CaseScan.scan_kind == kind.value, CaseScan.scan_id == scan_id

@@ -120,25 +120,28 @@ class LocalEngine(ABC):
         """Whether the engine can run here (its daemon reachable, its rules compiled)."""
         return True
 
-    async def run(self, sample: Sample) -> EngineReport:
+    async def run(self, sample: Sample, *, version: str | None = None) -> EngineReport:
+        """Scan with a timeout; every failure becomes the report's error. `version`: the
+        engine's, when the caller has just read it (else it is read here)."""
         started = time.monotonic()
-        version = "unknown"
+        known = version or "unknown"
         try:
-            version = await asyncio.to_thread(self.version)
+            if version is None:
+                known = await asyncio.to_thread(self.version)
             verdicts = await asyncio.wait_for(
                 asyncio.to_thread(self.scan_file, sample), self.timeout
             )
         except TimeoutError:
             logger.warning("engines.timeout engine=%s sha256=%s", self.name, sample.sha256)
-            verdict = EngineVerdict(self.name, version, Category.TIMEOUT, Category.TIMEOUT.value)
-            return EngineReport(self.name, version, [verdict], seconds=time.monotonic() - started)
+            verdict = EngineVerdict(self.name, known, Category.TIMEOUT, Category.TIMEOUT.value)
+            return EngineReport(self.name, known, [verdict], seconds=time.monotonic() - started)
         except EngineFailed as exc:
             logger.warning(
                 "engines.failed engine=%s sha256=%s error=%s", self.name, sample.sha256, exc
             )
             return EngineReport(
                 self.name,
-                version,
+                known,
                 error=str(exc),
                 retryable=exc.retryable,
                 seconds=time.monotonic() - started,
@@ -154,8 +157,8 @@ class LocalEngine(ABC):
             logger.exception("engines.crashed engine=%s sha256=%s", self.name, sample.sha256)
             return EngineReport(
                 self.name,
-                version,
+                known,
                 error=f"{type(exc).__name__}: engine failed",
                 seconds=time.monotonic() - started,
             )
-        return EngineReport(self.name, version, verdicts, seconds=time.monotonic() - started)
+        return EngineReport(self.name, known, verdicts, seconds=time.monotonic() - started)

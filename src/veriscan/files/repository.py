@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select, update
@@ -55,17 +56,9 @@ class BlobRepository:
 
     def acquire(self, sha256: str, size: int) -> int:
         """Add one reference (creating the row if needed); returns the new count."""
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(Blob)
-            .values(sha256=sha256, size=size, ref_count=1)
-            .on_conflict_do_update(
-                index_elements=[Blob.sha256], set_={"ref_count": Blob.ref_count + 1}
-            )
-            .returning(Blob.ref_count)
-        )
-        return int(self.session.execute(statement).scalar_one())
+        statement = _blob_upsert(self.session.get_bind().dialect.name)
+        parameters = {"sha256": sha256, "size": size, "ref_count": 1}
+        return int(self.session.execute(statement, parameters).scalar_one())
 
     def release(self, sha256: str) -> int:
         """Drop one reference; the row goes when none remain. Returns what remains."""
@@ -79,6 +72,17 @@ class BlobRepository:
             self.session.execute(delete(Blob).where(Blob.sha256 == sha256))
             return 0
         return int(remaining or 0)
+
+
+@cache
+def _blob_upsert(dialect: str) -> Any:
+    """Built once (every upload takes a reference), run with its parameters."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(Blob)
+        .on_conflict_do_update(index_elements=[Blob.sha256], set_={"ref_count": Blob.ref_count + 1})
+        .returning(Blob.ref_count)
+    )
 
 
 def _file_conditions(user_id: uuid.UUID, search: str | None, digest: str | None) -> list[Any]:
@@ -128,9 +132,10 @@ class FileRepository:
     def get_for(self, user_id: uuid.UUID, file_id: uuid.UUID) -> File | None:
         return self.session.scalar(select(File).where(File.user_id == user_id, File.id == file_id))
 
-    def add(self, file: File) -> File:
+    def add(self, file: File, *, flush: bool = True) -> File:
         self.session.add(file)
-        self.session.flush()
+        if flush:
+            self.session.flush()
         return file
 
     def delete(self, file: File) -> None:

@@ -124,18 +124,21 @@ def store_in(
     writer = received.writer
     assert writer is not None and writer.digests is not None
     digests = writer.digests
-    keep_blob(session, context, writer)
-    file = FileRepository(session).add(
-        File(
-            user_id=user.id,
-            filename=clean_filename(received.filename),
-            file_size=digests.size,
-            mime_type=mime_type_of(bytes(received.head)),
-            hash_md5=digests.md5,
-            hash_sha1=digests.sha1,
-            hash_sha256=digests.sha256,
-        )
+    # Everything that needs no database comes first: on SQLite the transaction holds the
+    # one writer lock from its first statement to its commit.
+    file = File(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        filename=clean_filename(received.filename),
+        file_size=digests.size,
+        mime_type=mime_type_of(bytes(received.head)),
+        hash_md5=digests.md5,
+        hash_sha1=digests.sha1,
+        hash_sha256=digests.sha256,
     )
+    keep_blob(session, context, writer)
+    # Inserted with the rest of the transaction at its one flush.
+    FileRepository(session).add(file, flush=False)
     audit.record(
         session,
         action="file.upload",

@@ -21,9 +21,22 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, any_, func, or_, select, text, true, union
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    any_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    union,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -65,8 +78,9 @@ class Grant:
     name: str
     # The ids of the scans of this kind granted to the viewer.
     scan_ids: Callable[[ScanKind, User], Select[Any]]
-    # The users this grant lets read one scan (each select gives user ids).
-    readers: Callable[[ScanKind, uuid.UUID], list[Select[Any]]]
+    # The users this grant lets read one scan (each select gives user ids), the scan's id
+    # given as a bound parameter (the query is built once and run for every scan).
+    readers: Callable[[ScanKind, BindParameter[Any]], list[Select[Any]]]
 
 
 # Every grant, in the order the queries read them. Each is registered by the domain that
@@ -146,8 +160,16 @@ def grantees(session: Session, kind: ScanKind, scan_id: uuid.UUID) -> set[uuid.U
     """The users who read the scan through a grant: those it is shared with, its assignee,
     and the owners and members of the cases that hold it (admins read every case, but are
     not each told about every scan in one)."""
-    query = union(*(part for grant in grants() for part in grant.readers(kind, scan_id)))
-    return set(session.scalars(select(query.subquery().c[0])))
+    return set(session.scalars(_grantees_query(kind, tuple(grants())), {"scan_id": scan_id}))
+
+
+@cache
+def _grantees_query(kind: ScanKind, registered: tuple[Grant, ...]) -> Select[Any]:
+    """Built once per kind (every finished scan asks): building it cost more than running
+    it. The scan is the `scan_id` parameter."""
+    scan_id: BindParameter[Any] = bindparam("scan_id")
+    query = union(*(part for grant in registered for part in grant.readers(kind, scan_id)))
+    return select(query.subquery().c[0])
 
 
 def grantee_rooms_in(session: Session, kind: ScanKind, scan_id: uuid.UUID) -> list[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import BindParameter, Select, delete, select
 from sqlalchemy.orm import Session
 
 from veriscan.accounts.models import User
@@ -37,7 +37,7 @@ def _assigned_scans(kind: ScanKind, viewer: User) -> Select[Any]:
     return assigned_to(kind, viewer.id)
 
 
-def _share_readers(kind: ScanKind, scan_id: uuid.UUID) -> list[Select[Any]]:
+def _share_readers(kind: ScanKind, scan_id: BindParameter[Any]) -> list[Select[Any]]:
     return [
         select(ScanShare.user_id).where(
             ScanShare.scan_kind == kind.value, ScanShare.scan_id == scan_id
@@ -45,7 +45,7 @@ def _share_readers(kind: ScanKind, scan_id: uuid.UUID) -> list[Select[Any]]:
     ]
 
 
-def _assignee(kind: ScanKind, scan_id: uuid.UUID) -> list[Select[Any]]:
+def _assignee(kind: ScanKind, scan_id: BindParameter[Any]) -> list[Select[Any]]:
     return [
         select(ScanAssignment.assignee_id).where(
             ScanAssignment.scan_kind == kind.value, ScanAssignment.scan_id == scan_id
