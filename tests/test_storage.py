@@ -52,6 +52,39 @@ def test_bury_and_restore(tmp_path: Path) -> None:
     assert store.bury("0" * 64) is None
 
 
+def test_staged_content_is_at_its_address_before_the_transaction_and_after_a_deletion(
+    tmp_path: Path,
+) -> None:
+    """`stage` links the content at its address before the blob's lock is taken; a deletion
+    of the same content that moves it aside in between (as `releasing_blob` does) is seen
+    by `place`, which links it again. The temporary name goes with `discard`."""
+    store = BlobStore(tmp_path)
+    writer = store.writer()
+    writer.write(b"staged content")
+    sha = writer.finish().sha256
+    store.stage(writer)
+    assert writer.staged and store.path_for(sha).read_bytes() == b"staged content"
+    assert store.path_for(sha).stat().st_nlink == 2  # a link, not a copy
+
+    grave = store.bury(sha)  # another user's deletion of the same content, committed
+    assert grave is not None and not store.exists(sha)
+    grave.unlink()
+    store.place(writer)
+    writer.discard()
+    assert store.path_for(sha).read_bytes() == b"staged content"
+    assert store.path_for(sha).stat().st_nlink == 1
+    assert list(store.tmp_dir.iterdir()) == []
+
+    again = store.writer()  # the same content again, while it is stored
+    again.write(b"staged content")
+    again.finish()
+    store.stage(again)
+    store.place(again)
+    again.discard()
+    assert store.path_for(sha).read_bytes() == b"staged content"
+    assert list(store.tmp_dir.iterdir()) == []
+
+
 def test_discard_and_sweep(tmp_path: Path) -> None:
     store = BlobStore(tmp_path)
     writer = store.writer()

@@ -168,6 +168,7 @@ def accept(
     try:
         mime_type = mime_type_of(bytes(received.head))
         kind = _kind_or_refuse(writer.path, mime_type)
+        context.blobs.stage(writer)
         with context.db.session() as session:
             keep_blob(session, context, writer)
             scan = _add_scan(
