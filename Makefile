@@ -37,13 +37,16 @@ format: install
 
 # Issue 16's figures in one go, each with its goal: uploads of 1 GiB and 256 MiB against
 # md5sum (SQLite, then PostgreSQL), small-file ingest with scans at 2,000 and 100,000
-# stored files, listings at 100,000 scans and the server's memory after them. PostgreSQL
-# is VERISCAN_BENCH_DATABASE_URL (skipped, and said so, when it does not answer).
+# stored files, the CPU of one scan against the engine's own (SQLite, then PostgreSQL),
+# listings at 100,000 scans and the server's memory after them. PostgreSQL is
+# VERISCAN_BENCH_DATABASE_URL (skipped, and said so, when it does not answer).
 BENCH_PG = $${VERISCAN_BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 bench: install
 	@started=$$(date +%s); \
 	$(BIN)/python -u bench/upload_throughput.py --database-url "$(BENCH_PG)" && \
 	$(BIN)/python -u bench/ingest.py && \
+	$(BIN)/python -u bench/scan_cost.py && \
+	$(BIN)/python -u bench/scan_cost.py --database-url "$(BENCH_PG)" && \
 	$(BIN)/python -u bench/listing.py --database-url "$(BENCH_PG)" --requests 20 --warmup 5 \
 		--no-explain && \
 	echo "make bench took $$(( $$(date +%s) - started )) s (goal: under 600)"

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import drop_pg_database, new_pg_database
+from bench.common import drop_pg_database, new_pg_database, pg_reachable
 
 GOAL_SCAN_MS = 4.0
 
@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--database-url", default="", help="PostgreSQL instead of SQLite")
     args = parser.parse_args()
+    if args.database_url and not pg_reachable(args.database_url):
+        return
     data_dir = Path(tempfile.mkdtemp(prefix="veriscan-scancost-"))
     pg_name = ""
     if args.database_url:
