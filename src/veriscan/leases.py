@@ -59,14 +59,7 @@ class Leases:
 
     def owned(self, session: Session, job_id: uuid.UUID, token: str, **values: Any) -> bool:
         """Update the row only while this worker still holds the claim."""
-        model = self.model
-        result = session.execute(
-            update(model)
-            .where(model.id == job_id, model.claim_token == token, model.status == self.running)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+        return self.owned_returning(session, job_id, token, (self.model.id,), **values) is not None
 
     def owned_returning(
         self, session: Session, job_id: uuid.UUID, token: str, columns: Sequence[Any], **values: Any
