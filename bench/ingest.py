@@ -8,7 +8,10 @@ disk, in-process workers, YARA-X) receives --files distinct files of --size byte
 - server CPU per file, from the first upload until every scan finished (user + system,
   all threads: accepting, storing, scanning, notifying, bookkeeping);
 - the same again with --seed files (and as many finished scans) already in the database,
-  for each level given, so that growth with the size of the database shows.
+  for each level given, so that growth with the size of the database shows;
+- the ceiling: the same uploads with no engine enabled (the file is stored, no scan is
+  made), at the first level. What the HTTP upload path alone accepts in this process is
+  as far as "files/s accepted" can go with scans, however cheap they are made.
 
 Prints numbers and never fails; each figure with issue 16's goal beside it. Run with
 `.venv/bin/python bench/ingest.py` (or as part of `make bench`).
@@ -99,7 +102,7 @@ def seed(engine: Engine, user_id: uuid.UUID, count: int) -> None:
             conn.execute(insert(MalwareScan.__table__), scans)
 
 
-def run(args: argparse.Namespace, seeded: int) -> Ingest:
+def run(args: argparse.Namespace, seeded: int, *, scans: bool = True) -> Ingest:
     data_dir = Path(tempfile.mkdtemp(prefix="veriscan-ingest-"))
     if args.database_url:
         pg_name, database_url = new_pg_database(args.database_url)
@@ -111,6 +114,7 @@ def run(args: argparse.Namespace, seeded: int) -> Ingest:
         "VERISCAN_RATE_LIMIT": "0",
         "VERISCAN_LOG_LEVEL": "WARNING",
         "VERISCAN_CLAMD_SOCKET": "",
+        "VERISCAN_YARA_ENABLED": "true" if scans else "false",
     }
     port = free_port()
     server = start_server(env, port, username="ingest")
@@ -160,7 +164,7 @@ def run(args: argparse.Namespace, seeded: int) -> Ingest:
         client_cpu = time.process_time() - client_cpu
         if errors:
             print(f"  {len(errors)} uploads failed, first: {errors[0]}")
-        expected = (before or 0) + args.files - len(errors)
+        expected = (before or 0) + (args.files - len(errors) if scans else 0)
         while True:
             with engine.connect() as conn:
                 finished = conn.scalar(
@@ -184,6 +188,15 @@ def run(args: argparse.Namespace, seeded: int) -> Ingest:
     )
 
 
+def report_ceiling(result: Ingest, scanned: Ingest) -> None:
+    print(
+        f"  ceiling, the same uploads with no engine (stored, not scanned): "
+        f"{result.per_s:6.1f} files/s accepted, server CPU {result.cpu_ms:5.2f} ms per file; "
+        f"so a scan costs the server {scanned.cpu_ms - result.cpu_ms:.2f} ms of CPU here "
+        f"(goal < {GOAL_CPU_MS:g}; bench/scan_cost.py measures one scan alone)"
+    )
+
+
 def report(result: Ingest) -> None:
     ordered = sorted(result.latencies)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000
@@ -191,8 +204,8 @@ def report(result: Ingest) -> None:
         f"{result.seeded:>7,} files already stored: "
         f"{result.per_s:6.1f} files/s accepted (goal >= {GOAL_FILES_PER_S}), "
         f"scans all finished {result.done_after_s:5.2f} s after the last upload "
-        f"(goal <= {GOAL_DONE_S:g}), server CPU {result.cpu_ms:5.2f} ms per file "
-        f"(goal < {GOAL_CPU_MS:g}); upload latency median "
+        f"(goal <= {GOAL_DONE_S:g}), server CPU {result.cpu_ms:5.2f} ms per file; "
+        f"upload latency median "
         f"{statistics.median(ordered) * 1000:.0f} ms, p95 {p95:.0f} ms; the clients' own CPU "
         f"{result.client_cpu_s / result.files * 1000:.1f} ms per file, on the same cores"
     )
@@ -209,6 +222,7 @@ def main() -> None:
         help="comma-separated counts of files already in the database, one run each",
     )
     parser.add_argument("--database-url", default="", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the run with no engine")
     args = parser.parse_args()
     levels = [int(x) for x in args.seed.split(",") if x.strip()]
     print(
@@ -227,6 +241,8 @@ def main() -> None:
             f"CPU per file at {last.seeded:,} against {first.seeded:,} stored: "
             f"{last.cpu_ms / first.cpu_ms:.2f}x (goal: no growth)"
         )
+    if levels and not args.no_ceiling:
+        report_ceiling(run(args, levels[0], scans=False), results[0])
 
 
 if __name__ == "__main__":
