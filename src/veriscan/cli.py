@@ -12,6 +12,7 @@ import typer
 
 from veriscan.core.config import Settings
 from veriscan.core.logging import configure_logging
+from veriscan.core.memory import settle_heap
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Veriscan: is it malicious? is it authentic?"
@@ -39,8 +40,10 @@ def serve(
     from veriscan.core.httpserver import BoundedHttpToolsProtocol
 
     settings = _settings()
+    app = create_app(settings)
+    settle_heap()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         http=BoundedHttpToolsProtocol,
@@ -99,6 +102,7 @@ def worker(
     context = AppContext.from_settings(settings)
     migrations.upgrade(context.db.engine)
     register_all(context)
+    settle_heap()
     sweeper = Sweeper(lambda: sweep_all(context), settings.sweep_interval_seconds)
     sweeper.start()
     consumer = QueueConsumer(context.huey, **consumer_options(settings, threads))
