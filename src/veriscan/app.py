@@ -95,8 +95,14 @@ def _token_user(context: AppContext) -> Callable[[str], str | None]:
     return identify
 
 
-def create_app(settings: Settings | None = None, *, migrate_on_start: bool = True) -> Any:
-    """The FastAPI application wrapped in the socket.io server (one ASGI app, one port)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    migrate_on_start: bool = True,
+    on_started: Callable[[], None] | None = None,
+) -> Any:
+    """The FastAPI application wrapped in the socket.io server (one ASGI app, one port).
+    `on_started` is called once start-up is done, before the first request is served."""
     settings = settings or Settings()
     context = AppContext.from_settings(settings)
     context.realtime.set_authenticator(_authenticator(context))
@@ -124,6 +130,8 @@ def create_app(settings: Settings | None = None, *, migrate_on_start: bool = Tru
         sweeper = Sweeper(lambda: sweep_all(context), settings.sweep_interval_seconds)
         sweeper.start()
         logger.info("app.started version=%s workers=%d", __version__, settings.worker_threads)
+        if on_started is not None:
+            on_started()
         yield
         context.stopping.set()
         sweeper.stop()

@@ -40,10 +40,8 @@ def serve(
     from veriscan.core.httpserver import BoundedHttpToolsProtocol
 
     settings = _settings()
-    app = create_app(settings)
-    settle_heap()
     uvicorn.run(
-        app,
+        create_app(settings, on_started=settle_heap),
         host=host,
         port=port,
         http=BoundedHttpToolsProtocol,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 
+from sqlalchemy.orm import configure_mappers
+
 
 def settle_heap() -> None:
     """Put what start-up built out of the cyclic garbage collector's sight (`gc.freeze`).
@@ -15,7 +17,11 @@ def settle_heap() -> None:
     request of bench/listing.py. Frozen, they are no longer walked, and full collections
     of what the process makes later are short. What is frozen is never collected, so only
     a process's entry point calls this, once, after start-up (not a test suite that
-    builds many apps in one process).
+    builds many apps in one process): `veriscan serve` once its lifespan has started
+    (uvicorn's own modules imported, workers started), `veriscan worker` before it takes
+    its first job. The database's mappers, configured at their first query otherwise,
+    are configured first.
     """
+    configure_mappers()
     gc.collect()
     gc.freeze()
