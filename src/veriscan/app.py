@@ -102,7 +102,8 @@ def create_app(
     on_started: Callable[[], None] | None = None,
 ) -> Any:
     """The FastAPI application wrapped in the socket.io server (one ASGI app, one port).
-    `on_started` is called once start-up is done, before the first request is served."""
+    `on_started` is called once in the lifespan's start-up, after the migrations and
+    before the workers and the sweeper start (and before the first request is served)."""
     settings = settings or Settings()
     context = AppContext.from_settings(settings)
     context.realtime.set_authenticator(_authenticator(context))
@@ -121,6 +122,8 @@ def create_app(
         if removed:
             logger.info("storage.swept_temporary count=%d", removed)
         context.realtime.bind_loop(asyncio.get_running_loop())
+        if on_started is not None:  # before any thread of ours has work in hand
+            on_started()
         consumer = None
         if settings.worker_threads > 0:
             consumer = EmbeddedConsumer(
@@ -130,8 +133,6 @@ def create_app(
         sweeper = Sweeper(lambda: sweep_all(context), settings.sweep_interval_seconds)
         sweeper.start()
         logger.info("app.started version=%s workers=%d", __version__, settings.worker_threads)
-        if on_started is not None:
-            on_started()
         yield
         context.stopping.set()
         sweeper.stop()

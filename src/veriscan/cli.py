@@ -12,7 +12,6 @@ import typer
 
 from veriscan.core.config import Settings
 from veriscan.core.logging import configure_logging
-from veriscan.core.memory import settle_heap
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Veriscan: is it malicious? is it authentic?"
@@ -38,6 +37,7 @@ def serve(
 
     from veriscan.app import create_app
     from veriscan.core.httpserver import BoundedHttpToolsProtocol
+    from veriscan.core.memory import settle_heap
 
     settings = _settings()
     uvicorn.run(
@@ -81,6 +81,7 @@ def worker(
     """Run scans from the queue (with VERISCAN_REDIS_URL, beside any number of servers)."""
     from veriscan.context import AppContext
     from veriscan.core import migrate as migrations
+    from veriscan.core.memory import settle_heap
     from veriscan.jobs import register_all, sweep_all
     from veriscan.queue import (
         SHUTDOWN_WAIT_SECONDS,

@@ -10,17 +10,16 @@ from sqlalchemy.orm import configure_mappers
 def settle_heap() -> None:
     """Put what start-up built out of the cyclic garbage collector's sight (`gc.freeze`).
 
-    Imported modules, the app's routes and schemas, the database's mappers: about 220,000
-    objects, alive as long as the process and all of them walked again by every full
-    collection. Each full collection took 70-120 ms here, holding the interpreter, and
-    the request that was in flight (a listing) took that much longer: the single slow
-    request of bench/listing.py. Frozen, they are no longer walked, and full collections
-    of what the process makes later are short. What is frozen is never collected, so only
-    a process's entry point calls this, once, after start-up (not a test suite that
-    builds many apps in one process): `veriscan serve` once its lifespan has started
-    (uvicorn's own modules imported, workers started), `veriscan worker` before it takes
-    its first job. The database's mappers, configured at their first query otherwise,
-    are configured first.
+    Imported modules, the app's routes and schemas, the database's mappers: some 220,000
+    objects that live as long as the process, all of them walked again by every full
+    collection while the interpreter waits. A request in flight then took that much
+    longer: the single slow request of bench/listing.py (figures in docs/benchmarks.md).
+    Frozen, they are no longer walked. A frozen object is still freed when nothing refers
+    to it any more, but a reference cycle among frozen objects never is; so only a
+    process's entry point calls this, once, when start-up is done and before its threads
+    have work in hand (`veriscan serve` in its lifespan, `veriscan worker` before its
+    first job), never a test suite that builds many apps in one process. The database's
+    mappers, configured at their first query otherwise, are configured first.
     """
     configure_mappers()
     gc.collect()
