@@ -194,7 +194,7 @@ def test_speech_probability_is_the_calibrated_mean_over_its_windows(tmp_path: Pa
 
     [finding] = speech.SpeechDetector().analyze(media_sample(path, MediaKind.AUDIO)).findings
 
-    from veriscan.analyzers.audio import RATE, decode_audio, to_rate
+    from veriscan.analyzers.audio import RATE, DecodedAudio, decode_audio, measure_cues, to_rate
 
     decoded = decode_audio(path, max_seconds=60.0)
     chosen = speech.windows(to_rate(decoded.samples, decoded.rate, RATE))
@@ -203,10 +203,28 @@ def test_speech_probability_is_the_calibrated_mean_over_its_windows(tmp_path: Pa
     model = models.session(speech.AASIST_L)
     logits = np.concatenate([model.run(None, {"waveform": w[None, :]})[1] for w in chosen])
     spoof = logits[:, 0] - logits[:, 1]
-    window_logits = spoof * probe.weights[-1] + np.float32(probe.bias)
+    # The probe reads AASIST-L's spoof logit and the window's traits as the audio module
+    # measures them; nothing of the 160-number embedding.
+    traits = []
+    for window in chosen:
+        decoded_window = DecodedAudio(window.astype(np.float64), RATE, "pcm", 1, None, RATE)
+        cues, _, facts = measure_cues(decoded_window)
+        assert cues is not None
+        traits.append([cues[n].value if n in cues else facts[n] for n in speech.CUES])
+    values = np.asarray(traits, np.float64)
+    assert np.all(np.isfinite(values))  # a clean voice: every trait is read
+    assert not np.any(probe.weights[:160])
+    window_logits = (
+        spoof * probe.weights[160] + values @ probe.weights[161:] + np.float32(probe.bias)
+    )
     probability = probe.calibration.probability(float(np.mean(window_logits)))
-    assert finding.details["window_logits"] == [round(float(v), 4) for v in window_logits]
-    assert finding.score == round(probability, 4)
+    assert finding.details["window_logits"] == pytest.approx(
+        [round(float(v), 4) for v in window_logits], abs=2e-4
+    )
+    assert finding.score == pytest.approx(round(probability, 4), abs=2e-4)
+    assert finding.details["traits"] == pytest.approx(
+        {name: float(values[:, k].mean()) for k, name in enumerate(speech.CUES)}, abs=2e-4
+    )
     assert finding.calibrated is True
 
 
@@ -226,8 +244,22 @@ def test_a_speech_probe_that_cannot_be_read_is_reported(tmp_path: Path) -> None:
     broken = tmp_path / "speech_probe.json"
     broken.write_text(json.dumps({"name": "x", "weights": [1.0], "bias": 0}), encoding="utf-8")
 
-    with pytest.raises(AnalyzerFailed, match="161 finite weights"):
+    with pytest.raises(AnalyzerFailed, match="169 finite weights"):
         speech.SpeechDetector(probe_path=broken).analyze(media_sample(path, MediaKind.AUDIO))
+
+
+def test_a_trait_that_cannot_be_read_is_given_the_probes_training_mean() -> None:
+    probe = speech.SpeechProbe.load(speech.PROBE_FILE)
+    rng = np.random.default_rng(5)
+    row = rng.normal(0, 1, (1, speech.WIDTH)).astype(np.float32)
+    blind = row.copy()
+    blind[0, 161 + speech.CUES.index("shimmer")] = np.nan
+
+    filled = row.copy()
+    filled[0, 161 + speech.CUES.index("shimmer")] = probe.impute[speech.CUES.index("shimmer")]
+    assert probe.logits(blind) == pytest.approx(probe.logits(filled))
+    assert probe.logits(blind) != pytest.approx(probe.logits(row))
+    assert np.isnan(blind).sum() == 1  # the caller's features are left as they were
 
 
 @pytest.mark.parametrize(

@@ -286,5 +286,8 @@ def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
     probe = json.loads(outputs[0])
     assert probe["metrics"]["files"] == {"positive": 6, "negative": 6}
-    assert len(probe["weights"]) == 161
+    assert len(probe["weights"]) == 169  # AASIST-L's embedding and logit, eight traits
+    assert not any(probe["weights"][:160])  # the embedding is not read
+    assert probe["weights"][160] != 0 and any(probe["weights"][161:])
+    assert len(probe["impute"]) == 8
     assert probe["model"] == {"name": "aasist-l", "window": 64_600, "rate": 16_000}

@@ -1,13 +1,18 @@
-"""The learned detector of synthetic speech: AASIST-L's view of a recording, read by
-Veriscan's probe (`speech_detector`).
+"""The learned detector of synthetic speech: AASIST-L's view of a recording and eight
+measured traits of the voice, read by Veriscan's probe (`speech_detector`).
 
 AASIST-L (clovaai/aasist, MIT; `models/aasist-l.onnx`, described in `models/aasist-l.md`)
 is an anti-spoofing network trained on ASVspoof 2019 LA. On speech from systems it was not
 trained on it is a weak detector (held-out AUC about 0.66 here, against its published EER
 of 1% on its own corpus), and a probe on its 160-number embedding learned each source's
 recording conditions instead of synthesis. So Veriscan's probe (`veriscan train speech`,
-`models/speech_probe.json`) reads only its spoof logit and calibrates it on held-out
-folds like the image probe: the probability it gives is honest, and modest.
+`models/speech_probe.json`) reads its spoof logit beside eight traits the audio module
+measures on the same window (`CUES`: how the phase of the harmonics advances, the pitch's
+and loudness's wobble, the pitch's range, spectral flatness and its spread, held notes,
+digital silence). Together they rank speech from systems the probe never saw at AUC 0.80
+on the training set's source-grouped folds, against 0.66 for the logit alone. The probe is
+calibrated on those held-out folds like the image probe: the probability it gives is
+honest, and modest.
 
 A recording is resampled to 16 kHz; the `WINDOWS` windows of AASIST's 4.04 s (64,600
 samples) holding the most voiced speech are chosen among windows `STRIDE` apart (a clip
@@ -28,7 +33,15 @@ import numpy as np
 import numpy.typing as npt
 
 from veriscan.analyzers import models
-from veriscan.analyzers.audio import HOP, RATE, decode_audio, find_speech, to_rate
+from veriscan.analyzers.audio import (
+    HOP,
+    RATE,
+    DecodedAudio,
+    decode_audio,
+    find_speech,
+    measure_cues,
+    to_rate,
+)
 from veriscan.analyzers.base import (
     Analyzer,
     AnalyzerFailed,
@@ -54,6 +67,22 @@ WINDOWS = 3  # about 0.25 s of CPU each: three keep 30 s of audio under a second
 TARGET_RMS_DBFS = -23.0
 MAX_GAIN_DB = 30.0
 MAX_SECONDS = 60.0
+# What the probe reads of a window besides AASIST-L: the audio module's measurements of it
+# (`audio.measure_cues`), by name; a trait that cannot be read on a window is NaN, and the
+# probe puts its training mean in its place (`impute`). The bandwidth is left out: it says
+# how a file was encoded, not whether the voice was synthesised.
+CUES = (
+    "spectral_flatness",
+    "pitch_jitter",
+    "shimmer",
+    "phase_regularity",
+    "noise_floor",  # its value: the share of digital silence between the first and last word
+    "flatness_spread",
+    "pitch_range_semitones",
+    "held_pitch_fraction",
+)
+AASIST_WIDTH = 161  # AASIST-L's 160-number embedding and its spoof logit
+WIDTH = AASIST_WIDTH + len(CUES)
 
 Floats = npt.NDArray[np.float32]
 
@@ -82,6 +111,22 @@ def windows(speech: npt.NDArray[np.float64], count: int = WINDOWS) -> list[Float
     return [_level(speech[starts[i] : starts[i] + WINDOW]) for i in sorted(chosen)]
 
 
+def window_cues(window: Floats) -> Floats:
+    """The `CUES` of one window, NaN where a trait cannot be read on it."""
+    decoded = DecodedAudio(np.asarray(window, np.float64), RATE, "pcm", 1, None, RATE)
+    cues, _reason, facts = measure_cues(decoded)
+    values: list[float | None] = []
+    for name in CUES:
+        if cues is None:
+            values.append(None)
+        elif name in cues:
+            values.append(cues[name].value)
+        else:
+            values.append(facts.get(name))
+    out: Floats = np.asarray([np.nan if v is None else v for v in values], np.float32)
+    return out
+
+
 def _level(window: npt.NDArray[np.float64]) -> Floats:
     rms = float(np.sqrt(np.mean(window**2)))
     gain_db = TARGET_RMS_DBFS - 20 * np.log10(max(rms, 1e-9))
@@ -91,12 +136,20 @@ def _level(window: npt.NDArray[np.float64]) -> Floats:
 
 
 class SpeechModel:
-    """AASIST-L's session: per window, its 160-number embedding and its spoof logit."""
+    """AASIST-L's session: per window, its 160-number embedding and its spoof logit
+    (`aasist`), and those beside the window's `CUES` (`features`, what the probe reads)."""
 
     def __init__(self) -> None:
         self.session = models.session(AASIST_L)
 
     def features(self, batch: list[Floats]) -> Floats:
+        out: Floats = np.zeros((len(batch), WIDTH), np.float32)
+        out[:, :AASIST_WIDTH] = self.aasist(batch)
+        for row, window in enumerate(batch):
+            out[row, AASIST_WIDTH:] = window_cues(window)
+        return out
+
+    def aasist(self, batch: list[Floats]) -> Floats:
         rows = []
         # One window per run: a batch of three takes 3x the memory (about 520 MB against
         # 160) for no gain in time on the CPU.
@@ -105,7 +158,9 @@ class SpeechModel:
             spoof = (logits[:, 0] - logits[:, 1])[:, None]  # index 0 spoof, 1 bona fide
             rows.append(np.concatenate([embedding, spoof], axis=1))
         out: Floats = (
-            np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 161), np.float32)
+            np.concatenate(rows).astype(np.float32)
+            if rows
+            else np.zeros((0, AASIST_WIDTH), np.float32)
         )
         return out
 
@@ -116,15 +171,23 @@ class SpeechProbe:
     weights: Floats  # over SpeechModel.features, standardisation folded in
     bias: float
     calibration: Calibration
+    impute: Floats  # what stands in for a trait that could not be read (the training mean)
     metrics: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> SpeechProbe:
-        probe = LinearProbe.read(path, 161, "a speech probe")
-        return cls(probe.name, probe.weights, probe.bias, probe.calibration, probe.metrics)
+        probe = LinearProbe.read(path, WIDTH, "a speech probe")
+        impute = np.asarray(probe.raw.get("impute") or [], np.float32)
+        if impute.shape != (len(CUES),) or not np.all(np.isfinite(impute)):
+            raise ValueError(f"{path.name}: a speech probe needs {len(CUES)} finite `impute`")
+        return cls(probe.name, probe.weights, probe.bias, probe.calibration, impute, probe.metrics)
 
     def logits(self, features: Floats) -> Floats:
-        out: Floats = features @ self.weights + np.float32(self.bias)
+        filled = features.copy()
+        cues = filled[:, AASIST_WIDTH:]
+        missing = np.isnan(cues)
+        cues[missing] = np.broadcast_to(self.impute, cues.shape)[missing]
+        out: Floats = filled @ self.weights + np.float32(self.bias)
         return out
 
 
@@ -162,12 +225,14 @@ class SpeechDetector(Analyzer):
         if not chosen:
             summary = "The learned speech detector found no speech to judge"
             return Report(self.name, findings=[Finding("speech_detector", None, 0.0, summary)])
-        logits = self.probe.logits(self.model.features(chosen))
+        features = self.model.features(chosen)
+        logits = self.probe.logits(features)
         logit = float(np.mean(logits))
         probability = self.probe.calibration.probability(logit)
         seconds = min(len(chosen) * WINDOW, speech.size) / RATE
         summary = (
-            "the learned speech detector (AASIST-L with Veriscan's probe; "
+            "the learned speech detector (AASIST-L and measured traits of the voice, with "
+            f"Veriscan's probe; "
             f"{measured(self.probe.metrics, 'recordings')}) rates "
             f"{seconds:.0f} s of the voice {probability:.0%} likely to be synthetic"
         )
@@ -176,8 +241,18 @@ class SpeechDetector(Analyzer):
             "window_logits": [round(float(v), 4) for v in logits],
             "logit": round(logit, 4),
             "probability": round(probability, 4),
+            "traits": _traits(features[:, AASIST_WIDTH:]),
         }
         finding = Finding(
             "speech_detector", round(probability, 4), 1.0, summary, details, calibrated=True
         )
         return Report(self.name, findings=[finding])
+
+
+def _traits(cues: Floats) -> dict[str, float | None]:
+    """Each trait's mean over the windows it could be read on (None if on none)."""
+    out: dict[str, float | None] = {}
+    for name, column in zip(CUES, cues.T, strict=True):
+        readable = column[np.isfinite(column)]
+        out[name] = round(float(readable.mean()), 4) if readable.size else None
+    return out

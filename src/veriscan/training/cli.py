@@ -141,7 +141,7 @@ def train_speech(
     ] = None,
     copies: Annotated[int, typer.Option(help="Versions per file (2nd: lossy, narrower)")] = 2,
     folds: Annotated[int, typer.Option(help="Held-out folds (grouped by source)")] = 5,
-    regularisation: Annotated[float, typer.Option(help="Inverse L2 strength (C)")] = 1.0,
+    regularisation: Annotated[float, typer.Option(help="Inverse L2 strength (C)")] = 0.1,
 ) -> None:
     """Fit the speech probe on AASIST-L's features: held-out AUC and calibration."""
     from veriscan.training import images, speech

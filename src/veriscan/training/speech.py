@@ -1,5 +1,6 @@
-"""Fitting the speech probe: AASIST-L features of real and synthetic speech, a logistic
-regression on them, its held-out figures and calibration (`veriscan train speech`).
+"""Fitting the speech probe: AASIST-L's spoof logit and the measured traits of each window
+(`speech.CUES`) of real and synthetic speech, a logistic regression on them, its held-out
+figures and calibration (`veriscan train speech`).
 
 What the probe must not learn is the file rather than the voice: every recording is
 decoded to 16 kHz mono and its windows brought to one loudness (`speech.windows`), and
@@ -21,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from veriscan.analyzers.audio import RATE, decode_audio, to_rate
-from veriscan.analyzers.speech import SpeechModel, windows
+from veriscan.analyzers.speech import AASIST_WIDTH, CUES, WIDTH, SpeechModel, windows
 from veriscan.training import images
 from veriscan.training.manifest import Entry, load_bytes
 
@@ -75,7 +76,8 @@ def features(
     cache: Path | None = None,
     report: Callable[[str], None] = print,
 ) -> images.Embedded:
-    """Per window, AASIST-L's features; rows tagged with their entry and copy."""
+    """Per window, AASIST-L's features and the window's traits (`SpeechModel.features`);
+    rows tagged with their entry and copy."""
     aasist = model or SpeechModel()
 
     def vectors_of(entry: Entry, copy: int) -> Floats:
@@ -88,8 +90,8 @@ def features(
         entries,
         recipe,
         vectors_of,
-        width=161,
-        cache_file=None if cache is None else cache / f"speech-{recipe.key()}.npz",
+        width=WIDTH,
+        cache_file=None if cache is None else cache / f"speech-traits-{recipe.key()}.npz",
         report=report,
         noun="recordings",
     )
@@ -104,19 +106,35 @@ def train(
     cache: Path | None = None,
     report: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """The speech probe as JSON-ready data, over AASIST-L's spoof logit alone.
+    """The speech probe as JSON-ready data, over AASIST-L's spoof logit and the traits.
 
     A probe on AASIST-L's whole 160-number embedding was tried first (on the set in
     training/speech.csv): it learned each source's recording conditions and scored chance
     (held-out AUC 0.51) on sources it had not seen, while AASIST-L's own output kept 0.68.
-    So the probe is a logistic regression on that one number, which only calibrates it;
-    the weights are written over the full feature vector (zero but for the logit)."""
+    So the probe reads that one number and the eight traits, each brought to mean 0 and
+    spread 1 over the set (a trait that cannot be read is given its mean); the weights are
+    written back over the full feature vector in its own units (zero on the embedding)."""
     measured = features(entries, data, recipe, cache=cache, report=report)
-    logit_only = images.Embedded(measured.embeddings[:, -1:].copy(), measured.owner, measured.copy)
-    probe = images.fit(entries, logit_only, recipe, name=name, report=report)
+    columns = [AASIST_WIDTH - 1, *range(AASIST_WIDTH, WIDTH)]
+    chosen = measured.embeddings[:, columns].astype(np.float64)
+    impute = np.nanmean(chosen, axis=0)
+    impute[~np.isfinite(impute)] = 0.0
+    chosen = np.where(np.isnan(chosen), impute, chosen)
+    centre, spread = chosen.mean(axis=0), chosen.std(axis=0)
+    spread[spread == 0] = 1.0
+    standard = ((chosen - centre) / spread).astype(np.float32)
+    set_ = images.Embedded(standard, measured.owner, measured.copy)
+    probe = images.fit(entries, set_, recipe, name=name, report=report)
     probe.pop("_held_out", None)
-    [weight] = probe["weights"]
-    probe["weights"] = [0.0] * (measured.embeddings.shape[1] - 1) + [weight]
-    probe["features"] = "AASIST-L spoof logit (logit_spoof - logit_bonafide), mean over windows"
+    scaled = np.asarray(probe["weights"], np.float64) / spread
+    weights = np.zeros(WIDTH)
+    weights[columns] = scaled
+    probe["weights"] = [round(float(w), 7) for w in weights]
+    probe["bias"] = round(float(probe["bias"] - scaled @ centre), 7)
+    probe["impute"] = [round(float(v), 7) for v in impute[1:]]
+    probe["features"] = (
+        "AASIST-L spoof logit (logit_spoof - logit_bonafide) and the window's traits "
+        f"({', '.join(CUES)}), per window, log-odds averaged over windows"
+    )
     probe["model"] = {"name": "aasist-l", "window": 64_600, "rate": RATE}
     return probe
