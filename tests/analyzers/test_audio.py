@@ -21,7 +21,13 @@ import soundfile
 from PIL import Image
 from scipy.signal import butter, lfilter, resample_poly, sosfilt
 
-from veriscan.analyzers.audio import CUE_WEIGHTS, AudioAnalyzer, decode_audio
+from veriscan.analyzers.audio import (
+    CUE_WEIGHTS,
+    CURVES,
+    MEASURED_THE_OTHER_WAY,
+    AudioAnalyzer,
+    decode_audio,
+)
 from veriscan.analyzers.base import AnalyzerFailed, MediaKind, MediaSample
 
 RATE = 44_100
@@ -144,6 +150,11 @@ def test_recorded_voice_reads_as_natural_and_vocoded_as_synthetic(tmp_path: Path
     assert synthetic > 0.75, synthetic_details
     assert natural_summary.startswith("The voice sounds recorded")
     assert synthetic_summary.startswith("The voice shows traces of synthesis")
+    # Cues the speech training set measures the other way are never given as reasons.
+    for name in MEASURED_THE_OTHER_WAY:
+        _point, _width, says_synthetic, says_natural = CURVES[name]
+        assert says_natural not in natural_summary
+        assert says_synthetic not in synthetic_summary
     # Every cue is reported with its value, its own score and its weight.
     cues = synthetic_details["cues"]
     assert isinstance(cues, dict) and set(cues) == set(CUE_WEIGHTS)

@@ -225,6 +225,21 @@ def test_speech_probability_is_the_calibrated_mean_over_its_windows(tmp_path: Pa
     assert finding.details["traits"] == pytest.approx(
         {name: float(values[:, k].mean()) for k, name in enumerate(speech.CUES)}, abs=2e-4
     )
+    # What weighed: each reading's share of the log-odds against the average training
+    # window (the traits' training means, AASIST-L's mean logit), the largest named.
+    readings = np.concatenate([[spoof.mean()], values.mean(axis=0)])
+    centre = np.concatenate([[probe.mean_logit], probe.impute])
+    shares = probe.weights[160:] * (readings - centre)
+    names = ["aasist", *speech.CUES]
+    assert finding.details["weighed"] == pytest.approx(
+        dict(zip(names, shares, strict=True)), abs=2e-3
+    )
+    top = int(np.argmax(np.abs(shares)))
+    assert next(iter(finding.details["weighed"])) == names[top]
+    words = speech.SAYS[names[top]][0 if readings[top] > centre[top] else 1]
+    side = "synthesis" if shares[top] > 0 else "a recording"
+    assert f"what weighed most: {words}" in finding.summary
+    assert f"(pointing to {side})" in finding.summary
     assert finding.calibrated is True
 
 
@@ -246,6 +261,17 @@ def test_a_speech_probe_that_cannot_be_read_is_reported(tmp_path: Path) -> None:
 
     with pytest.raises(AnalyzerFailed, match="169 finite weights"):
         speech.SpeechDetector(probe_path=broken).analyze(media_sample(path, MediaKind.AUDIO))
+
+
+def test_a_speech_probe_without_its_training_means_is_refused(tmp_path: Path) -> None:
+    raw = json.loads(speech.PROBE_FILE.read_text(encoding="utf-8"))
+    for key, message in (("mean_logit", "finite `mean_logit`"), ("impute", "8 finite `impute`")):
+        broken = dict(raw)
+        del broken[key]
+        path = tmp_path / f"without-{key}.json"
+        path.write_text(json.dumps(broken), encoding="utf-8")
+        with pytest.raises(ValueError, match=message):
+            speech.SpeechProbe.load(path)
 
 
 def test_a_trait_that_cannot_be_read_is_given_the_probes_training_mean() -> None:

@@ -100,6 +100,13 @@ CURVES: dict[str, tuple[float, float, str, str]] = {
         "the phase of the harmonics varies as in recorded speech",
     ),
 }
+# Cues whose curve above points the other way from what the speech training set measures
+# (models/aasist-l.md: synthetic voices there have more pitch and level wobble and less
+# regular phase than recorded ones; the curves were drawn for the regular vocoders of old).
+# They still count in `combine`, which votes only when the learned speech detector cannot
+# run, but the summary never gives them as a reason; the learned detector reads them with
+# their measured direction.
+MEASURED_THE_OTHER_WAY = frozenset({"pitch_jitter", "shimmer", "phase_regularity"})
 # The finding's weight in fusion at full speech length: heuristic cues, measured AUC
 # well short of a learned detector's, so less than a decisive or image signal.
 FINDING_WEIGHT = 0.5
@@ -477,7 +484,13 @@ def combine(cues: dict[str, Cue]) -> float | None:
 
 def _summary(score: float, cues: dict[str, Cue]) -> str:
     synthetic = score >= 0.5
-    sided = [c for c in cues.values() if c.score is not None and (c.score >= 0.5) == synthetic]
+    sided = [
+        cue
+        for name, cue in cues.items()
+        if cue.score is not None
+        and (cue.score >= 0.5) == synthetic
+        and name not in MEASURED_THE_OTHER_WAY
+    ]
     sided.sort(key=lambda cue: -abs((cue.score or 0.0) - 0.5))
     lead = (
         "The voice shows traces of synthesis"

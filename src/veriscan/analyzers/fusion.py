@@ -76,7 +76,9 @@ LIMITS = {
     "away to be found, expression edits that keep the face's identity, and generators "
     "unlike those the detectors were shown",
     MediaKind.AUDIO: "voices from synthesis systems unlike those the detector was measured "
-    "on (it was trained on 2019-era systems), and edits that splice real recordings together",
+    "on (its probe was fitted on about ten systems, AASIST-L on 2019-era ones), recording "
+    "conditions unlike its training set's, which move its reading, and edits that splice "
+    "real recordings together",
 }
 
 

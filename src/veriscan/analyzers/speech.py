@@ -24,6 +24,7 @@ without speech (silent, music, steady tones) is not judged.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,21 @@ CUES = (
     "pitch_range_semitones",
     "held_pitch_fraction",
 )
+# How each reading is put in words when it weighed on a verdict: (when it is higher than in
+# the average training window, when lower). Whether that points to synthesis or to a
+# recording is the probe's learned weight, not these words.
+SAYS: dict[str, tuple[str, str]] = {
+    "aasist": ("AASIST-L's own score leaning more to synthesis than on average", "AASIST-L's own score leaning more to a recording than on average"),  # noqa: E501
+    "spectral_flatness": ("more noise between the harmonics", "less noise between the harmonics"),
+    "pitch_jitter": ("more pitch wobble from one instant to the next", "less pitch wobble from one instant to the next"),  # noqa: E501
+    "shimmer": ("more loudness wobble within each sound", "less loudness wobble within each sound"),
+    "phase_regularity": ("the harmonics' phase advancing more regularly", "the harmonics' phase advancing less regularly"),  # noqa: E501
+    "noise_floor": ("more digital silence between words", "less digital silence between words"),
+    "flatness_spread": ("noisiness that changes more from sound to sound", "noisiness that changes less from sound to sound"),  # noqa: E501
+    "pitch_range_semitones": ("a wider pitch range", "a narrower pitch range"),
+    "held_pitch_fraction": ("more held, level pitch", "less held, level pitch"),
+}  # fmt: skip
+WORTH_A_WORD = 0.1  # a reading that moved the log-odds less than this is not named
 AASIST_WIDTH = 161  # AASIST-L's 160-number embedding and its spoof logit
 WIDTH = AASIST_WIDTH + len(CUES)
 
@@ -166,29 +182,67 @@ class SpeechModel:
 
 
 @dataclass(frozen=True)
+class Weighed:
+    name: str  # "aasist" (AASIST-L's spoof logit) or one of CUES
+    share: float  # of the probe's log-odds, against the average training window
+    above: bool  # the reading is higher than in the average training window
+
+
+@dataclass(frozen=True)
 class SpeechProbe:
     name: str
     weights: Floats  # over SpeechModel.features, standardisation folded in
     bias: float
     calibration: Calibration
     impute: Floats  # what stands in for a trait that could not be read (the training mean)
+    mean_logit: float  # AASIST-L's mean spoof logit over the training windows
     metrics: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> SpeechProbe:
         probe = LinearProbe.read(path, WIDTH, "a speech probe")
         impute = np.asarray(probe.raw.get("impute") or [], np.float32)
+        mean_logit = float(probe.raw.get("mean_logit", math.nan))
         if impute.shape != (len(CUES),) or not np.all(np.isfinite(impute)):
             raise ValueError(f"{path.name}: a speech probe needs {len(CUES)} finite `impute`")
-        return cls(probe.name, probe.weights, probe.bias, probe.calibration, impute, probe.metrics)
+        if not math.isfinite(mean_logit):
+            raise ValueError(f"{path.name}: a speech probe needs a finite `mean_logit`")
+        return cls(
+            probe.name,
+            probe.weights,
+            probe.bias,
+            probe.calibration,
+            impute,
+            mean_logit,
+            probe.metrics,
+        )
 
-    def logits(self, features: Floats) -> Floats:
-        filled = features.copy()
-        cues = filled[:, AASIST_WIDTH:]
+    def filled(self, features: Floats) -> Floats:
+        """`features` with each trait that could not be read given its training mean."""
+        out = features.copy()
+        cues = out[:, AASIST_WIDTH:]
         missing = np.isnan(cues)
         cues[missing] = np.broadcast_to(self.impute, cues.shape)[missing]
-        out: Floats = filled @ self.weights + np.float32(self.bias)
         return out
+
+    def logits(self, features: Floats) -> Floats:
+        out: Floats = self.filled(features) @ self.weights + np.float32(self.bias)
+        return out
+
+    def weighed(self, features: Floats) -> list[Weighed]:
+        """What moved the probe's log-odds away from those of the average training window,
+        reading by reading, largest share first, over the windows' mean readings. The
+        traits' training means are `impute`; AASIST-L's logit's is `mean_logit`."""
+        readings = self.filled(features).astype(np.float64).mean(axis=0)[AASIST_WIDTH - 1 :]
+        centre = np.concatenate([[self.mean_logit], self.impute])
+        shares = self.weights[AASIST_WIDTH - 1 :].astype(np.float64) * (readings - centre)
+        out = [
+            Weighed(name, float(share), bool(value > mean))
+            for name, share, value, mean in zip(
+                ("aasist", *CUES), shares, readings, centre, strict=True
+            )
+        ]
+        return sorted(out, key=lambda w: -abs(w.share))
 
 
 class _Loaded:
@@ -230,11 +284,13 @@ class SpeechDetector(Analyzer):
         logit = float(np.mean(logits))
         probability = self.probe.calibration.probability(logit)
         seconds = min(len(chosen) * WINDOW, speech.size) / RATE
+        weighed = self.probe.weighed(features)
         summary = (
             "the learned speech detector (AASIST-L and measured traits of the voice, with "
             f"Veriscan's probe; "
             f"{measured(self.probe.metrics, 'recordings')}) rates "
             f"{seconds:.0f} s of the voice {probability:.0%} likely to be synthetic"
+            f"{_what_weighed(weighed)}"
         )
         details = {
             "model": self.probe.name,
@@ -242,6 +298,7 @@ class SpeechDetector(Analyzer):
             "logit": round(logit, 4),
             "probability": round(probability, 4),
             "traits": _traits(features[:, AASIST_WIDTH:]),
+            "weighed": {w.name: round(w.share, 4) for w in weighed},
         }
         finding = Finding(
             "speech_detector", round(probability, 4), 1.0, summary, details, calibrated=True
@@ -256,3 +313,18 @@ def _traits(cues: Floats) -> dict[str, float | None]:
         readable = column[np.isfinite(column)]
         out[name] = round(float(readable.mean()), 4) if readable.size else None
     return out
+
+
+def _what_weighed(weighed: list[Weighed], count: int = 2) -> str:
+    """The readings that moved the log-odds most, in words: '; what weighed most: ...'."""
+    parts = []
+    for reading in weighed[:count]:
+        if abs(reading.share) < WORTH_A_WORD:
+            break
+        higher, lower = SAYS[reading.name]
+        words = higher if reading.above else lower
+        if reading.name != "aasist":
+            words = f"{words} than in the average voice it was trained on"
+        side = "synthesis" if reading.share > 0 else "a recording"
+        parts.append(f"{words} (pointing to {side})")
+    return f"; what weighed most: {'; '.join(parts)}" if parts else ""

@@ -132,6 +132,7 @@ def train(
     probe["weights"] = [round(float(w), 7) for w in weights]
     probe["bias"] = round(float(probe["bias"] - scaled @ centre), 7)
     probe["impute"] = [round(float(v), 7) for v in impute[1:]]
+    probe["mean_logit"] = round(float(centre[0]), 7)  # what the explanation measures from
     probe["features"] = (
         "AASIST-L spoof logit (logit_spoof - logit_bonafide) and the window's traits "
         f"({', '.join(CUES)}), per window, log-odds averaged over windows"
