@@ -210,7 +210,8 @@ def test_speech_probability_is_the_calibrated_mean_over_its_windows(tmp_path: Pa
         decoded_window = DecodedAudio(window.astype(np.float64), RATE, "pcm", 1, None, RATE)
         cues, _, facts = measure_cues(decoded_window)
         assert cues is not None
-        traits.append([cues[n].value if n in cues else facts[n] for n in speech.CUES])
+        sources = [speech.MEASURED_AS.get(n, n) for n in speech.CUES]
+        traits.append([cues[n].value if n in cues else facts[n] for n in sources])
     values = np.asarray(traits, np.float64)
     assert np.all(np.isfinite(values))  # a clean voice: every trait is read
     assert not np.any(probe.weights[:160])
@@ -265,13 +266,43 @@ def test_a_speech_probe_that_cannot_be_read_is_reported(tmp_path: Path) -> None:
 
 def test_a_speech_probe_without_its_training_means_is_refused(tmp_path: Path) -> None:
     raw = json.loads(speech.PROBE_FILE.read_text(encoding="utf-8"))
-    for key, message in (("mean_logit", "finite `mean_logit`"), ("impute", "8 finite `impute`")):
+    for key, message in (
+        ("mean_logit", "finite `mean_logit`"),
+        ("impute", "8 finite `impute`"),
+        ("traits", "must read the traits"),
+    ):
         broken = dict(raw)
         del broken[key]
         path = tmp_path / f"without-{key}.json"
         path.write_text(json.dumps(broken), encoding="utf-8")
         with pytest.raises(ValueError, match=message):
             speech.SpeechProbe.load(path)
+
+
+def test_a_window_with_too_little_voice_for_its_traits_still_gets_a_score(
+    tmp_path: Path,
+) -> None:
+    # 4.5 s of voice, then 5 s of quiet room: the second window holds under a second of
+    # voice, so its traits cannot be read and the probe gives them their training means.
+    quiet = np.random.default_rng(1).normal(0, 1e-3, VOICE_RATE * 5)
+    path = tmp_path / "voice-then-quiet.wav"
+    voice = recorded_voice(seed=4, seconds=4.5)
+    soundfile.write(path, np.concatenate([voice, quiet]).astype(np.float32), VOICE_RATE)
+
+    [finding] = speech.SpeechDetector().analyze(media_sample(path, MediaKind.AUDIO)).findings
+
+    from veriscan.analyzers.audio import RATE, decode_audio, to_rate
+
+    decoded = decode_audio(path, max_seconds=60.0)
+    chosen = speech.windows(to_rate(decoded.samples, decoded.rate, RATE))
+    cues = np.asarray([speech.window_cues(w) for w in chosen])
+    assert len(chosen) == 2
+    assert np.isfinite(cues[0]).all() and np.isnan(cues[1]).all()
+    assert finding.score is not None and 0.0 < finding.score < 1.0
+    assert finding.details["traits"] == pytest.approx(
+        {name: float(cues[0, k]) for k, name in enumerate(speech.CUES)}, abs=2e-4
+    )
+    assert all(np.isfinite(finding.details["window_logits"]))
 
 
 def test_a_trait_that_cannot_be_read_is_given_the_probes_training_mean() -> None:

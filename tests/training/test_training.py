@@ -18,6 +18,7 @@ import pytest
 import soundfile
 from PIL import Image, ImageDraw, ImageFilter
 
+from veriscan.analyzers import speech
 from veriscan.analyzers.clip import FEATURE_SIZE, FEATURES, ClipEncoder, ImageProbe, crops, pixels
 from veriscan.training import manifest
 
@@ -277,10 +278,11 @@ def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
                 "--mirrors", mirrors).returncode == 0  # fmt: skip
 
     outputs = []
-    for attempt in ("a", "b"):
+    cache = tmp_path / "cache"
+    for attempt, kept in (("a", []), ("b", ["--cache", cache])):
         out = tmp_path / f"speech-{attempt}.json"
         done = _run("train", "speech", "--manifest", listing, "--data", data, "--out", out,
-                    "--folds", "2")  # fmt: skip
+                    "--folds", "2", *kept)  # fmt: skip
         assert done.returncode == 0, done.stderr
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
@@ -288,6 +290,29 @@ def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
     assert probe["metrics"]["files"] == {"positive": 6, "negative": 6}
     assert len(probe["weights"]) == 169  # AASIST-L's embedding and logit, eight traits
     assert not any(probe["weights"][:160])  # the embedding is not read
-    assert probe["weights"][160] != 0 and any(probe["weights"][161:])
-    assert len(probe["impute"]) == 8
+    assert probe["traits"] == list(speech.CUES)
     assert probe["model"] == {"name": "aasist-l", "window": 64_600, "rate": 16_000}
+
+    # The probe file, in the readings' own units, gives what a logistic regression fitted
+    # on the standardised readings gives: the standardisation is folded in correctly.
+    from sklearn.linear_model import LogisticRegression
+
+    from veriscan.training import images
+    from veriscan.training import speech as training
+
+    entries = manifest.read(listing)
+    measured = training.features(entries, data, images.Recipe(), cache=cache)
+    raw = measured.embeddings
+    readings = raw[:, 160:].astype(np.float64)
+    means = np.nanmean(readings, axis=0)
+    readings = np.where(np.isnan(readings), means, readings)
+    spread = readings.std(axis=0)
+    spread[spread == 0] = 1.0  # a trait the same in every window of this small set
+    standard = (readings - readings.mean(axis=0)) / spread
+    labels = np.asarray([int(entries[owner].positive) for owner in measured.owner])
+    fitted = LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000)
+    fitted.fit(standard, labels)
+    shipped = speech.SpeechProbe.load(tmp_path / "speech-a.json")
+    assert shipped.logits(raw) == pytest.approx(fitted.decision_function(standard), abs=1e-4)
+    assert shipped.impute == pytest.approx(means[1:], abs=1e-5)
+    assert shipped.mean_logit == pytest.approx(means[0], abs=1e-5)

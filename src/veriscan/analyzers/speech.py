@@ -11,8 +11,10 @@ measures on the same window (`CUES`: how the phase of the harmonics advances, th
 and loudness's wobble, the pitch's range, spectral flatness and its spread, held notes,
 digital silence). Together they rank speech from systems the probe never saw at AUC 0.80
 on the training set's source-grouped folds, against 0.66 for the logit alone. The probe is
-calibrated on those held-out folds like the image probe: the probability it gives is
-honest, and modest.
+calibrated on those held-out folds like the image probe, so its probability is honest for
+voices like those it was measured on; the traits also carry a source's recording
+conditions, and on media-eval's Tortoise clones it was confidently wrong
+(`models/aasist-l.md`).
 
 A recording is resampled to 16 kHz; the `WINDOWS` windows of AASIST's 4.04 s (64,600
 samples) holding the most voiced speech are chosen among windows `STRIDE` apart (a clip
@@ -77,7 +79,7 @@ CUES = (
     "pitch_jitter",
     "shimmer",
     "phase_regularity",
-    "noise_floor",  # its value: the share of digital silence between the first and last word
+    "digital_silence",  # the noise-floor cue's value: its share between first and last word
     "flatness_spread",
     "pitch_range_semitones",
     "held_pitch_fraction",
@@ -91,7 +93,7 @@ SAYS: dict[str, tuple[str, str]] = {
     "pitch_jitter": ("more pitch wobble from one instant to the next", "less pitch wobble from one instant to the next"),  # noqa: E501
     "shimmer": ("more loudness wobble within each sound", "less loudness wobble within each sound"),
     "phase_regularity": ("the harmonics' phase advancing more regularly", "the harmonics' phase advancing less regularly"),  # noqa: E501
-    "noise_floor": ("more digital silence between words", "less digital silence between words"),
+    "digital_silence": ("more digital silence between words", "less digital silence between words"),
     "flatness_spread": ("noisiness that changes more from sound to sound", "noisiness that changes less from sound to sound"),  # noqa: E501
     "pitch_range_semitones": ("a wider pitch range", "a narrower pitch range"),
     "held_pitch_fraction": ("more held, level pitch", "less held, level pitch"),
@@ -99,6 +101,7 @@ SAYS: dict[str, tuple[str, str]] = {
 WORTH_A_WORD = 0.1  # a reading that moved the log-odds less than this is not named
 AASIST_WIDTH = 161  # AASIST-L's 160-number embedding and its spoof logit
 WIDTH = AASIST_WIDTH + len(CUES)
+MEASURED_AS = {"digital_silence": "noise_floor"}  # a trait read from a cue of another name
 
 Floats = npt.NDArray[np.float32]
 
@@ -133,12 +136,13 @@ def window_cues(window: Floats) -> Floats:
     cues, _reason, facts = measure_cues(decoded)
     values: list[float | None] = []
     for name in CUES:
+        source = MEASURED_AS.get(name, name)
         if cues is None:
             values.append(None)
-        elif name in cues:
-            values.append(cues[name].value)
+        elif source in cues:
+            values.append(cues[source].value)
         else:
-            values.append(facts.get(name))
+            values.append(facts.get(source))
     out: Floats = np.asarray([np.nan if v is None else v for v in values], np.float32)
     return out
 
@@ -201,6 +205,8 @@ class SpeechProbe:
     @classmethod
     def load(cls, path: Path) -> SpeechProbe:
         probe = LinearProbe.read(path, WIDTH, "a speech probe")
+        if probe.raw.get("traits") != list(CUES):
+            raise ValueError(f"{path.name}: a speech probe must read the traits {list(CUES)}")
         impute = np.asarray(probe.raw.get("impute") or [], np.float32)
         mean_logit = float(probe.raw.get("mean_logit", math.nan))
         if impute.shape != (len(CUES),) or not np.all(np.isfinite(impute)):

@@ -143,7 +143,8 @@ def train_speech(
     folds: Annotated[int, typer.Option(help="Held-out folds (grouped by source)")] = 5,
     regularisation: Annotated[float, typer.Option(help="Inverse L2 strength (C)")] = 0.1,
 ) -> None:
-    """Fit the speech probe on AASIST-L's features: held-out AUC and calibration."""
+    """Fit the speech probe on AASIST-L's spoof logit and the voice's traits: held-out AUC
+    and calibration."""
     from veriscan.training import images, speech
     from veriscan.training import manifest as sets
 

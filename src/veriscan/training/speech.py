@@ -131,6 +131,7 @@ def train(
     weights[columns] = scaled
     probe["weights"] = [round(float(w), 7) for w in weights]
     probe["bias"] = round(float(probe["bias"] - scaled @ centre), 7)
+    probe["traits"] = list(CUES)
     probe["impute"] = [round(float(v), 7) for v in impute[1:]]
     probe["mean_logit"] = round(float(centre[0]), 7)  # what the explanation measures from
     probe["features"] = (
