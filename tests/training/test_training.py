@@ -301,7 +301,8 @@ def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
     from veriscan.training import speech as training
 
     entries = manifest.read(listing)
-    measured = training.features(entries, data, images.Recipe(), cache=cache)
+    measured = training.features(entries, data, images.Recipe(copies=3), cache=cache)
+    assert sorted(set(measured.copy.tolist())) == [0, 1, 2]  # as is, squeezed, conditioned
     raw = measured.embeddings
     readings = raw[:, 160:].astype(np.float64)
     means = np.nanmean(readings, axis=0)
@@ -316,3 +317,27 @@ def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
     assert shipped.logits(raw) == pytest.approx(fitted.decision_function(standard), abs=1e-4)
     assert shipped.impute == pytest.approx(means[1:], abs=1e-5)
     assert shipped.mean_logit == pytest.approx(means[0], abs=1e-5)
+
+
+def test_a_noise_gate_silences_the_pauses_and_room_noise_fills_them() -> None:
+    from veriscan.training import speech as training
+
+    rate = 16_000
+    t = np.arange(rate * 2) / rate
+    voice = 0.3 * np.sin(2 * np.pi * 150 * t) * (t < 1.0)  # a second of voice
+    pause = np.random.default_rng(0).normal(0, 3e-4, t.size) * (t >= 1.0)  # -70 dB hiss
+    recording = voice + pause
+    gated = noisy = None
+    for seed in range(40):  # the condition is drawn at random: find one of each
+        out = training._conditioned(recording, np.random.default_rng(seed))
+        if np.all(out[rate + 160 :] == 0):
+            gated = out
+        elif not np.array_equal(out, recording):
+            noisy = out
+    assert gated is not None and noisy is not None
+    assert np.array_equal(gated[: rate - 160], recording[: rate - 160])  # the voice stays
+    hiss = noisy[rate:] - recording[rate:]
+    speech_db = 10 * np.log10(np.mean(recording[:rate] ** 2))
+    hiss_db = 10 * np.log10(np.mean(hiss**2))
+    assert 44 <= speech_db - hiss_db <= 61  # room noise 45-60 dB under the voice
+    assert np.allclose(noisy[:rate], recording[:rate], atol=0.01)

@@ -139,7 +139,9 @@ def train_speech(
     cache: Annotated[
         Path | None, typer.Option(help="Folder to keep features in between runs")
     ] = None,
-    copies: Annotated[int, typer.Option(help="Versions per file (2nd: lossy, narrower)")] = 2,
+    copies: Annotated[
+        int, typer.Option(help="Versions per file (2nd: lossy, narrower; 3rd: gated or noisy)")
+    ] = 3,
     folds: Annotated[int, typer.Option(help="Held-out folds (grouped by source)")] = 5,
     regularisation: Annotated[float, typer.Option(help="Inverse L2 strength (C)")] = 0.1,
 ) -> None:

@@ -4,9 +4,13 @@ figures and calibration (`veriscan train speech`).
 
 What the probe must not learn is the file rather than the voice: every recording is
 decoded to 16 kHz mono and its windows brought to one loudness (`speech.windows`), and
-each file's second version (`copies` 2) is first squeezed through a lossy codec of random
-bitrate and a random narrower band, whatever its class, since real and synthetic clips
-tend to arrive in different formats (a cloned voice as a small MP3, a corpus as FLAC).
+each file's second version is first squeezed through a lossy codec of random bitrate and a
+random narrower band, whatever its class, since real and synthetic clips tend to arrive in
+different formats (a cloned voice as a small MP3, a corpus as FLAC). Its third version
+(`copies` 3) goes through a recording condition drawn at random, whatever its class: a
+noise gate, which leaves digital silence between words as a video call or a podcast's
+gate does, or room noise, which fills it; the training corpora have neither, and digital
+silence is one of the traits the probe reads.
 Folds are grouped by source; calibration and figures are as for the image probe.
 """
 
@@ -21,7 +25,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
-from veriscan.analyzers.audio import RATE, decode_audio, to_rate
+from veriscan.analyzers.audio import HOP, RATE, decode_audio, to_rate
 from veriscan.analyzers.speech import AASIST_WIDTH, CUES, WIDTH, SpeechModel, windows
 from veriscan.training import images
 from veriscan.training.manifest import Entry, load_bytes
@@ -61,6 +65,35 @@ def _squeezed(speech: npt.NDArray[np.float64], rng: np.random.Generator) -> npt.
     return np.concatenate(chunks) if chunks else speech
 
 
+GATE_DB = (35.0, 45.0)  # a gate closes on frames this far under the loudest
+NOISE_DB = (45.0, 60.0)  # room noise this far under the speech's level
+
+
+def _conditioned(
+    speech: npt.NDArray[np.float64], rng: np.random.Generator
+) -> npt.NDArray[np.float64]:
+    """The recording through a noise gate, or with room noise added (white or pink)."""
+    frames = speech.size // HOP
+    if frames == 0:
+        return speech
+    blocks = speech[: frames * HOP].reshape(frames, HOP)
+    levels = 10 * np.log10(np.mean(blocks**2, axis=1) + 1e-20)
+    if rng.random() < 0.5:
+        closed = levels < levels.max() - rng.uniform(*GATE_DB)
+        gated = speech.copy()
+        gated[: frames * HOP].reshape(frames, HOP)[closed] = 0.0
+        return gated
+    speech_level = float(np.percentile(levels, 95))
+    noise = rng.normal(0.0, 1.0, speech.size)
+    if rng.random() < 0.5:  # pink: power falling as 1/f
+        spectrum = np.fft.rfft(noise)
+        spectrum[1:] /= np.sqrt(np.arange(1, spectrum.size))
+        noise = np.fft.irfft(spectrum, n=speech.size)
+    noise *= 10 ** ((speech_level - rng.uniform(*NOISE_DB)) / 20) / (np.std(noise) or 1.0)
+    noisy: npt.NDArray[np.float64] = speech + noise
+    return noisy
+
+
 def _decoded(entry: Entry, data: Path) -> npt.NDArray[np.float64]:
     load_bytes(data, entry)  # checks the sha256
     decoded = decode_audio(data / entry.file, max_seconds=60.0)
@@ -82,8 +115,10 @@ def features(
 
     def vectors_of(entry: Entry, copy: int) -> Floats:
         speech = _decoded(entry, data)
-        if copy:
+        if copy == 1:
             speech = _squeezed(speech, images._rng(entry, copy, recipe.seed))
+        elif copy >= 2:
+            speech = _conditioned(speech, images._rng(entry, copy, recipe.seed))
         return aasist.features(windows(speech))
 
     return images.measure(
