@@ -9,7 +9,7 @@ recording conditions instead of synthesis. So Veriscan's probe (`veriscan train 
 `models/speech_probe.json`) reads its spoof logit beside eight traits the audio module
 measures on the same window (`CUES`: how the phase of the harmonics advances, the pitch's
 and loudness's wobble, the pitch's range, spectral flatness and its spread, held notes,
-digital silence). Together they rank speech from systems the probe never saw at AUC 0.80
+digital silence). Together they rank speech from systems the probe never saw at AUC 0.78
 on the training set's source-grouped folds, against 0.66 for the logit alone. The probe is
 calibrated on those held-out folds like the image probe, so its probability is honest for
 voices like those it was measured on; the traits also carry a source's recording

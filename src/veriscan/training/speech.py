@@ -9,8 +9,8 @@ random narrower band, whatever its class, since real and synthetic clips tend to
 different formats (a cloned voice as a small MP3, a corpus as FLAC). Its third version
 (`copies` 3) goes through a recording condition drawn at random, whatever its class: a
 noise gate, which leaves digital silence between words as a video call or a podcast's
-gate does, or room noise, which fills it; the training corpora have neither, and digital
-silence is one of the traits the probe reads.
+gate does, or room noise, which fills it; the training set has no gated real speech and no
+noisy synthetic speech, and digital silence is one of the traits the probe reads.
 Folds are grouped by source; calibration and figures are as for the image probe.
 """
 
