@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import socket
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -81,9 +82,15 @@ class RawResponse:
     body: bytes
 
 
+# Bytes read past the end of a response (the start of the next one, when pipelined
+# responses arrive in one read), kept for the next call on the same socket.
+_UNREAD: weakref.WeakKeyDictionary[socket.socket, bytes] = weakref.WeakKeyDictionary()
+
+
 def read_response(sock: socket.socket) -> RawResponse:
-    """One HTTP/1.1 response with a Content-Length (all this service sends)."""
-    data = b""
+    """One HTTP/1.1 response with a Content-Length (all this service sends). What one read
+    brings of the responses after it is kept for the next call on the same socket."""
+    data = _UNREAD.pop(sock, b"")
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         assert chunk, f"connection closed before a response head: {data!r}"
@@ -99,6 +106,8 @@ def read_response(sock: socket.socket) -> RawResponse:
         chunk = sock.recv(65536)
         assert chunk, "connection closed inside a response body"
         rest += chunk
+    if len(rest) > length:
+        _UNREAD[sock] = rest[length:]
     return RawResponse(int(status_line.split(" ")[1]), headers, rest[:length])
 
 
