@@ -89,7 +89,7 @@ def _conditioned(
         spectrum = np.fft.rfft(noise)
         spectrum[1:] /= np.sqrt(np.arange(1, spectrum.size))
         noise = np.fft.irfft(spectrum, n=speech.size)
-    noise *= 10 ** ((speech_level - rng.uniform(*NOISE_DB)) / 20) / (np.std(noise) or 1.0)
+    noise *= 10 ** ((speech_level - rng.uniform(*NOISE_DB)) / 20) / np.std(noise)
     noisy: npt.NDArray[np.float64] = speech + noise
     return noisy
 
@@ -152,10 +152,10 @@ def train(
     measured = features(entries, data, recipe, cache=cache, report=report)
     columns = [AASIST_WIDTH - 1, *range(AASIST_WIDTH, WIDTH)]
     chosen = measured.embeddings[:, columns].astype(np.float64)
-    impute = np.nanmean(chosen, axis=0)
-    impute[~np.isfinite(impute)] = 0.0
-    chosen = np.where(np.isnan(chosen), impute, chosen)
-    centre, spread = chosen.mean(axis=0), chosen.std(axis=0)
+    centre = np.nanmean(chosen, axis=0)  # filling with it leaves it the mean
+    centre[~np.isfinite(centre)] = 0.0
+    chosen = np.where(np.isnan(chosen), centre, chosen)
+    spread = chosen.std(axis=0)
     spread[spread == 0] = 1.0
     standard = ((chosen - centre) / spread).astype(np.float32)
     set_ = images.Embedded(standard, measured.owner, measured.copy)
@@ -167,7 +167,7 @@ def train(
     probe["weights"] = [round(float(w), 7) for w in weights]
     probe["bias"] = round(float(probe["bias"] - scaled @ centre), 7)
     probe["traits"] = list(CUES)
-    probe["impute"] = [round(float(v), 7) for v in impute[1:]]
+    probe["impute"] = [round(float(v), 7) for v in centre[1:]]
     probe["mean_logit"] = round(float(centre[0]), 7)  # what the explanation measures from
     probe["features"] = (
         "AASIST-L spoof logit (logit_spoof - logit_bonafide) and the window's traits "
