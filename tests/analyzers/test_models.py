@@ -158,10 +158,13 @@ def test_an_exposed_name_the_graph_lacks_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_encoder_agrees_with_its_reference_here() -> None:
-    # With the kernels this CPU is judged to need: no second load was needed.
+    # With the kernels this CPU is judged to need: no second load was needed. The reference
+    # was recorded with the fast kernels of a CPU with VNNI: those agree with it to the last
+    # digits, the exact kernels of a CPU without VNNI (AVX2 or AVX-512 alone) at 0.991.
     encoder = clip.ClipEncoder()
-    assert encoder.agreement is not None and encoder.agreement >= 0.999
     assert encoder.exact is models.saturates()
+    assert encoder.agreement is not None
+    assert encoder.agreement >= (0.985 if encoder.exact else 0.999)
     done = subprocess.run(
         [sys.executable, "-m", "veriscan", "models", "check"],
         capture_output=True, text=True, check=False,

@@ -473,8 +473,13 @@ def measure_cues(decoded: DecodedAudio) -> tuple[dict[str, Cue] | None, str, dic
 
 
 def combine(cues: dict[str, Cue]) -> float | None:
+    """The cues' weighted vote; those measured the other way (`MEASURED_THE_OTHER_WAY`) are
+    shown with their values but do not vote: their curves would count a recorded voice's
+    wobble as natural and a modern synthetic one's as natural too."""
     measured = [
-        (CUE_WEIGHTS[name], cue.score) for name, cue in cues.items() if cue.score is not None
+        (CUE_WEIGHTS[name], cue.score)
+        for name, cue in cues.items()
+        if cue.score is not None and name not in MEASURED_THE_OTHER_WAY
     ]
     total = sum(weight for weight, _ in measured)
     if total == 0:
