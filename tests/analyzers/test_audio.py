@@ -178,7 +178,8 @@ def test_cues_measured_the_other_way_do_not_vote() -> None:
     }
     weights = CUE_WEIGHTS
     expected = (
-        weights["noise_floor"] * 0.9 + weights["bandwidth"] * 0.6
+        weights["noise_floor"] * 0.9
+        + weights["bandwidth"] * 0.6
         + weights["spectral_flatness"] * 0.3
     ) / (weights["noise_floor"] + weights["bandwidth"] + weights["spectral_flatness"])
     for backward in (0.0, 1.0):
