@@ -103,9 +103,9 @@ CURVES: dict[str, tuple[float, float, str, str]] = {
 # Cues whose curve above points the other way from what the speech training set measures
 # (models/aasist-l.md: synthetic voices there have more pitch and level wobble and less
 # regular phase than recorded ones; the curves were drawn for the regular vocoders of old).
-# They still count in `combine`, which votes only when the learned speech detector cannot
-# run, but the summary never gives them as a reason; the learned detector reads them with
-# their measured direction.
+# They are measured and shown, but neither vote in `combine` (the fallback used when the
+# learned speech detector cannot run) nor appear as a reason in the summary; the learned
+# detector reads them with their measured direction.
 MEASURED_THE_OTHER_WAY = frozenset({"pitch_jitter", "shimmer", "phase_regularity"})
 # The finding's weight in fusion at full speech length: heuristic cues, measured AUC
 # well short of a learned detector's, so less than a decisive or image signal.
