@@ -159,8 +159,9 @@ def test_an_exposed_name_the_graph_lacks_is_refused(tmp_path: Path) -> None:
 
 def test_the_encoder_agrees_with_its_reference_here() -> None:
     # With the kernels this CPU is judged to need: no second load was needed. The reference
-    # was recorded with the fast kernels of a CPU with VNNI: those agree with it to the last
-    # digits, the exact kernels of a CPU without VNNI (AVX2 or AVX-512 alone) at 0.991.
+    # was recorded with the fast kernels of a CPU with VNNI: on such a CPU the features
+    # agree with it to the last digits; on an AVX2 CPU without VNNI (exact kernels, other
+    # float kernels) they agreed at 0.991 (an emulated Haswell and a real AMD EPYC alike).
     encoder = clip.ClipEncoder()
     assert encoder.exact is models.saturates()
     assert encoder.agreement is not None

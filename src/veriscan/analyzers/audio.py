@@ -1,12 +1,16 @@
 """Cues of synthetic speech, measured on the signal itself.
 
 Text-to-speech and voice-cloning systems leave traces that a few classic measurements can
-see: they generate at 16-24 kHz and so stop short of a wide container's bandwidth; their
-vocoders smooth away the tiny cycle-to-cycle wobble of a human voice (jitter, shimmer) and
-make phase evolve too regularly; and they often put pure digital silence between words
-where a microphone always hears a room. None of these is proof: a low-bitrate codec also
-cuts the bandwidth and flattens noise. The cues are combined into one `audio_synthetic`
-finding whose details list every cue with its measured value, so a reader can check why.
+see: they generate at 16-24 kHz and so stop short of a wide container's bandwidth, and they
+often put pure digital silence between words where a microphone always hears a room. None
+of these is proof: a low-bitrate codec also cuts the bandwidth and flattens noise. The
+vocoders of old also smoothed away the cycle-to-cycle wobble of a human voice (jitter,
+shimmer) and made phase evolve too regularly; today's neural ones do the opposite on the
+speech training set, so those three cues are measured and shown but do not vote
+(`MEASURED_THE_OTHER_WAY`). The cues are combined into one `audio_synthetic` finding, an
+uncalibrated fallback that votes only when the learned speech detector cannot run, whose
+details list every cue with its measured value and the weight of its vote, so a reader can
+check why.
 
 Memory stays bounded: at most `max_seconds` of audio (mono, at most 48 kHz) are decoded,
 frame by frame, whatever rate the file declares.
@@ -57,7 +61,8 @@ MIN_VOICED_SECONDS = 1.0  # less voiced sound than this is not enough speech to 
 MUSIC_PLATEAU_FRACTION = 0.3  # held notes: speech pitch never sits still this long
 FULL_WEIGHT_VOICED_SECONDS = 3.0
 
-# How much each cue counts in the combined score (they sum to 1). The noise floor leads
+# How much each cue counts in the combined score (they sum to 1 as drawn; the vote divides
+# by the weights of the cues that vote, see `MEASURED_THE_OTHER_WAY`). The noise floor leads
 # because digital silence between words is the least ambiguous trace; the bandwidth and
 # flatness cues are weaker because low-bitrate codecs produce them too.
 CUE_WEIGHTS: dict[str, float] = {
@@ -571,7 +576,7 @@ class AudioAnalyzer(Analyzer):
             name: {
                 "value": None if cue.value is None else round(cue.value, 4),
                 "score": None if cue.score is None else round(cue.score, 3),
-                "weight": CUE_WEIGHTS[name],
+                "weight": 0.0 if name in MEASURED_THE_OTHER_WAY else CUE_WEIGHTS[name],
                 "says": cue.says,
             }
             for name, cue in cues.items()
