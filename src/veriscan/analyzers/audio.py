@@ -477,14 +477,17 @@ def measure_cues(decoded: DecodedAudio) -> tuple[dict[str, Cue] | None, str, dic
     return cues, "", facts
 
 
+def vote_weight(name: str) -> float:
+    """How much a cue counts in `combine`: its drawn weight, or 0 for those measured the
+    other way (`MEASURED_THE_OTHER_WAY`), which are shown with their values but do not vote:
+    their curves would count a modern synthetic voice's wobble as natural."""
+    return 0.0 if name in MEASURED_THE_OTHER_WAY else CUE_WEIGHTS[name]
+
+
 def combine(cues: dict[str, Cue]) -> float | None:
-    """The cues' weighted vote; those measured the other way (`MEASURED_THE_OTHER_WAY`) are
-    shown with their values but do not vote: their curves would count a recorded voice's
-    wobble as natural and a modern synthetic one's as natural too."""
+    """The cues' vote, weighted by `vote_weight`; None when no voting cue could be read."""
     measured = [
-        (CUE_WEIGHTS[name], cue.score)
-        for name, cue in cues.items()
-        if cue.score is not None and name not in MEASURED_THE_OTHER_WAY
+        (vote_weight(name), cue.score) for name, cue in cues.items() if cue.score is not None
     ]
     total = sum(weight for weight, _ in measured)
     if total == 0:
@@ -576,7 +579,7 @@ class AudioAnalyzer(Analyzer):
             name: {
                 "value": None if cue.value is None else round(cue.value, 4),
                 "score": None if cue.score is None else round(cue.score, 3),
-                "weight": 0.0 if name in MEASURED_THE_OTHER_WAY else CUE_WEIGHTS[name],
+                "weight": vote_weight(name),
                 "says": cue.says,
             }
             for name, cue in cues.items()
