@@ -66,12 +66,13 @@ def _candidate(
     a, b = probe["calibration"]["a"], probe["calibration"]["b"]
     spreads = {}
     for value, name in ((0, "real"), (1, "synthetic")):
-        p = np.asarray(
-            [1 / (1 + np.exp(-(a * v + b))) for k, v in held.items() if k[1] == 0 and labels[k[0]] == value]
-        )
+        firsts = [v for k, v in held.items() if k[1] == 0 and labels[k[0]] == value]
+        p = 1 / (1 + np.exp(-(a * np.asarray(firsts) + b)))
         spreads[name] = {
             "files": int(p.size),
-            "quantiles_10_25_50_75_90": [round(float(q), 3) for q in np.quantile(p, [0.1, 0.25, 0.5, 0.75, 0.9])],
+            "quantiles_10_25_50_75_90": [
+                round(float(q), 3) for q in np.quantile(p, [0.1, 0.25, 0.5, 0.75, 0.9])
+            ],
             "at_least_0.40": round(float((p >= 0.4).mean()), 3),
         }
     metrics = probe["metrics"]
@@ -104,7 +105,10 @@ def _shipped(
         scores = [float(np.mean(sums[k])) for k in inside]
         return round(auc([labels[k[0]] for k in inside], scores), 4)
 
-    return {"G": part(lambda i: bool(is_new[i])), "own set, in-sample": part(lambda i: not is_new[i])}
+    return {
+        "G": part(lambda i: bool(is_new[i])),
+        "own set, in-sample": part(lambda i: not is_new[i]),
+    }
 
 
 def main() -> None:
