@@ -223,6 +223,15 @@ def test_speech_probability_is_the_calibrated_mean_over_its_windows(tmp_path: Pa
         [round(float(v), 4) for v in window_logits], abs=2e-4
     )
     assert finding.score == pytest.approx(round(probability, 4), abs=2e-4)
+    # The finding quotes how the probe did on its held-out folds and on sources outside its
+    # training set (recorded by `veriscan train speech --elsewhere`).
+    held, other = probe.metrics, probe.metrics["elsewhere"]
+    assert (
+        f"held-out AUC {held['auc']:.2f} on {sum(held['files'].values())} recordings from "
+        f"sources it was not trained on, and {other['auc']:.2f} on "
+        f"{sum(other['files'].values())} recordings from {other['sources']} sources outside "
+        "its training set"
+    ) in finding.summary
     assert finding.details["traits"] == pytest.approx(
         {name: float(values[:, k].mean()) for k, name in enumerate(speech.CUES)}, abs=2e-4
     )

@@ -4,6 +4,7 @@ probes fitted on them: held-out figures, calibration, and the same bytes every t
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -12,13 +13,14 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile
 from PIL import Image, ImageDraw, ImageFilter
 
-from veriscan.analyzers import speech
+from veriscan.analyzers import clip, speech
 from veriscan.analyzers.clip import FEATURE_SIZE, FEATURES, ClipEncoder, ImageProbe, crops, pixels
 from veriscan.training import manifest
 
@@ -317,6 +319,79 @@ def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
     assert shipped.logits(raw) == pytest.approx(fitted.decision_function(standard), abs=1e-4)
     assert shipped.impute == pytest.approx(means[1:], abs=1e-5)
     assert shipped.mean_logit == pytest.approx(means[0], abs=1e-5)
+
+
+def _speech_listing(tmp_path: Path, mirrors: Path, name: str, sources: Any) -> Path:
+    rows = []
+    for repository, label, clean, first_seed in sources:
+        files = {f"{i}.wav": _voice(tmp_path / "v.wav", first_seed + i, clean) for i in range(3)}
+        commit = _mirror(mirrors, repository, files)
+        for file, data in files.items():
+            rows.append([f"{label}/{repository.replace('/', '-')}/{file}", label, repository,
+                         f"github:{repository}", commit, file, hashlib.sha256(data).hexdigest(),
+                         "MIT"])  # fmt: skip
+    listing = tmp_path / name
+    with listing.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    return listing
+
+
+def test_the_speech_probe_records_what_it_does_on_other_sources(tmp_path: Path) -> None:
+    """`--elsewhere` scores the fitted probe on another set, as analysis scores a recording,
+    records the figure in the probe, and its explanations quote it; a set that shares a
+    source with the training set is refused."""
+    mirrors = tmp_path / "mirrors"
+    listing = _speech_listing(tmp_path, mirrors, "speech.csv", (
+        ("tts/a", "generated", True, 0), ("tts/b", "generated", True, 3),
+        ("mic/a", "real", False, 6), ("mic/b", "real", False, 9),
+    ))  # fmt: skip
+    others = _speech_listing(tmp_path, mirrors, "more.csv", (
+        ("tts/c", "generated", False, 20), ("mic/c", "real", True, 30),
+    ))  # fmt: skip
+    data = tmp_path / "data"
+    for manifest_ in (listing, others):
+        fetched = _run("trainset", "fetch", "--manifest", manifest_, "--out", data,
+                       "--mirrors", mirrors)  # fmt: skip
+        assert fetched.returncode == 0, fetched.stderr
+    out = tmp_path / "speech.json"
+    done = _run("train", "speech", "--manifest", listing, "--data", data, "--out", out,
+                "--folds", "2", "--elsewhere", others)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(out.read_text())["metrics"]["elsewhere"]
+    assert figures["files"] == {"positive": 3, "negative": 3}
+    assert figures["sources"] == 2
+    assert figures["manifest"] == "more.csv"
+
+    # The figure is what the shipped analyzer's own arithmetic gives on those recordings.
+    from veriscan.training import images
+    from veriscan.training import speech as training
+
+    entries = manifest.read(others)
+    measured = training.features(entries, data, images.Recipe(copies=3))
+    probe = speech.SpeechProbe.load(out)
+    logits = probe.logits(measured.embeddings)
+    keys = sorted({(int(o), int(c)) for o, c in zip(measured.owner, measured.copy, strict=True)})
+    scores = [float(np.mean(logits[(measured.owner == o) & (measured.copy == c)])) for o, c in keys]
+    labels = [int(entries[o].positive) for o, _ in keys]
+    assert figures["auc"] == round(images.auc(labels, scores), 4)
+    # Computed from the recordings and their labels: with the labels swapped, the ranking
+    # turns around.
+    swapped = [dataclasses.replace(e, label="real" if e.positive else "generated") for e in entries]
+    again = training.elsewhere(json.loads(out.read_text()), swapped, data, images.Recipe(copies=3))
+    assert again["auc"] == pytest.approx(1 - figures["auc"], abs=2e-4)
+    quoted = clip.measured(probe.metrics, "recordings")
+    assert quoted.endswith(
+        f"and {figures['auc']:.2f} on 6 recordings from 2 sources outside its training set"
+    )
+
+    refused = _run("train", "speech", "--manifest", listing, "--data", data,
+                   "--out", tmp_path / "no.json", "--folds", "2",
+                   "--elsewhere", listing)  # fmt: skip
+    assert refused.returncode != 0
+    assert "shares sources" in refused.stderr
+    assert not (tmp_path / "no.json").exists()
 
 
 def test_a_noise_gate_silences_the_pauses_and_room_noise_fills_them() -> None:

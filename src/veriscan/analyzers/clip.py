@@ -323,12 +323,24 @@ class LinearProbe:
 
 
 def measured(metrics: dict[str, Any], noun: str) -> str:
-    """The held-out figure a detector's explanation quotes."""
+    """The held-out figure a detector's explanation quotes, and the figure measured on
+    sources outside its training set when one was (`metrics["elsewhere"]`)."""
     if "auc" not in metrics:
         return f"not measured on held-out {noun}"
+    count = _count(metrics)
+    text = f"held-out AUC {metrics['auc']:.2f} on {count} {noun} from sources it was not trained on"
+    other = metrics.get("elsewhere")
+    if isinstance(other, dict) and "auc" in other:
+        text += (
+            f", and {other['auc']:.2f} on {_count(other)} {noun} from {other.get('sources', '?')} "
+            "sources outside its training set"
+        )
+    return text
+
+
+def _count(metrics: dict[str, Any]) -> int:
     files = metrics.get("files") or {}
-    count = int(files.get("positive", 0)) + int(files.get("negative", 0))
-    return f"held-out AUC {metrics['auc']:.2f} on {count} {noun} from sources it was not trained on"
+    return int(files.get("positive", 0)) + int(files.get("negative", 0))
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,15 @@ def train_speech(
     ] = 3,
     folds: Annotated[int, typer.Option(help="Held-out folds (grouped by source)")] = 5,
     regularisation: Annotated[float, typer.Option(help="Inverse L2 strength (C)")] = 0.1,
+    elsewhere: Annotated[
+        Path | None,
+        typer.Option(
+            help="A manifest of recordings from other sources (in --data too): the fitted "
+            "probe's AUC on them is recorded and quoted by its explanations",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Fit the speech probe on AASIST-L's spoof logit and the voice's traits: held-out AUC
     and calibration."""
@@ -151,8 +160,22 @@ def train_speech(
     from veriscan.training import manifest as sets
 
     entries = sets.read(manifest)
+    others = sets.read(elsewhere) if elsewhere is not None else []
+    shared = {e.group for e in entries} & {e.group for e in others}
+    if shared:
+        raise typer.BadParameter(
+            f"{elsewhere.name if elsewhere else ''} shares sources with {manifest.name}: "
+            f"{sorted(shared)[:3]}",
+            param_hint="--elsewhere",
+        )
     recipe = images.Recipe(copies=copies, folds=folds, regularisation=regularisation)
     probe = speech.train(entries, data, recipe, name=name, cache=cache, report=typer.echo)
+    if elsewhere is not None:
+        metrics = probe["metrics"]
+        metrics["elsewhere"] = speech.elsewhere(
+            probe, others, data, recipe, cache=cache, report=typer.echo
+        )
+        metrics["elsewhere"]["manifest"] = elsewhere.name
     _write(out, probe)
 
 
