@@ -113,6 +113,20 @@ def test_the_shipped_models_are_installed_and_load_once() -> None:
     assert (inputs.name, inputs.shape[1:]) == ("pixel_values", [3, 224, 224])
 
 
+def test_sessions_do_not_spin_and_keep_their_kernels() -> None:
+    """Every session Veriscan builds lets its idle threads sleep; exact integer kernels are
+    asked for only when wanted. (The loaded session does not expose its options, so the
+    options it was built from are checked.)"""
+    for exact in (False, True):
+        options = models.session_options(exact=exact)
+        assert options.get_session_config_entry(models.ALLOW_SPINNING) == "0"
+        if exact:
+            assert options.get_session_config_entry(models.X64_QUANT_PRECISION) == "1"
+        else:
+            with pytest.raises(Exception, match="config"):
+                options.get_session_config_entry(models.X64_QUANT_PRECISION)
+
+
 def test_the_command_installs_into_the_configured_folder() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "veriscan", "models", "install"],

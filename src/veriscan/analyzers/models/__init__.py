@@ -193,6 +193,9 @@ _sessions_lock = threading.Lock()
 
 # onnxruntime's entry for exact integer products on x86 (kOrtSessionOptionsAvx2PrecisionMode).
 X64_QUANT_PRECISION = "session.x64quantprecision"
+# Whether onnxruntime's intra-op threads spin while waiting for work (kOrtSessionOptionsConfig-
+# AllowIntraOpSpinning; "1" by default).
+ALLOW_SPINNING = "session.intra_op.allow_spinning"
 X86 = frozenset({"x86_64", "amd64", "i386", "i686", "x86"})  # platform.machine(), lowered
 _VNNI = frozenset({"avx512_vnni", "avx_vnni"})  # /proc/cpuinfo's names
 
@@ -232,9 +235,16 @@ def session_options(*, exact: bool) -> Any:
     shifts int8 weights to uint8 at load and multiplies with its exact uint8 kernels (for
     CPUs where `saturates()`). On a CPU with VNNI the fast kernels are exact already, and
     these took twice as long here (8 crops through the CLIP encoder: 1.06-1.13 s against
-    0.58 s, the same features to the bit). Float graphs are not affected either way."""
+    0.58 s, the same features to the bit). Float graphs are not affected either way.
+
+    onnxruntime's intra-op threads do not spin waiting for work between operators
+    (`ALLOW_SPINNING`): a media scan runs its analyzers side by side on two cores, and
+    spinning threads took CPU from them. Measured on the 12 MP photo and 30 s of speech of
+    `make bench-media` (2 cores, AVX2, five alternating runs each): 14-16 % less CPU, and
+    as fast or faster (docs/benchmarks.md). The results are the same to the bit."""
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: ours carry the context
+    options.add_session_config_entry(ALLOW_SPINNING, "0")
     if exact:
         options.add_session_config_entry(X64_QUANT_PRECISION, "1")
     return options
