@@ -4,7 +4,6 @@ probes fitted on them: held-out figures, calibration, and the same bytes every t
 from __future__ import annotations
 
 import csv
-import dataclasses
 import hashlib
 import io
 import json
@@ -20,7 +19,9 @@ import pytest
 import soundfile
 from PIL import Image, ImageDraw, ImageFilter
 
+from tests.analyzers.fixtures import media_sample
 from veriscan.analyzers import clip, speech
+from veriscan.analyzers.base import MediaKind
 from veriscan.analyzers.clip import FEATURE_SIZE, FEATURES, ClipEncoder, ImageProbe, crops, pixels
 from veriscan.training import manifest
 
@@ -241,10 +242,10 @@ def test_bad_manifest_rows_are_refused_with_their_line(
         manifest.read(listing)
 
 
-def _voice(path: Path, seed: int, clean: bool) -> bytes:
+def _voice(path: Path, seed: int, clean: bool, seconds: float = 2.5) -> bytes:
     """A gliding harmonic voice-like tone (breathy when not clean), 2.5 s at 16 kHz."""
     rng = np.random.default_rng(seed)
-    t = np.arange(40_000) / 16_000
+    t = np.arange(int(seconds * 16_000)) / 16_000
     pitch = 120 + 30 * np.sin(2 * np.pi * (0.7 + 0.1 * seed) * t) + 10 * t
     phase = 2 * np.pi * np.cumsum(pitch) / 16_000
     wave = sum(np.sin(k * phase) / k for k in range(1, 8))
@@ -321,10 +322,14 @@ def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
     assert shipped.mean_logit == pytest.approx(means[0], abs=1e-5)
 
 
-def _speech_listing(tmp_path: Path, mirrors: Path, name: str, sources: Any) -> Path:
+def _speech_listing(
+    tmp_path: Path, mirrors: Path, name: str, sources: Any, seconds: float = 2.5
+) -> Path:
     rows = []
     for repository, label, clean, first_seed in sources:
-        files = {f"{i}.wav": _voice(tmp_path / "v.wav", first_seed + i, clean) for i in range(3)}
+        files = {
+            f"{i}.wav": _voice(tmp_path / "v.wav", first_seed + i, clean, seconds) for i in range(3)
+        }
         commit = _mirror(mirrors, repository, files)
         for file, data in files.items():
             rows.append([f"{label}/{repository.replace('/', '-')}/{file}", label, repository,
@@ -339,59 +344,105 @@ def _speech_listing(tmp_path: Path, mirrors: Path, name: str, sources: Any) -> P
 
 
 def test_the_speech_probe_records_what_it_does_on_other_sources(tmp_path: Path) -> None:
-    """`--elsewhere` scores the fitted probe on another set, as analysis scores a recording,
+    """`--elsewhere` scores the fitted probe on another set as analysis scores a recording,
     records the figure in the probe, and its explanations quote it; a set that shares a
-    source with the training set is refused."""
+    source with the training set is refused before anything is fitted."""
     mirrors = tmp_path / "mirrors"
     listing = _speech_listing(tmp_path, mirrors, "speech.csv", (
         ("tts/a", "generated", True, 0), ("tts/b", "generated", True, 3),
         ("mic/a", "real", False, 6), ("mic/b", "real", False, 9),
     ))  # fmt: skip
+    # Elsewhere both classes come clean and breathy, and the clips are long enough for two
+    # windows each: the ranking is neither perfect nor reversed.
     others = _speech_listing(tmp_path, mirrors, "more.csv", (
-        ("tts/c", "generated", False, 20), ("mic/c", "real", True, 30),
-    ))  # fmt: skip
-    data = tmp_path / "data"
+        ("tts/c", "generated", True, 20), ("tts/d", "generated", False, 40),
+        ("mic/c", "real", False, 30), ("mic/d", "real", True, 50),
+    ), seconds=9.0)  # fmt: skip
+    data, cache = tmp_path / "data", tmp_path / "cache"
     for manifest_ in (listing, others):
         fetched = _run("trainset", "fetch", "--manifest", manifest_, "--out", data,
                        "--mirrors", mirrors)  # fmt: skip
         assert fetched.returncode == 0, fetched.stderr
     out = tmp_path / "speech.json"
     done = _run("train", "speech", "--manifest", listing, "--data", data, "--out", out,
-                "--folds", "2", "--elsewhere", others)  # fmt: skip
+                "--folds", "2", "--elsewhere", others, "--cache", cache)  # fmt: skip
     assert done.returncode == 0, done.stderr
     figures = json.loads(out.read_text())["metrics"]["elsewhere"]
-    assert figures["files"] == {"positive": 3, "negative": 3}
-    assert figures["sources"] == 2
+    assert figures["files"] == {"positive": 6, "negative": 6}
+    assert figures["sources"] == 4
     assert figures["manifest"] == "more.csv"
 
-    # The figure is what the shipped analyzer's own arithmetic gives on those recordings.
+    # The figure is what the shipped analyzer's own arithmetic gives on those recordings,
+    # every version of each; and the first version's mean log-odds is the detector's own.
     from veriscan.training import images
     from veriscan.training import speech as training
 
     entries = manifest.read(others)
-    measured = training.features(entries, data, images.Recipe(copies=3))
+    measured = training.features(entries, data, images.Recipe(copies=3), cache=cache)
     probe = speech.SpeechProbe.load(out)
     logits = probe.logits(measured.embeddings)
     keys = sorted({(int(o), int(c)) for o, c in zip(measured.owner, measured.copy, strict=True)})
-    scores = [float(np.mean(logits[(measured.owner == o) & (measured.copy == c)])) for o, c in keys]
+    assert len(keys) == 36 and np.bincount(measured.owner).max() == 6  # some: 2 windows a version
+    scores = {k: float(np.mean(logits[(measured.owner == k[0]) & (measured.copy == k[1])]))
+              for k in keys}  # fmt: skip
     labels = [int(entries[o].positive) for o, _ in keys]
-    assert figures["auc"] == round(images.auc(labels, scores), 4)
-    # Computed from the recordings and their labels: with the labels swapped, the ranking
-    # turns around.
-    swapped = [dataclasses.replace(e, label="real" if e.positive else "generated") for e in entries]
-    again = training.elsewhere(json.loads(out.read_text()), swapped, data, images.Recipe(copies=3))
-    assert again["auc"] == pytest.approx(1 - figures["auc"], abs=2e-4)
+    expected = images.auc(labels, [scores[k] for k in keys])
+    assert 0.0 < expected < 1.0
+    assert figures["auc"] == pytest.approx(expected, abs=1e-4)
+    detector = speech.SpeechDetector(probe_path=out)
+    for index in (0, 7):
+        path = data / entries[index].file
+        [finding] = detector.analyze(media_sample(path, MediaKind.AUDIO)).findings
+        assert finding.details["logit"] == pytest.approx(scores[(index, 0)], abs=1e-3)
     quoted = clip.measured(probe.metrics, "recordings")
     assert quoted.endswith(
-        f"and {figures['auc']:.2f} on 6 recordings from 2 sources outside its training set"
+        f"and {figures['auc']:.2f} on 12 recordings from 4 sources outside its training set"
     )
 
     refused = _run("train", "speech", "--manifest", listing, "--data", data,
                    "--out", tmp_path / "no.json", "--folds", "2",
                    "--elsewhere", listing)  # fmt: skip
     assert refused.returncode != 0
-    assert "shares sources" in refused.stderr
+    assert "shares sources or files" in refused.stderr
+    assert "held-out AUC" not in refused.stdout  # refused before any fitting
     assert not (tmp_path / "no.json").exists()
+
+
+def test_the_figure_elsewhere_fills_unread_traits_as_analysis_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Traits that could not be read take the probe's training means, in float32, and the
+    log-odds are averaged over each version's windows: the same as `SpeechProbe.logits`."""
+    from veriscan.training import images
+    from veriscan.training import speech as training
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(12, speech.WIDTH)).astype(np.float32)
+    rows[::3, speech.AASIST_WIDTH + 2] = np.nan  # an unread trait in some windows
+    rows[1::4, speech.AASIST_WIDTH :] = np.nan  # every trait unread in others
+    owner = np.repeat([0, 1, 2, 3], 3)
+    copy = np.tile([0, 0, 1], 4)
+    measured = images.Embedded(rows, owner, copy)
+    monkeypatch.setattr(training, "features", lambda *args, **kwargs: measured)
+    weights = rng.normal(size=speech.WIDTH).astype(np.float32)
+    weights[: speech.AASIST_WIDTH - 1] = 0
+    probe = {"weights": weights.tolist(), "bias": 0.3, "impute": rng.normal(size=8).tolist(),
+             "calibration": {"a": 1.0, "b": 0.0}, "traits": list(speech.CUES), "mean_logit": 0.0,
+             "name": "p", "positive": "generated", "metrics": {}}  # fmt: skip
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(probe))
+    entries = [
+        manifest.Entry(
+            f"{label}/{i}.wav", label, "g", f"github:o/{i}", "a" * 40, "x", "b" * 64, "MIT"
+        )
+        for i, label in enumerate(("generated", "real", "generated", "real"))
+    ]
+    figures = training.elsewhere(probe, entries, tmp_path, images.Recipe())
+    logits = speech.SpeechProbe.load(path).logits(rows)
+    keys = sorted(set(zip(owner.tolist(), copy.tolist(), strict=True)))
+    scores = [float(np.mean(logits[(owner == o) & (copy == c)])) for o, c in keys]
+    assert figures["auc"] == round(images.auc([int(o % 2 == 0) for o, _ in keys], scores), 4)
+    assert figures["files"] == {"positive": 2, "negative": 2} and figures["sources"] == 4
 
 
 def test_a_noise_gate_silences_the_pauses_and_room_noise_fills_them() -> None:

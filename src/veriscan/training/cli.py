@@ -161,11 +161,20 @@ def train_speech(
 
     entries = sets.read(manifest)
     others = sets.read(elsewhere) if elsewhere is not None else []
-    shared = {e.group for e in entries} & {e.group for e in others}
+    shared = sorted({e.group for e in entries} & {e.group for e in others}) or sorted(
+        {e.sha256 for e in entries} & {e.sha256 for e in others}
+    )
     if shared:
         raise typer.BadParameter(
-            f"{elsewhere.name if elsewhere else ''} shares sources with {manifest.name}: "
-            f"{sorted(shared)[:3]}",
+            f"{elsewhere.name if elsewhere else ''} shares sources or files with "
+            f"{manifest.name}: {shared[:3]}",
+            param_hint="--elsewhere",
+        )
+    missing = [e.file for e in others if not (data / e.file).is_file()]
+    if missing:  # before the fit, which takes minutes
+        raise typer.BadParameter(
+            f"{len(missing)} files of {elsewhere.name if elsewhere else ''} are not in "
+            f"{data} (e.g. {missing[0]}): fetch them with `veriscan trainset fetch`",
             param_hint="--elsewhere",
         )
     recipe = images.Recipe(copies=copies, folds=folds, regularisation=regularisation)
