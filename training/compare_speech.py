@@ -47,14 +47,7 @@ def _candidate(
     is_new: np.ndarray,
 ) -> dict[str, Any]:
     labels = np.asarray([int(e.positive) for e in entries])
-    chosen = measured.embeddings[:, columns].astype(np.float64)
-    centre = np.nanmean(chosen, axis=0)
-    centre[~np.isfinite(centre)] = 0.0
-    chosen = np.where(np.isnan(chosen), centre, chosen)
-    spread = chosen.std(axis=0)
-    spread[spread == 0] = 1.0
-    standard = ((chosen - centre) / spread).astype(np.float32)
-    set_ = images.Embedded(standard, measured.owner, measured.copy)
+    set_, _, _ = speech.standardised(measured, columns)
     probe = images.fit(entries, set_, recipe, name="candidate", report=lambda _: None)
     held = probe["_held_out"]
     keys = sorted(held)

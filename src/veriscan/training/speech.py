@@ -132,6 +132,21 @@ def features(
     )
 
 
+def standardised(
+    measured: images.Embedded, columns: Sequence[int]
+) -> tuple[images.Embedded, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The chosen `columns` of every window, each brought to mean 0 and spread 1 over the
+    set, a value that cannot be read given the column's mean; with the means and spreads."""
+    chosen = measured.embeddings[:, list(columns)].astype(np.float64)
+    centre = np.nanmean(chosen, axis=0)  # filling with it leaves it the mean
+    centre[~np.isfinite(centre)] = 0.0
+    chosen = np.where(np.isnan(chosen), centre, chosen)
+    spread = chosen.std(axis=0)
+    spread[spread == 0] = 1.0
+    standard = ((chosen - centre) / spread).astype(np.float32)
+    return images.Embedded(standard, measured.owner, measured.copy), centre, spread
+
+
 def train(
     entries: Sequence[Entry],
     data: Path,
@@ -151,14 +166,7 @@ def train(
     written back over the full feature vector in its own units (zero on the embedding)."""
     measured = features(entries, data, recipe, cache=cache, report=report)
     columns = [AASIST_WIDTH - 1, *range(AASIST_WIDTH, WIDTH)]
-    chosen = measured.embeddings[:, columns].astype(np.float64)
-    centre = np.nanmean(chosen, axis=0)  # filling with it leaves it the mean
-    centre[~np.isfinite(centre)] = 0.0
-    chosen = np.where(np.isnan(chosen), centre, chosen)
-    spread = chosen.std(axis=0)
-    spread[spread == 0] = 1.0
-    standard = ((chosen - centre) / spread).astype(np.float32)
-    set_ = images.Embedded(standard, measured.owner, measured.copy)
+    set_, centre, spread = standardised(measured, columns)
     probe = images.fit(entries, set_, recipe, name=name, report=report)
     probe.pop("_held_out", None)
     scaled = np.asarray(probe["weights"], np.float64) / spread
