@@ -230,7 +230,7 @@ def test_speech_probability_is_the_calibrated_mean_over_its_windows(tmp_path: Pa
         f"held-out AUC {held['auc']:.2f} on {sum(held['files'].values())} recordings from "
         f"sources it was not trained on, and {other['auc']:.2f} on "
         f"{sum(other['files'].values())} recordings from {other['sources']} sources outside "
-        "its training set"
+        "its training set (0.50 is chance)"
     ) in finding.summary
     assert finding.details["traits"] == pytest.approx(
         {name: float(values[:, k].mean()) for k, name in enumerate(speech.CUES)}, abs=2e-4

@@ -396,7 +396,8 @@ def test_the_speech_probe_records_what_it_does_on_other_sources(tmp_path: Path) 
         assert finding.details["logit"] == pytest.approx(scores[(index, 0)], abs=1e-3)
     quoted = clip.measured(probe.metrics, "recordings")
     assert quoted.endswith(
-        f"and {figures['auc']:.2f} on 12 recordings from 4 sources outside its training set"
+        f"and {figures['auc']:.2f} on 12 recordings from 4 sources outside its training set "
+        "(0.50 is chance)"
     )
 
     refused = _run("train", "speech", "--manifest", listing, "--data", data,

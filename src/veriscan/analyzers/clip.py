@@ -333,7 +333,7 @@ def measured(metrics: dict[str, Any], noun: str) -> str:
     if isinstance(other, dict) and "auc" in other:
         text += (
             f", and {other['auc']:.2f} on {_count(other)} {noun} from {other.get('sources', '?')} "
-            "sources outside its training set"
+            "sources outside its training set (0.50 is chance)"
         )
     return text
 
