@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from veriscan.analyzers.speech import AASIST_WIDTH, PROBE_FILE, WIDTH
+from veriscan.analyzers.speech import AASIST_WIDTH, PROBE_FILE, WIDTH, SpeechProbe
 from veriscan.training import images, speech
 from veriscan.training import manifest as sets
 from veriscan.training.images import auc
@@ -83,20 +83,14 @@ def _candidate(
 def _shipped(
     entries: Sequence[sets.Entry], measured: images.Embedded, is_new: np.ndarray
 ) -> dict[str, float]:
+    """The shipped probe scored as analysis scores it (`SpeechProbe.logits`)."""
     labels = np.asarray([int(e.positive) for e in entries])
-    probe = json.loads(PROBE_FILE.read_text(encoding="utf-8"))
-    features = measured.embeddings.astype(np.float64).copy()
-    traits = features[:, AASIST_WIDTH:WIDTH]
-    features[:, AASIST_WIDTH:WIDTH] = np.where(np.isnan(traits), probe["impute"], traits)
-    window = np.nan_to_num(features) @ np.asarray(probe["weights"]) + probe["bias"]
-    sums: dict[tuple[int, int], list[float]] = {}
-    for owner, copy, value in zip(measured.owner, measured.copy, window, strict=True):
-        sums.setdefault((int(owner), int(copy)), []).append(float(value))
+    window = SpeechProbe.load(PROBE_FILE).logits(measured.embeddings)
+    scores = speech.version_scores(measured, window)
 
     def part(chosen_file: Callable[[int], bool]) -> float:
-        inside = [k for k in sorted(sums) if chosen_file(k[0])]
-        scores = [float(np.mean(sums[k])) for k in inside]
-        return round(auc([labels[k[0]] for k in inside], scores), 4)
+        inside = [k for k in sorted(scores) if chosen_file(k[0])]
+        return round(auc([labels[k[0]] for k in inside], [scores[k] for k in inside]), 4)
 
     return {
         "G": part(lambda i: bool(is_new[i])),

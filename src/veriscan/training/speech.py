@@ -185,6 +185,15 @@ def train(
     return probe
 
 
+def version_scores(measured: images.Embedded, window: Floats) -> dict[tuple[int, int], float]:
+    """Per (entry, version), the mean of its windows' log-odds `window` (one per row of
+    `measured`), as analysis scores a recording."""
+    sums: dict[tuple[int, int], list[float]] = {}
+    for owner, copy, value in zip(measured.owner, measured.copy, window, strict=True):
+        sums.setdefault((int(owner), int(copy)), []).append(float(value))
+    return {key: float(np.mean(values)) for key, values in sums.items()}
+
+
 def elsewhere(
     probe: dict[str, Any],
     entries: Sequence[Entry],
@@ -204,16 +213,14 @@ def elsewhere(
     impute = np.asarray(probe["impute"], np.float32)
     cues[missing] = np.broadcast_to(impute, cues.shape)[missing]
     window = rows @ np.asarray(probe["weights"], np.float32) + np.float32(probe["bias"])
-    sums: dict[tuple[int, int], list[float]] = {}
-    for owner, copy, value in zip(measured.owner, measured.copy, window, strict=True):
-        sums.setdefault((int(owner), int(copy)), []).append(float(value))
-    keys = sorted(sums)
+    scores = version_scores(measured, window)
+    keys = sorted(scores)
     labels = [int(entries[k[0]].positive) for k in keys]
     used = sorted({k[0] for k in keys})
     positives = sum(entries[i].positive for i in used)
     figures = {
         "what": "recordings from sources outside the probe's set, scored after training",
-        "auc": round(images.auc(labels, [float(np.mean(sums[k])) for k in keys]), 4),
+        "auc": round(images.auc(labels, [scores[k] for k in keys]), 4),
         "files": {"positive": positives, "negative": len(used) - positives},
         "sources": len({entries[i].group for i in used}),
     }
