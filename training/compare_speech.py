@@ -7,7 +7,8 @@ SPEECH must hold both sets (`veriscan trainset fetch` for each manifest into the
 folder). Prints, as JSON:
 
 - `shipped`: the shipped probe (`speech_probe.json`) on the recordings of `--more` (AUC over
-  all three versions of each; it saw none of them), and on its own training set (in-sample);
+  all three versions of each), and on the first set. In the ninth session it had seen none
+  of `--more`; since the tenth it is fitted on both sets, so both figures are in-sample;
 - `A`: the shipped recipe (AASIST-L's logit and the eight traits) refitted on both sets:
   held-out AUC over all versions (`M`), ECE, accuracy, and the held-out AUC on the `--more`
   recordings alone (`G`) and on the first set's alone (`old`), folds grouped by source;

@@ -268,6 +268,44 @@ def test_video_scores_take_the_higher_of_frames_and_soundtrack() -> None:
     assert heuristic_only.risk_score == round(_pool((0.8, 0.6), (0.9, 0.6)) * 100) == 86
 
 
+def _soundtrack(score: float, measured_auc: float | None) -> Report:
+    summary = f"the learned speech detector rates the voice {score:.0%} likely to be synthetic"
+    finding = Finding(
+        "speech_detector", score, 1.0, summary, calibrated=True, measured_auc=measured_auc
+    )
+    return Report("speech_detector", findings=[finding])
+
+
+def test_a_weak_soundtrack_detector_does_not_decide_a_video_judged_by_its_pictures() -> None:
+    pictures = detector(0.3, "video_detector", frames_probability=0.2, faces_probability=0.3)
+    # A soundtrack detector measured well enough (0.80) still counts as the higher one.
+    strong = fuse(MediaKind.VIDEO, [pictures, _soundtrack(0.75, 0.80), provenance()])
+    assert (strong.verdict, strong.risk_score, strong.confidence) == (Verdict.DEEPFAKE, 75, 75)
+
+    # One under 0.75 is shown, with why, and the pictures decide.
+    weak = fuse(MediaKind.VIDEO, [pictures, _soundtrack(0.75, 0.67), provenance()])
+    assert (weak.verdict, weak.risk_score, weak.confidence) == (Verdict.AUTHENTIC, 30, 70)
+    assert weak.audio_score == 75  # still the soundtrack's sub-score
+    assert (
+        "Shown but not used for the verdict, because the pictures were judged and this "
+        "detector is weak (held-out AUC under 0.75; 0.50 is chance): the learned speech "
+        "detector rates the voice 75% likely to be synthetic."
+    ) in weak.explanation
+    assert "Forensic signals" not in weak.explanation  # nor is it pooled with them
+    assert fuse(MediaKind.VIDEO, [pictures, _soundtrack(0.75, None), provenance()]) == strong
+
+    # Alone on a recording it is all there is, and it decides; and a video whose pictures
+    # nothing calibrated judged still pools its voice with the frame forensics.
+    alone = fuse(MediaKind.AUDIO, [_soundtrack(0.75, 0.67), provenance()])
+    assert (alone.verdict, alone.risk_score, alone.confidence) == (Verdict.DEEPFAKE, 75, 75)
+    frames = Report(
+        "video_forensics",
+        findings=[Finding("video_frames", 0.8, 0.5, "The frames show upsampling traces")],
+    )
+    unseen = fuse(MediaKind.VIDEO, [frames, _soundtrack(0.1, 0.67), provenance()])
+    assert (unseen.basis, unseen.risk_score) == ("uncalibrated", 27)
+
+
 def test_fusion_is_deterministic_and_order_independent_in_its_numbers() -> None:
     reports = [forensic(0.35, 0.62, 0.7), detector(0.58), provenance()]
     first, again = fuse(MediaKind.IMAGE, reports), fuse(MediaKind.IMAGE, reports)

@@ -291,8 +291,11 @@ def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
     probe = json.loads(outputs[0])
     assert probe["metrics"]["files"] == {"positive": 6, "negative": 6}
+    assert probe["metrics"]["manifests"] == ["speech.csv"]
     assert len(probe["weights"]) == 169  # AASIST-L's embedding and logit, eight traits
     assert not any(probe["weights"][:160])  # the embedding is not read
+    assert probe["weights"][160] != 0
+    assert not any(probe["weights"][161:])  # nor, by default, the traits
     assert probe["traits"] == list(speech.CUES)
     assert probe["model"] == {"name": "aasist-l", "window": 64_600, "rate": 16_000}
 
@@ -314,12 +317,41 @@ def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
     spread[spread == 0] = 1.0  # a trait the same in every window of this small set
     standard = (readings - readings.mean(axis=0)) / spread
     labels = np.asarray([int(entries[owner].positive) for owner in measured.owner])
-    fitted = LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000)
-    fitted.fit(standard, labels)
-    shipped = speech.SpeechProbe.load(tmp_path / "speech-a.json")
-    assert shipped.logits(raw) == pytest.approx(fitted.decision_function(standard), abs=1e-4)
-    assert shipped.impute == pytest.approx(means[1:], abs=1e-5)
-    assert shipped.mean_logit == pytest.approx(means[0], abs=1e-5)
+    for file, columns in (("speech-a.json", [0]), ("traits.json", list(range(9)))):
+        if file == "traits.json":
+            done = _run("train", "speech", "--manifest", listing, "--data", data,
+                        "--out", tmp_path / file, "--folds", "2", "--cache", cache,
+                        "--traits")  # fmt: skip
+            assert done.returncode == 0, done.stderr
+        fitted = LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000)
+        fitted.fit(standard[:, columns], labels)
+        shipped = speech.SpeechProbe.load(tmp_path / file)
+        assert shipped.logits(raw) == pytest.approx(
+            fitted.decision_function(standard[:, columns]), abs=1e-4
+        )
+        assert shipped.impute == pytest.approx(means[1:], abs=1e-5)  # read or not
+        assert shipped.mean_logit == pytest.approx(means[0], abs=1e-5)
+        assert bool(np.any(shipped.weights[161:])) is (file == "traits.json")
+
+    # Two manifests are one set: the same probe as from one listing of all their files (in
+    # that order); a file in both is refused.
+    halves = [tmp_path / "synthetic.csv", tmp_path / "real.csv"]
+    lines = listing.read_text().splitlines(keepends=True)
+    for half, mark in zip(halves, ("generated/", "real/"), strict=True):
+        half.write_text(lines[0] + "".join(line for line in lines[1:] if mark in line))
+    both = tmp_path / "both.json"
+    done = _run("train", "speech", "--manifest", halves[0], "--manifest", halves[1],
+                "--data", data, "--out", both, "--folds", "2", "--cache", cache)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    together = json.loads(both.read_text())
+    assert together["metrics"]["manifests"] == [h.name for h in halves]
+    for key in ("weights", "bias", "calibration", "impute", "mean_logit"):
+        assert together[key] == probe[key], key
+    twice = _run("train", "speech", "--manifest", halves[0], "--manifest", halves[0],
+                 "--data", data, "--out", tmp_path / "twice.json", "--folds", "2")  # fmt: skip
+    assert twice.returncode != 0
+    assert "a file is in the sets twice" in twice.stderr
+    assert not (tmp_path / "twice.json").exists()
 
 
 def _speech_listing(

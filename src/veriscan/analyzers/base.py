@@ -75,6 +75,9 @@ class Finding:
     #: Evidence of a stated strength (provenance): multiplies the odds that the file is
     #: synthetic or manipulated; below 1 is evidence of authenticity.
     odds: float | None = None
+    #: A calibrated detector's held-out ROC AUC, from its training (None: not recorded).
+    #: Fusion reads a detector under `fusion.WEAK_DETECTOR_AUC` as weak.
+    measured_auc: float | None = None
 
 
 @dataclass(frozen=True)

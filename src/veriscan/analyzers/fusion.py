@@ -15,6 +15,11 @@ The rules, in order:
    credentials from a capture device (`Decision.CAPTURED`) are positive evidence on their
    own, applied to even odds. A video whose pictures no calibrated detector judged is not
    judged by its soundtrack alone: the speech detector's probability then joins rule 4.
+   A weak soundtrack detector (held-out AUC under `WEAK_DETECTOR_AUC`, `Finding.measured_auc`)
+   does not take part in rule 2 for a video whose pictures a calibrated detector judged: it
+   is reported with its figure and does not vote. The highest of several probabilities would
+   let one that sits near its base rate for most voices make every video with a voice
+   SUSPICIOUS. On a recording alone it is all there is, and it decides.
 4. Uncalibrated forensic signals (error levels, spectrum, noise, flicker...) are reported
    beside the verdict but vote only when no calibrated detector could run on the file.
    Then they are pooled as a weighted mean of log-odds,
@@ -58,6 +63,7 @@ SCORE_CLIP = 0.02  # no heuristic is ever 99.9 % sure; this bounds one signal's 
 PROBABILITY_CLIP = 0.01  # no probability is reported beyond [1 %, 99 %]
 MAX_REASONS = 3  # forensic signals named on each side
 SOUNDTRACK_SIGNALS = frozenset({"speech_detector"})  # calibrated, but of a video's sound only
+WEAK_DETECTOR_AUC = 0.75  # a calibrated detector ranking held-out media below this is weak
 
 # Sub-score -> the signals that feed it, best first.
 SUB_SCORES = {
@@ -76,7 +82,8 @@ LIMITS = {
     "away to be found, expression edits that keep the face's identity, and generators "
     "unlike those the detectors were shown",
     MediaKind.AUDIO: "voices from synthesis systems unlike those the detector was measured "
-    "on (its probe was fitted on about ten systems, AASIST-L on 2019-era ones), recording "
+    "on (its probe was fitted on about twenty systems, most of them older text-to-speech on "
+    "one voice, and AASIST-L on 2019-era ones; it is weak even on those), recording "
     "conditions unlike its training set's, which move its reading, and edits that splice "
     "real recordings together",
 }
@@ -194,11 +201,18 @@ def _clause(text: str) -> str:
 @dataclass(frozen=True)
 class _Evidence:
     detectors: list[Finding]  # calibrated, measured
+    weak: list[Finding]  # calibrated, measured, but too weak to vote on this file (rule 3)
     forensic: list[Finding]  # uncalibrated, measured, weighted
     provenance: list[Finding]  # with odds
     generated: Finding | None
     manipulated: Finding | None
     captured: Finding | None
+
+
+def is_weak(finding: Finding) -> bool:
+    """A calibrated detector whose held-out AUC is recorded and under `WEAK_DETECTOR_AUC`."""
+    auc = finding.measured_auc
+    return auc is not None and auc < WEAK_DETECTOR_AUC
 
 
 def _gather(kind: MediaKind, findings: list[Finding]) -> _Evidence:
@@ -208,11 +222,15 @@ def _gather(kind: MediaKind, findings: list[Finding]) -> _Evidence:
         )
 
     detectors = [f for f in findings if f.calibrated and f.score is not None]
+    weak: list[Finding] = []
     if kind is MediaKind.VIDEO and all(f.signal in SOUNDTRACK_SIGNALS for f in detectors):
         # Nothing calibrated judged the pictures (the image model missing, no frame decoded):
         # a real voice says nothing of a swapped face, so the soundtrack's probability joins
         # the uncalibrated pool with the frame forensics instead of deciding alone.
         detectors = []
+    elif kind is MediaKind.VIDEO:
+        weak = [f for f in detectors if f.signal in SOUNDTRACK_SIGNALS and is_weak(f)]
+        detectors = [f for f in detectors if f not in weak]
     forensic = [
         f
         for f in findings
@@ -220,9 +238,11 @@ def _gather(kind: MediaKind, findings: list[Finding]) -> _Evidence:
         and f.weight > 0
         and f.decision is None
         and (not f.calibrated or f not in detectors)
+        and f not in weak
     ]
     return _Evidence(
         detectors=detectors,
+        weak=weak,
         forensic=forensic,
         provenance=[f for f in findings if f.odds is not None and f.odds > 0],
         generated=decided(Decision.GENERATED),
@@ -391,6 +411,14 @@ def _explain(
     if evidence.detectors:
         parts.append(
             "Detectors: " + "; ".join(_clause(f.summary) for f in evidence.detectors) + "."
+        )
+    if evidence.weak:
+        parts.append(
+            "Shown but not used for the verdict, because the pictures were judged and this "
+            "detector is weak (held-out AUC under "
+            f"{WEAK_DETECTOR_AUC:.2f}; 0.50 is chance): "
+            + "; ".join(_clause(f.summary) for f in evidence.weak)
+            + "."
         )
     provenance = [f for f in evidence.provenance if f is not decisive]
     if provenance:

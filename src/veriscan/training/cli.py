@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from veriscan.training.manifest import Entry
 
 models_app = typer.Typer(no_args_is_help=True, help="The learned models Veriscan runs.")
 trainset_app = typer.Typer(no_args_is_help=True, help="Training sets, rebuilt from manifests.")
@@ -132,7 +135,14 @@ def train_image(
 
 @train_app.command("speech")
 def train_speech(
-    manifest: Manifest,
+    manifest: Annotated[
+        list[Path],
+        typer.Option(
+            help="The set's manifest (CSV); give it more than once to fit on several sets",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
     data: Annotated[Path, typer.Option(help="The rebuilt set's folder", exists=True)],
     out: Annotated[Path, typer.Option(help="Where to write the probe (JSON)")],
     name: Annotated[str, typer.Option(help="The probe's name")] = "speech-probe",
@@ -144,6 +154,14 @@ def train_speech(
     ] = 3,
     folds: Annotated[int, typer.Option(help="Held-out folds (grouped by source)")] = 5,
     regularisation: Annotated[float, typer.Option(help="Inverse L2 strength (C)")] = 0.1,
+    traits: Annotated[
+        bool,
+        typer.Option(
+            "--traits/--no-traits",
+            help="Read the voice's eight traits beside AASIST-L's logit (they carry the "
+            "sources' recording conditions: docs/evaluation.md)",
+        ),
+    ] = False,
     elsewhere: Annotated[
         Path | None,
         typer.Option(
@@ -154,12 +172,12 @@ def train_speech(
         ),
     ] = None,
 ) -> None:
-    """Fit the speech probe on AASIST-L's spoof logit and the voice's traits: held-out AUC
-    and calibration."""
+    """Fit the speech probe on AASIST-L's spoof logit (and the voice's traits with
+    --traits): held-out AUC and calibration."""
     from veriscan.training import images, speech
     from veriscan.training import manifest as sets
 
-    entries = sets.read(manifest)
+    entries = _combined(manifest)
     others = sets.read(elsewhere) if elsewhere is not None else []
     shared = sorted({e.group for e in entries} & {e.group for e in others}) or sorted(
         {e.sha256 for e in entries} & {e.sha256 for e in others}
@@ -167,7 +185,7 @@ def train_speech(
     if shared:
         raise typer.BadParameter(
             f"{elsewhere.name if elsewhere else ''} shares sources or files with "
-            f"{manifest.name}: {shared[:3]}",
+            f"{', '.join(m.name for m in manifest)}: {shared[:3]}",
             param_hint="--elsewhere",
         )
     missing = [e.file for e in others if not (data / e.file).is_file()]
@@ -178,7 +196,10 @@ def train_speech(
             param_hint="--elsewhere",
         )
     recipe = images.Recipe(copies=copies, folds=folds, regularisation=regularisation)
-    probe = speech.train(entries, data, recipe, name=name, cache=cache, report=typer.echo)
+    probe = speech.train(
+        entries, data, recipe, name=name, traits=traits, cache=cache, report=typer.echo
+    )
+    probe["metrics"]["manifests"] = [m.name for m in manifest]
     if elsewhere is not None:
         metrics = probe["metrics"]
         metrics["elsewhere"] = speech.elsewhere(
@@ -186,6 +207,21 @@ def train_speech(
         )
         metrics["elsewhere"]["manifest"] = elsewhere.name
     _write(out, probe)
+
+
+def _combined(manifests: list[Path]) -> list[Entry]:
+    """The entries of several manifests as one set; a file in two of them is refused."""
+    from veriscan.training import manifest as sets
+
+    entries = [entry for path in manifests for entry in sets.read(path)]
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.sha256 in seen or entry.file in seen:
+            raise typer.BadParameter(
+                f"a file is in the sets twice: {entry.file}", param_hint="--manifest"
+            )
+        seen.update((entry.sha256, entry.file))
+    return entries
 
 
 def _write(out: Path, probe: dict[str, object]) -> None:
