@@ -9,10 +9,11 @@ folder). Prints, as JSON:
 - `shipped`: the shipped probe (`speech_probe.json`) on the recordings of `--more` (AUC over
   all three versions of each), and on the first set. In the ninth session it had seen none
   of `--more`; since the tenth it is fitted on both sets, so both figures are in-sample;
-- `A`: the shipped recipe (AASIST-L's logit and the eight traits) refitted on both sets:
+- `A`: the recipe shipped from the seventh session to the ninth (AASIST-L's logit and the
+  eight traits) refitted on both sets:
   held-out AUC over all versions (`M`), ECE, accuracy, and the held-out AUC on the `--more`
   recordings alone (`G`) and on the first set's alone (`old`), folds grouped by source;
-- `B`: the same with AASIST-L's logit alone;
+- `B`: the same with AASIST-L's logit alone (shipped since the tenth session);
 - for each candidate, quantiles of its calibrated held-out probability per class (first
   versions), and the share of real recordings at 0.40 or more (SUSPICIOUS by the default
   thresholds).

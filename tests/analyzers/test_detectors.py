@@ -236,24 +236,49 @@ def test_speech_probability_is_the_calibrated_mean_over_its_windows(tmp_path: Pa
     assert finding.details["traits"] == pytest.approx(
         {name: float(values[:, k].mean()) for k, name in enumerate(speech.CUES)}, abs=2e-4
     )
-    # What weighed: each reading's share of the log-odds against the average training
-    # window (the traits' training means, AASIST-L's mean logit), the largest named.
-    readings = np.concatenate([[spoof.mean()], values.mean(axis=0)])
-    centre = np.concatenate([[probe.mean_logit], probe.impute])
-    shares = probe.weights[160:] * (readings - centre)
-    names = ["aasist", *speech.CUES]
-    assert finding.details["weighed"] == pytest.approx(
-        dict(zip(names, shares, strict=True)), abs=2e-3
-    )
-    top = int(np.argmax(np.abs(shares)))
-    assert next(iter(finding.details["weighed"])) == names[top] == "aasist"  # nothing else read
-    words = speech.SAYS[names[top]][0 if readings[top] > centre[top] else 1]
-    side = "synthesis" if shares[top] > 0 else "a recording"
-    if abs(shares[top]) >= speech.WORTH_A_WORD:
-        assert finding.summary.endswith(f"; what weighed most: {words} (pointing to {side})")
-    else:
-        assert "what weighed" not in finding.summary
+    # The probe reads one thing, AASIST-L's logit: its share of the log-odds against the
+    # average training window is the one listed, and with nothing to compare it with the
+    # summary does not name what weighed (the probability says which way).
+    share = float(probe.weights[160] * (spoof.mean() - probe.mean_logit))
+    assert finding.details["weighed"] == pytest.approx({"aasist": share}, abs=2e-3)
+    assert "what weighed" not in finding.summary
     assert finding.calibrated is True
+
+
+def test_a_speech_probe_that_reads_the_traits_and_measured_well_says_so(tmp_path: Path) -> None:
+    # A probe fitted with `--traits` whose held-out AUC is 0.80: no "weak", the traits named
+    # among what it reads, and the two readings that weighed most put in words.
+    raw = json.loads(speech.PROBE_FILE.read_text(encoding="utf-8"))
+    raw["weights"][161:] = [0.5, -1.0, 2.0, -0.5, 3.0, 1.0, -0.25, 0.75]
+    raw["metrics"] = {**raw["metrics"], "auc": 0.8}
+    probe_path = tmp_path / "with-traits.json"
+    probe_path.write_text(json.dumps(raw), encoding="utf-8")
+    path = tmp_path / "voice.wav"
+    soundfile.write(path, recorded_voice(seed=2, seconds=12.0), VOICE_RATE)
+
+    detector = speech.SpeechDetector(probe_path=probe_path)
+    [finding] = detector.analyze(media_sample(path, MediaKind.AUDIO)).findings
+
+    assert finding.measured_auc == 0.8
+    assert finding.summary.startswith(
+        "the learned speech detector (AASIST-L and measured traits of the voice, with "
+        "Veriscan's probe; held-out AUC 0.80 on "
+    )
+    assert "weak" not in finding.summary
+    weighed = finding.details["weighed"]
+    assert set(weighed) == {"aasist", *speech.CUES}  # every reading it reads
+    first, second = list(weighed)[:2]
+    named = [name for name in (first, second) if abs(weighed[name]) >= speech.WORTH_A_WORD]
+    assert named  # this voice is far from the average on some trait
+    from veriscan.analyzers.audio import RATE, decode_audio, to_rate
+
+    decoded = decode_audio(path, max_seconds=60.0)
+    features = detector.model.features(speech.windows(to_rate(decoded.samples, decoded.rate, RATE)))
+    readings = {w.name: w for w in speech.SpeechProbe.load(probe_path).weighed(features)}
+    for name in named:
+        higher, lower = speech.SAYS[name]
+        assert (higher if readings[name].above else lower) in finding.summary
+    assert "; what weighed most: " in finding.summary
 
 
 def test_silence_is_not_judged_as_speech(tmp_path: Path) -> None:

@@ -268,6 +268,11 @@ def test_video_scores_take_the_higher_of_frames_and_soundtrack() -> None:
     assert heuristic_only.risk_score == round(_pool((0.8, 0.6), (0.9, 0.6)) * 100) == 86
 
 
+def _sigmoid_of(p: float, odds: float) -> float:
+    log_odds = math.log(p / (1 - p)) + math.log(odds)
+    return 1 / (1 + math.exp(-log_odds))
+
+
 def _soundtrack(score: float, measured_auc: float | None) -> Report:
     summary = f"the learned speech detector rates the voice {score:.0%} likely to be synthetic"
     finding = Finding(
@@ -293,6 +298,20 @@ def test_a_weak_soundtrack_detector_does_not_decide_a_video_judged_by_its_pictur
     ) in weak.explanation
     assert "Forensic signals" not in weak.explanation  # nor is it pooled with them
     assert fuse(MediaKind.VIDEO, [pictures, _soundtrack(0.75, None), provenance()]) == strong
+    # At the bar exactly it is not weak; and only a soundtrack is set aside: a weak detector
+    # of the pictures still votes (the rule is about a video's sound, not its pictures).
+    at_bar = fuse(MediaKind.VIDEO, [pictures, _soundtrack(0.75, 0.75), provenance()])
+    assert (at_bar.verdict, at_bar.risk_score) == (Verdict.DEEPFAKE, 75)
+    weak_pictures = Report(
+        "video_detector",
+        findings=[Finding("video_detector", 0.6, 1.0, "faces", calibrated=True, measured_auc=0.6)],
+    )
+    voted = fuse(MediaKind.VIDEO, [weak_pictures, _soundtrack(0.2, 0.67), provenance()])
+    assert (voted.verdict, voted.risk_score) == (Verdict.SUSPICIOUS, 60)
+    # Content Credentials still weigh on what the pictures say, and only on that.
+    signed = c2pa(0.7, "Intact Content Credentials, but the signer is on no trust list.")
+    attested = fuse(MediaKind.VIDEO, [pictures, _soundtrack(0.75, 0.67), provenance(signed)])
+    assert attested.risk_score == round(_sigmoid_of(0.3, 0.7) * 100) == 23
 
     # Alone on a recording it is all there is, and it decides; and a video whose pictures
     # nothing calibrated judged still pools its voice with the frame forensics.

@@ -352,6 +352,20 @@ def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
     assert twice.returncode != 0
     assert "a file is in the sets twice" in twice.stderr
     assert not (tmp_path / "twice.json").exists()
+    # The same file under another name is still the same file; and a set to measure the
+    # probe on elsewhere may share a source with none of the sets, the second included.
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(lines[0] + lines[1].replace("/0.wav,", "/copy-of-0.wav,", 1))
+    copied = _run("train", "speech", "--manifest", listing, "--manifest", renamed,
+                  "--data", data, "--out", tmp_path / "copied.json", "--folds", "2")  # fmt: skip
+    assert copied.returncode != 0
+    assert "a file is in the sets twice" in copied.stderr
+    shared = _run("train", "speech", "--manifest", halves[0], "--manifest", halves[1],
+                  "--elsewhere", halves[1], "--data", data, "--out", tmp_path / "shared.json",
+                  "--folds", "2")  # fmt: skip
+    assert shared.returncode != 0
+    assert "shares sources or files" in shared.stderr
+    assert not (tmp_path / "copied.json").exists() and not (tmp_path / "shared.json").exists()
 
 
 def _speech_listing(

@@ -109,8 +109,9 @@ CURVES: dict[str, tuple[float, float, str, str]] = {
 # (models/aasist-l.md: synthetic voices there have more pitch and level wobble and less
 # regular phase than recorded ones; the curves were drawn for the regular vocoders of old).
 # They are measured and shown, but neither vote in `combine` (the fallback used when the
-# learned speech detector cannot run) nor appear as a reason in the summary; the learned
-# detector reads them with their measured direction.
+# learned speech detector cannot run) nor appear as a reason in the summary. (A speech
+# probe fitted with `--traits` reads them with their measured direction; the shipped one
+# reads AASIST-L alone.)
 MEASURED_THE_OTHER_WAY = frozenset({"pitch_jitter", "shimmer", "phase_regularity"})
 # The finding's weight in fusion at full speech length: heuristic cues, measured AUC
 # well short of a learned detector's, so less than a decisive or image signal.

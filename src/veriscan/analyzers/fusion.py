@@ -82,8 +82,8 @@ LIMITS = {
     "away to be found, expression edits that keep the face's identity, and generators "
     "unlike those the detectors were shown",
     MediaKind.AUDIO: "voices from synthesis systems unlike those the detector was measured "
-    "on (its probe was fitted on about twenty systems, most of them older text-to-speech on "
-    "one voice, and AASIST-L on 2019-era ones; it is weak even on those), recording "
+    "on (its probe was fitted on about twenty systems, most of them older text-to-speech, "
+    "and AASIST-L on 2019-era ones; a weak detector, as its finding says), recording "
     "conditions unlike its training set's, which move its reading, and edits that splice "
     "real recordings together",
 }

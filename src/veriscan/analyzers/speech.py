@@ -254,15 +254,18 @@ class SpeechProbe:
     def weighed(self, features: Floats) -> list[Weighed]:
         """What moved the probe's log-odds away from those of the average training window,
         reading by reading, largest share first, over the windows' mean readings. The
-        traits' training means are `impute`; AASIST-L's logit's is `mean_logit`."""
+        traits' training means are `impute`; AASIST-L's logit's is `mean_logit`. Only the
+        readings the probe reads (a weight that is not zero) are listed."""
         readings = self.filled(features).astype(np.float64).mean(axis=0)[AASIST_WIDTH - 1 :]
         centre = np.concatenate([[self.mean_logit], self.impute])
-        shares = self.weights[AASIST_WIDTH - 1 :].astype(np.float64) * (readings - centre)
+        weights = self.weights[AASIST_WIDTH - 1 :].astype(np.float64)
+        shares = weights * (readings - centre)
         out = [
             Weighed(name, float(share), bool(value > mean))
-            for name, share, value, mean in zip(
-                ("aasist", *CUES), shares, readings, centre, strict=True
+            for name, weight, share, value, mean in zip(
+                ("aasist", *CUES), weights, shares, readings, centre, strict=True
             )
+            if weight != 0
         ]
         return sorted(out, key=lambda w: -abs(w.share))
 
@@ -346,7 +349,10 @@ def _traits(cues: Floats) -> dict[str, float | None]:
 
 
 def _what_weighed(weighed: list[Weighed], count: int = 2) -> str:
-    """The readings that moved the log-odds most, in words: '; what weighed most: ...'."""
+    """The readings that moved the log-odds most, in words: '; what weighed most: ...';
+    nothing when the probe reads one thing (its probability already says which way)."""
+    if len(weighed) < 2:
+        return ""
     parts = []
     for reading in weighed[:count]:
         if abs(reading.share) < WORTH_A_WORD:

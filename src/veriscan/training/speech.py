@@ -1,6 +1,6 @@
-"""Fitting the speech probe: AASIST-L's spoof logit and the measured traits of each window
-(`speech.CUES`) of real and synthetic speech, a logistic regression on them, its held-out
-figures and calibration (`veriscan train speech`).
+"""Fitting the speech probe: AASIST-L's spoof logit (and, with `traits`, the measured
+traits of each window, `speech.CUES`) of real and synthetic speech, a logistic regression
+on them, its held-out figures and calibration (`veriscan train speech`).
 
 What the probe must not learn is the file rather than the voice: every recording is
 decoded to 16 kHz mono and its windows brought to one loudness (`speech.windows`), and
@@ -10,7 +10,7 @@ different formats (a cloned voice as a small MP3, a corpus as FLAC). Its third v
 (`copies` 3) goes through a recording condition drawn at random, whatever its class: a
 noise gate, which leaves digital silence between words as a video call or a podcast's
 gate does, or room noise, which fills it; the training set has no gated real speech and no
-noisy synthetic speech, and digital silence is one of the traits the probe reads.
+noisy synthetic speech, and digital silence is one of the traits a probe with traits reads.
 Folds are grouped by source; calibration and figures are as for the image probe.
 """
 
