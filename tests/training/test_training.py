@@ -522,3 +522,85 @@ def test_a_noise_gate_silences_the_pauses_and_room_noise_fills_them() -> None:
     white = [r for r in slopes if 0.5 < r < 2]
     pink = [r for r in slopes if 20 < r < 120]  # power as 1/f: ~47x over those bands
     assert white and pink and len(white) + len(pink) == len(slopes)
+
+
+def test_an_image_probe_is_measured_on_other_sources_and_quotes_the_figure(
+    tmp_path: Path,
+) -> None:
+    """`veriscan train measure-image` scores each picture of another set as analysis does,
+    records the figures in the probe (its weights untouched) and the detector's explanation
+    quotes them; a set that shares a source with the probe's sets is refused."""
+    from veriscan.analyzers.detectors import PROBE_FILE, ImageDetector
+    from veriscan.training.images import auc
+
+    listing, mirrors = _image_set(tmp_path)
+    rows = []
+    for repository, label, make, seed in (
+        ("gen/x", "generated", _smooth, 1000), ("gen/y", "generated", _smooth, 1010),
+        ("cam/x", "real", _grainy, 1020), ("cam/y", "real", _grainy, 1030),
+    ):  # fmt: skip
+        files = {f"p/{i}.img": make(seed + i) for i in range(3)}
+        if repository == "cam/y":  # an icon: the detector does not judge it
+            icon = io.BytesIO()
+            Image.new("RGB", (40, 40), (90, 120, 30)).save(icon, "PNG")
+            files["p/icon.img"] = icon.getvalue()
+        commit = _mirror(mirrors, repository, files)
+        for name, data in files.items():
+            rows.append([f"{label}/{repository.replace('/', '-')}/{name}", label,
+                         f"{label} from {repository}", f"github:{repository}", commit, name,
+                         hashlib.sha256(data).hexdigest(), "MIT"])  # fmt: skip
+    other = tmp_path / "other.csv"
+    with other.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    data = tmp_path / "data"
+    for listed in (listing, other):
+        fetched = _run("trainset", "fetch", "--manifest", listed, "--out", data,
+                       "--mirrors", mirrors)  # fmt: skip
+        assert fetched.returncode == 0, fetched.stderr
+    probe = tmp_path / "image_probe.json"
+    probe.write_bytes(PROBE_FILE.read_bytes())
+
+    done = _run("train", "measure-image", "--manifest", other, "--data", data,
+                "--probe", probe, "--fitted-on", listing)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    measured, shipped = json.loads(probe.read_text()), json.loads(PROBE_FILE.read_text())
+    figures = measured["metrics"].pop("elsewhere")
+    assert measured == shipped  # nothing but the figures changed
+    assert figures["files"] == {"positive": 6, "negative": 6}
+    assert (figures["not_judged"], figures["sources"], figures["manifest"]) == (1, 4, "other.csv")
+
+    # The figure is the AUC of what the detector itself gives on each file.
+    entries = manifest.read(other)
+    detector = ImageDetector(probe_path=probe)
+    scores = {}
+    for entry in entries:
+        [finding] = detector.analyze(media_sample(data / entry.file, MediaKind.IMAGE)).findings
+        scores[entry.file] = finding.score
+    judged = [e for e in entries if scores[e.file] is not None]
+    assert [e.file for e in entries if e not in judged] == ["real/cam-y/p/icon.img"]
+    expected = auc([int(e.positive) for e in judged], [scores[e.file] for e in judged])
+    assert figures["auc"] == pytest.approx(expected, abs=1e-4)
+    low, high = figures["interval_95"]
+    assert 0.0 <= low <= figures["auc"] <= high <= 1.0
+    for group in ("generated: generated from gen/x", "real: github:cam/y"):
+        inside = [scores[e.file] for e in judged
+                  if f"{e.label}: {e.generator if e.positive else e.group}" == group]  # fmt: skip
+        assert figures["by_group"][group] == {
+            "files": len(inside),
+            "called_generated": round(float(np.mean(np.asarray(inside) >= 0.5)), 3),
+            "suspicious_or_more": round(float(np.mean(np.asarray(inside) >= 0.4)), 3),
+        }
+    [finding] = detector.analyze(media_sample(data / entries[0].file, MediaKind.IMAGE)).findings
+    assert (
+        f"and {figures['auc']:.2f} on 12 pictures from 4 sources outside its training set "
+        "(0.50 is chance)"
+    ) in finding.summary
+
+    before = probe.read_bytes()
+    refused = _run("train", "measure-image", "--manifest", other, "--data", data,
+                   "--probe", probe, "--fitted-on", listing, "--fitted-on", other)  # fmt: skip
+    assert refused.returncode != 0
+    assert "shares sources or files" in refused.stderr
+    assert probe.read_bytes() == before

@@ -176,12 +176,11 @@ def train_speech(
     --traits): held-out AUC and calibration."""
     from veriscan.training import images, speech
     from veriscan.training import manifest as sets
+    from veriscan.training.elsewhere import shared as in_common
 
     entries = _combined(manifest)
     others = sets.read(elsewhere) if elsewhere is not None else []
-    shared = sorted({e.group for e in entries} & {e.group for e in others}) or sorted(
-        {e.sha256 for e in entries} & {e.sha256 for e in others}
-    )
+    shared = in_common(others, entries)
     if shared:
         raise typer.BadParameter(
             f"{elsewhere.name if elsewhere else ''} shares sources or files with "
@@ -207,6 +206,65 @@ def train_speech(
         )
         metrics["elsewhere"]["manifest"] = elsewhere.name
     _write(out, probe)
+
+
+@train_app.command("measure-image")
+def measure_image(
+    manifest: Manifest,
+    data: Annotated[Path, typer.Option(help="The rebuilt set's folder", exists=True)],
+    probe: Annotated[
+        Path,
+        typer.Option(
+            help="The image probe to measure (JSON); its metrics are updated", exists=True
+        ),
+    ],
+    fitted_on: Annotated[
+        list[Path],
+        typer.Option(
+            help="A manifest the probe was fitted on (give each): the set must share no "
+            "source or file with them",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Model folder (default: VERISCAN_MODEL_DIR)")
+    ] = None,
+) -> None:
+    """Measure a fitted image probe on pictures from other sources, as analysis scores them,
+    and record the figures in it (`metrics.elsewhere`, quoted by its explanations); its
+    weights are not touched."""
+    from veriscan.core.config import Settings
+    from veriscan.training import elsewhere
+    from veriscan.training import manifest as sets
+
+    entries = sets.read(manifest)
+    shared = elsewhere.shared(entries, _combined(fitted_on))
+    if shared:
+        raise typer.BadParameter(
+            f"{manifest.name} shares sources or files with the probe's sets: {shared[:3]}",
+            param_hint="--manifest",
+        )
+    missing = [e.file for e in entries if not (data / e.file).is_file()]
+    if missing:
+        raise typer.BadParameter(
+            f"{len(missing)} files of {manifest.name} are not in {data} (e.g. {missing[0]}): "
+            "fetch them with `veriscan trainset fetch`",
+            param_hint="--data",
+        )
+    raw = json.loads(probe.read_text(encoding="utf-8"))
+    scores = elsewhere.score_images(
+        entries, data, probe, model_dir=model_dir or Settings().model_dir, report=typer.echo
+    )
+    figures = elsewhere.figures(entries, scores)
+    figures["manifest"] = manifest.name
+    raw.setdefault("metrics", {})["elsewhere"] = figures
+    probe.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
+    low, high = figures["interval_95"]
+    typer.echo(
+        f"wrote {probe}: AUC {figures['auc']} (95 % interval {low}-{high}) on "
+        f"{sum(figures['files'].values())} pictures from {figures['sources']} sources"
+    )
 
 
 def _combined(manifests: list[Path]) -> list[Entry]:
