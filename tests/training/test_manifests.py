@@ -55,7 +55,7 @@ def test_the_speech_and_face_sets_hold_both_classes() -> None:
 def test_the_speech_sources_kept_apart_share_nothing_with_the_probe_s_set() -> None:
     """`speech-more.csv` measured the speech probe of the ninth session on sources it never
     saw; since the tenth the probe is fitted on both, and the two still share no file and
-    no repository (a source in both would be split across the training folds)."""
+    no repository, so that the ninth session's comparison (`compare_speech.py`) reproduces."""
     fitted = _entries("speech.csv")
     more = _entries("speech-more.csv")
     assert not {e.sha256 for e in fitted} & {e.sha256 for e in more}
