@@ -12,7 +12,7 @@ from pathlib import Path
 from tests.analyzers.fixtures import REPO_ROOT, media_eval
 from veriscan.training import manifest
 
-MANIFESTS = ("images.csv", "faces.csv", "speech.csv", "speech-more.csv")
+MANIFESTS = ("images.csv", "faces.csv", "images-more.csv", "speech.csv", "speech-more.csv")
 
 
 def _entries(name: str) -> list[manifest.Entry]:
@@ -60,6 +60,18 @@ def test_the_speech_sources_kept_apart_share_nothing_with_the_probe_s_set() -> N
     more = _entries("speech-more.csv")
     assert not {e.sha256 for e in fitted} & {e.sha256 for e in more}
     assert not {e.source for e in fitted} & {e.source for e in more}
+
+
+def test_the_image_sources_kept_apart_share_nothing_with_the_probe_s_sets() -> None:
+    """`images-more.csv` measures the image probe on sources it never saw (`veriscan train
+    measure-image`): no file and no repository of it may be in the sets it was fitted on."""
+    fitted = _entries("images.csv") + _entries("faces.csv")
+    more = _entries("images-more.csv")
+    assert len(more) >= 200
+    assert not {e.sha256 for e in fitted} & {e.sha256 for e in more}
+    assert not {e.group for e in fitted} & {e.group for e in more}
+    labels = Counter(e.positive for e in more)
+    assert labels[True] >= 100 and labels[False] >= 100
 
 
 def test_every_manifest_names_its_files_once(tmp_path: Path) -> None:
