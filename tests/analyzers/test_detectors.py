@@ -58,6 +58,17 @@ def test_image_probability_is_the_calibrated_mean_over_its_views(tmp_path: Path)
     assert finding.calibrated is True
     assert f"{probability:.0%} likely to be generated or manipulated" in finding.summary
     assert f"held-out AUC {probe.metrics['auc']:.2f}" in finding.summary
+    # and the figure on pictures from sources outside its sets (`veriscan train
+    # measure-image` on training/images-more.csv)
+    other = probe.metrics["elsewhere"]
+    assert (other["manifest"], other["files"]) == (
+        "images-more.csv",
+        {"positive": 103, "negative": 120},
+    )
+    assert (
+        f"and {other['auc']:.2f} on 223 pictures from 43 sources outside its training set "
+        "(0.50 is chance)"
+    ) in finding.summary
 
 
 def test_a_large_jpeg_is_decoded_reduced_but_keeps_its_tiles_resolution(tmp_path: Path) -> None:

@@ -239,7 +239,7 @@ def measure_image(
     from veriscan.training import manifest as sets
 
     entries = sets.read(manifest)
-    shared = elsewhere.shared(entries, _combined(fitted_on))
+    shared = elsewhere.shared(entries, [e for path in fitted_on for e in sets.read(path)])
     if shared:
         raise typer.BadParameter(
             f"{manifest.name} shares sources or files with the probe's sets: {shared[:3]}",
@@ -268,17 +268,19 @@ def measure_image(
 
 
 def _combined(manifests: list[Path]) -> list[Entry]:
-    """The entries of several manifests as one set; a file in two of them is refused."""
+    """The entries of several manifests as one set; a file (by name or content, and the
+    region of it a row is about) in two rows is refused."""
     from veriscan.training import manifest as sets
 
     entries = [entry for path in manifests for entry in sets.read(path)]
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for entry in entries:
-        if entry.sha256 in seen or entry.file in seen:
+        keys = {(entry.sha256, entry.region), (entry.file, entry.region)}
+        if keys & seen:
             raise typer.BadParameter(
                 f"a file is in the sets twice: {entry.file}", param_hint="--manifest"
             )
-        seen.update((entry.sha256, entry.file))
+        seen.update(keys)
     return entries
 
 
