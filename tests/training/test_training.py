@@ -567,6 +567,7 @@ def test_an_image_probe_is_measured_on_other_sources_and_quotes_the_figure(
     assert done.returncode == 0, done.stderr
     measured, shipped = json.loads(probe.read_text()), json.loads(PROBE_FILE.read_text())
     figures = measured["metrics"].pop("elsewhere")
+    shipped["metrics"].pop("elsewhere", None)
     assert measured == shipped  # nothing but the figures changed
     assert figures["files"] == {"positive": 6, "negative": 6}
     assert (figures["not_judged"], figures["sources"], figures["manifest"]) == (1, 4, "other.csv")
@@ -603,4 +604,57 @@ def test_an_image_probe_is_measured_on_other_sources_and_quotes_the_figure(
                    "--probe", probe, "--fitted-on", listing, "--fitted-on", other)  # fmt: skip
     assert refused.returncode != 0
     assert "shares sources or files" in refused.stderr
+    # A file whose bytes are not the manifest's is refused before anything is scored.
+    (data / entries[0].file).write_bytes(b"not the picture")
+    altered = _run("train", "measure-image", "--manifest", other, "--data", data,
+                   "--probe", probe, "--fitted-on", listing)  # fmt: skip
+    assert altered.returncode != 0
+    assert "sha256 is not the manifest's" in altered.stderr
+    assert "scored" not in altered.stdout
     assert probe.read_bytes() == before
+
+
+def test_the_figures_elsewhere_are_those_of_the_scores() -> None:
+    """`elsewhere.figures` on scores given by hand; `elsewhere.shared` by source and by
+    file; `elsewhere.problems` on a row about a region and a set of one class."""
+    from veriscan.training import elsewhere
+
+    def entry(label: str, source: str, generator: str, number: int) -> manifest.Entry:
+        return manifest.Entry(
+            f"{label}/{source}/{number}.png", label, generator, f"github:{source}", "c" * 40,
+            f"{number}.png", f"{number:064x}", "MIT",
+        )  # fmt: skip
+
+    made = [entry("generated", "gen/a", "G", i) for i in range(4)]
+    photos = [entry("real", "cam/a", "camera", 10 + i) for i in range(4)]
+    # Apart: every generated picture above every photo; one photo at 0.45 is SUSPICIOUS.
+    apart = elsewhere.figures(made + photos, [0.9, 0.8, 0.7, 0.6, 0.45, 0.3, 0.2, None])
+    assert (apart["auc"], apart["interval_95"]) == (1.0, [1.0, 1.0])
+    assert apart["files"] == {"positive": 4, "negative": 3} and apart["not_judged"] == 1
+    assert apart["by_group"]["real: github:cam/a"] == {
+        "files": 3, "called_generated": 0.0, "suspicious_or_more": 0.333,
+    }  # fmt: skip
+    assert apart["by_group"]["generated: G"]["called_generated"] == 1.0
+    # Mixed: AUC by ranks, ties counted half, and an interval that holds it.
+    mixed = elsewhere.figures(made + photos, [0.9, 0.5, 0.3, 0.2, 0.6, 0.3, 0.1, 0.05])
+    assert mixed["auc"] == pytest.approx((4 + 3 + 2.5 + 2) / 16, abs=1e-4)
+    low, high = mixed["interval_95"]
+    assert 0.0 < low < mixed["auc"] < high <= 1.0
+    with pytest.raises(ValueError, match="no picture of one class"):
+        elsewhere.figures(made + photos, [0.9, 0.8, 0.7, 0.6, None, None, None, None])
+
+    same_source = entry("real", "gen/a", "camera", 99)
+    assert elsewhere.shared([same_source], made) == ["github:gen/a"]
+    assert elsewhere.shared(photos[:1], made + photos[:1]) == ["github:cam/a"]
+    assert elsewhere.shared(photos, made) == []
+    copied = manifest.Entry("real/x/y.png", "real", "camera", "github:x/y", "c" * 40, "y.png",
+                            made[0].sha256, "MIT")  # fmt: skip
+    assert elsewhere.shared([copied], made) == [made[0].sha256]
+    regional = manifest.Entry(*(photos[0].file, "real", "camera", "github:cam/a", "c" * 40,
+                                "10.png", photos[0].sha256, "MIT", "", "0,0,0.5,1"))  # fmt: skip
+    found = elsewhere.problems([regional, *made], Path("/nonexistent"))
+    assert found[0].endswith("a row about a region is not a file analysis sees")
+    assert "not in /nonexistent" in found[1]
+    assert elsewhere.problems(made, Path("/nonexistent"))[-1] == (
+        "the set needs both real and generated pictures"
+    )

@@ -245,21 +245,25 @@ def measure_image(
             f"{manifest.name} shares sources or files with the probe's sets: {shared[:3]}",
             param_hint="--manifest",
         )
-    missing = [e.file for e in entries if not (data / e.file).is_file()]
-    if missing:
+    found = elsewhere.problems(entries, data)
+    if found:  # before the scoring, which takes minutes
         raise typer.BadParameter(
-            f"{len(missing)} files of {manifest.name} are not in {data} (e.g. {missing[0]}): "
-            "fetch them with `veriscan trainset fetch`",
-            param_hint="--data",
+            f"{len(found)} problem(s) with {manifest.name}, e.g. {found[0]}", param_hint="--data"
         )
     raw = json.loads(probe.read_text(encoding="utf-8"))
     scores = elsewhere.score_images(
         entries, data, probe, model_dir=model_dir or Settings().model_dir, report=typer.echo
     )
-    figures = elsewhere.figures(entries, scores)
+    try:
+        figures = elsewhere.figures(entries, scores)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     figures["manifest"] = manifest.name
     raw.setdefault("metrics", {})["elsewhere"] = figures
-    probe.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
+    written = probe.with_name(probe.name + ".tmp")
+    written.write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
+    written.replace(probe)  # all or nothing
     low, high = figures["interval_95"]
     typer.echo(
         f"wrote {probe}: AUC {figures['auc']} (95 % interval {low}-{high}) on "

@@ -36,6 +36,24 @@ def shared(entries: Sequence[Entry], fitted: Sequence[Entry]) -> list[str]:
     return sources or sorted({e.sha256 for e in entries} & {e.sha256 for e in fitted})
 
 
+def problems(entries: Sequence[Entry], data: Path) -> list[str]:
+    """What would stop the set from being scored, found before any scoring: a row about a
+    region of a file (analysis sees whole files), a missing file, bytes that are not the
+    manifest's, or a class with no file."""
+    found = []
+    for entry in entries:
+        path = data / entry.file
+        if entry.region:
+            found.append(f"{entry.file}: a row about a region is not a file analysis sees")
+        elif not path.is_file():
+            found.append(f"{entry.file}: not in {data} (fetch it with `veriscan trainset fetch`)")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != entry.sha256:
+            found.append(f"{entry.file}: its sha256 is not the manifest's")
+    if len({e.positive for e in entries}) < 2:
+        found.append("the set needs both real and generated pictures")
+    return found
+
+
 def score_images(
     entries: Sequence[Entry],
     data: Path,
@@ -49,14 +67,9 @@ def score_images(
     detector = ImageDetector(model_dir, probe_path)
     scores: list[float | None] = []
     for index, entry in enumerate(entries):
-        if entry.region:
-            raise ValueError(f"{entry.file}: a row with a region is not a file analysis sees")
         path = data / entry.file
-        content = path.read_bytes()
-        if hashlib.sha256(content).hexdigest() != entry.sha256:
-            raise ValueError(f"{entry.file}: its sha256 is not the manifest's")
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        sample = MediaSample(path, MediaKind.IMAGE, mime, len(content), entry.sha256)
+        sample = MediaSample(path, MediaKind.IMAGE, mime, path.stat().st_size, entry.sha256)
         [finding] = detector.analyze(sample).findings
         scores.append(finding.score)
         if (index + 1) % 50 == 0:
@@ -69,12 +82,14 @@ def figures(
 ) -> dict[str, Any]:
     """ROC AUC over the judged files with a 95 % bootstrap interval (files resampled within
     each class), and per generator and per real source the share called generated (0.5)
-    and at least SUSPICIOUS (0.40)."""
+    and at least SUSPICIOUS (0.40). Both classes must have a judged file."""
     judged = [(e, s) for e, s in zip(entries, scores, strict=True) if s is not None]
     labels = np.asarray([int(e.positive) for e, _ in judged])
     values = np.asarray([s for _, s in judged], np.float32)
     rng = np.random.default_rng(seed)
     positive, negative = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    if positive.size == 0 or negative.size == 0:
+        raise ValueError("the detector judged no picture of one class: no AUC to give")
     draws = []
     for _ in range(BOOTSTRAP):
         chosen = np.concatenate(
