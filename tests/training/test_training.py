@@ -81,6 +81,15 @@ def _mirror(mirrors: Path, repository: str, files: dict[str, bytes]) -> str:
     return _git(work, "rev-parse", "HEAD")
 
 
+def _listing(path: Path, rows: list[list[str]]) -> Path:
+    """A manifest at `path` with the required columns and `rows`."""
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    return path
+
+
 def _image_set(tmp_path: Path) -> tuple[Path, Path]:
     mirrors = tmp_path / "mirrors"
     rows = []
@@ -108,12 +117,7 @@ def _image_set(tmp_path: Path) -> tuple[Path, Path]:
                     "MIT",
                 ]
             )
-    listing = tmp_path / "set.csv"
-    with listing.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
-    return listing, mirrors
+    return _listing(tmp_path / "set.csv", rows), mirrors
 
 
 def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -271,11 +275,7 @@ def test_the_speech_probe_is_fitted_deterministically(tmp_path: Path) -> None:
             rows.append([f"{label}/{repository.replace('/', '-')}/{name}", label, repository,
                          f"github:{repository}", commit, name, hashlib.sha256(data).hexdigest(),
                          "MIT"])  # fmt: skip
-    listing = tmp_path / "speech.csv"
-    with listing.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
+    listing = _listing(tmp_path / "speech.csv", rows)
     data = tmp_path / "data"
     assert _run("trainset", "fetch", "--manifest", listing, "--out", data,
                 "--mirrors", mirrors).returncode == 0  # fmt: skip
@@ -381,12 +381,7 @@ def _speech_listing(
             rows.append([f"{label}/{repository.replace('/', '-')}/{file}", label, repository,
                          f"github:{repository}", commit, file, hashlib.sha256(data).hexdigest(),
                          "MIT"])  # fmt: skip
-    listing = tmp_path / name
-    with listing.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
-    return listing
+    return _listing(tmp_path / name, rows)
 
 
 def test_the_speech_probe_records_what_it_does_on_other_sources(tmp_path: Path) -> None:
@@ -549,11 +544,7 @@ def test_an_image_probe_is_measured_on_other_sources_and_quotes_the_figure(
             rows.append([f"{label}/{repository.replace('/', '-')}/{name}", label,
                          f"{label} from {repository}", f"github:{repository}", commit, name,
                          hashlib.sha256(data).hexdigest(), "MIT"])  # fmt: skip
-    other = tmp_path / "other.csv"
-    with other.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
+    other = _listing(tmp_path / "other.csv", rows)
     data = tmp_path / "data"
     for listed in (listing, other):
         fetched = _run("trainset", "fetch", "--manifest", listed, "--out", data,

@@ -12,7 +12,6 @@ touched.
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -23,10 +22,11 @@ import numpy as np
 
 from veriscan.analyzers.base import MediaKind, MediaSample
 from veriscan.analyzers.detectors import ImageDetector
+from veriscan.analyzers.fusion import Thresholds
 from veriscan.training.images import auc
-from veriscan.training.manifest import Entry
+from veriscan.training.manifest import Entry, ManifestError, load_bytes
 
-SUSPICIOUS = 0.40  # the default threshold of a SUSPICIOUS verdict, as a probability
+SUSPICIOUS = Thresholds().suspicious / 100  # a SUSPICIOUS verdict's default, as a probability
 BOOTSTRAP = 2000
 
 
@@ -47,8 +47,11 @@ def problems(entries: Sequence[Entry], data: Path) -> list[str]:
             found.append(f"{entry.file}: a row about a region is not a file analysis sees")
         elif not path.is_file():
             found.append(f"{entry.file}: not in {data} (fetch it with `veriscan trainset fetch`)")
-        elif hashlib.sha256(path.read_bytes()).hexdigest() != entry.sha256:
-            found.append(f"{entry.file}: its sha256 is not the manifest's")
+        else:
+            try:
+                load_bytes(data, entry)
+            except ManifestError:
+                found.append(f"{entry.file}: its sha256 is not the manifest's")
     if len({e.positive for e in entries}) < 2:
         found.append("the set needs both real and generated pictures")
     return found
