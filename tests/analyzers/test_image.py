@@ -19,7 +19,7 @@ from PIL import Image
 from veriscan.analyzers.base import AnalyzerFailed, MediaKind, MediaSample
 from veriscan.analyzers.image import WEIGHTS, ImageForensicsAnalyzer, frame_scores
 from veriscan.analyzers.metadata import MetadataAnalyzer
-from veriscan.analyzers.pictures import decodes_in_one_pass
+from veriscan.analyzers.pictures import STRIP_ROWS, decodes_in_one_pass, rgb_array
 
 SIGNALS = ["ela", "gan_fingerprint", "noise_residual", "faces"]
 # Read at test time, never copied into the repository (see the dataset's README).
@@ -294,6 +294,18 @@ def test_a_reduced_rotated_photo_reports_its_upright_size(
     report = ImageForensicsAnalyzer().analyze(sample(tmp_path, data, "square.jpg"))
     assert report.metadata["resolution"] == "799x800"
     assert {f.signal: f for f in report.findings}["ela"].details["decoded_at"] == "1/2"
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "P", "RGBA", "I;16", "CMYK"])
+def test_strip_conversion_gives_pillow_s_own_rgb(mode: str) -> None:
+    # Rows not a multiple of the strip, so the last strip is short.
+    height = STRIP_ROWS * 2 + 37
+    noise = np.random.default_rng(7).integers(0, 256, (height, 61, 3), dtype=np.uint8)
+    picture = Image.fromarray(noise).convert(mode)
+    converted = rgb_array(picture)
+    assert converted.shape == (height, 61, 3)
+    assert converted.dtype == np.uint8
+    assert np.array_equal(converted, np.asarray(picture.convert("RGB")))
 
 
 def test_which_jpegs_decode_in_one_pass(tmp_path: Path) -> None:

@@ -83,7 +83,8 @@ def pixels(image: Image.Image) -> Image.Image:
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
         return background
-    return upright.convert("RGB")
+    # exif_transpose always returns a new picture: convert would copy an RGB one again.
+    return upright if upright.mode == "RGB" else upright.convert("RGB")
 
 
 def _eight_bits(image: Image.Image) -> Image.Image:

@@ -40,7 +40,7 @@ from veriscan.analyzers.base import (
     MediaSample,
     Report,
 )
-from veriscan.analyzers.pictures import open_bounded
+from veriscan.analyzers.pictures import open_bounded, rgb_array
 
 Gray = NDArray[np.float32]
 RGB = NDArray[np.uint8]
@@ -498,8 +498,7 @@ def load_image(path: Path) -> Decoded:
             # In place and convert only when needed: each copy of a large photo is big.
             ImageOps.exif_transpose(image, in_place=True)
             width, height = opened.size[::-1] if turned else opened.size
-            rgb = image if image.mode == "RGB" else image.convert("RGB")
-            return Decoded(np.asarray(rgb), width, height, opened.reduction)
+            return Decoded(rgb_array(image), width, height, opened.reduction)
     except (OSError, ValueError, EOFError, SyntaxError) as exc:
         raise AnalyzerFailed(f"cannot decode image: {exc}") from exc
 
