@@ -12,7 +12,7 @@ import pytest
 import yara_x
 
 from tests.engines.samples import EICAR, MakeSample
-from veriscan.engines.base import Category, EngineReport, EngineVerdict
+from veriscan.engines.base import Category, EngineReport, EngineVerdict, Sample
 from veriscan.engines.yara import BUILTIN_RULES_DIR, YaraEngine
 
 OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
@@ -245,8 +245,24 @@ def test_broken_user_rule_is_skipped_with_a_warning(
     assert "undefined_identifier" in warning.getMessage()
 
 
-def test_run_gives_an_engine_report(engine: YaraEngine, make_sample: MakeSample) -> None:
-    report = asyncio.run(engine.run(make_sample(EICAR)))
+def ran(engine: YaraEngine, sample: Sample, how: str) -> EngineReport:
+    """The engine's report by `run` (a pool thread, under asyncio's timeout) or by
+    `run_here` (the caller's thread: how the runner calls YARA-X)."""
+    if how == "here":
+        return engine.run_here(sample, version=engine.version())
+    return asyncio.run(engine.run(sample))
+
+
+HOW = pytest.mark.parametrize("how", ["pooled", "here"])
+
+
+def test_yara_x_scans_inline() -> None:
+    assert YaraEngine.scans_inline
+
+
+@HOW
+def test_run_gives_an_engine_report(engine: YaraEngine, make_sample: MakeSample, how: str) -> None:
+    report = ran(engine, make_sample(EICAR), how)
 
     assert isinstance(report, EngineReport)
     assert (report.engine, report.version, report.error) == ("YARA-X", engine.version(), None)
@@ -255,19 +271,23 @@ def test_run_gives_an_engine_report(engine: YaraEngine, make_sample: MakeSample)
     ]
 
 
-def test_missing_file_is_a_fatal_error(engine: YaraEngine, make_sample: MakeSample) -> None:
+@HOW
+def test_missing_file_is_a_fatal_error(
+    engine: YaraEngine, make_sample: MakeSample, how: str
+) -> None:
     sample = make_sample(b"gone")
     sample.path.unlink()
 
-    report = asyncio.run(engine.run(sample))
+    report = ran(engine, sample, how)
 
     assert report.verdicts == []
     assert report.error is not None and report.error.startswith("YARA-X could not scan the file")
     assert report.retryable is False
 
 
+@HOW
 def test_scan_past_the_timeout_is_reported_as_timeout(
-    tmp_path: Path, make_sample: MakeSample
+    tmp_path: Path, make_sample: MakeSample, how: str
 ) -> None:
     rules_dir = tmp_path / "yara-rules"
     rules_dir.mkdir()
@@ -278,6 +298,6 @@ def test_scan_past_the_timeout_is_reported_as_timeout(
     )
     engine = YaraEngine(rules_dir, timeout=1)
 
-    report = asyncio.run(engine.run(make_sample(b"\0" * 200_000)))
+    report = ran(engine, make_sample(b"\0" * 200_000), how)
 
     assert [(v.category, v.result) for v in report.verdicts] == [(Category.TIMEOUT, "timeout")]

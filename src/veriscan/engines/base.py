@@ -120,6 +120,13 @@ class LocalEngine(ABC):
         """Whether the engine can run here (its daemon reachable, its rules compiled)."""
         return True
 
+    #: Whether `scan_file` bounds its own time (raises TimeoutError past `timeout`) and
+    #: keeps the GIL while it scans. Another thread would then run it no sooner, and
+    #: neither `run`'s timeout nor the claim's heartbeat could act meanwhile; so the runner
+    #: calls `run_here` on its own thread, with no event loop and no hop to a pool thread
+    #: (on a small file the hop cost about ten times YARA-X's own scan).
+    scans_inline: ClassVar[bool] = False
+
     async def run(self, sample: Sample, *, version: str | None = None) -> EngineReport:
         """Scan with a timeout; every failure becomes the report's error. `version`: the
         engine's, when the caller has just read it (else it is read here)."""
@@ -131,34 +138,43 @@ class LocalEngine(ABC):
             verdicts = await asyncio.wait_for(
                 asyncio.to_thread(self.scan_file, sample), self.timeout
             )
-        except TimeoutError:
+        except Exception as exc:
+            return self._failed(sample, known, started, exc)
+        return EngineReport(self.name, known, verdicts, seconds=time.monotonic() - started)
+
+    def run_here(self, sample: Sample, *, version: str) -> EngineReport:
+        """`run` on the caller's thread, for an engine that `scans_inline`: the same
+        report, every failure its error."""
+        started = time.monotonic()
+        try:
+            verdicts = self.scan_file(sample)
+        except Exception as exc:
+            return self._failed(sample, version, started, exc)
+        return EngineReport(self.name, version, verdicts, seconds=time.monotonic() - started)
+
+    def _failed(self, sample: Sample, known: str, started: float, exc: Exception) -> EngineReport:
+        """The report of a scan that raised `exc` (re-raised when the process is stopping)."""
+        seconds = time.monotonic() - started
+        if isinstance(exc, TimeoutError):
             logger.warning("engines.timeout engine=%s sha256=%s", self.name, sample.sha256)
             verdict = EngineVerdict(self.name, known, Category.TIMEOUT, Category.TIMEOUT.value)
-            return EngineReport(self.name, known, [verdict], seconds=time.monotonic() - started)
-        except EngineFailed as exc:
+            return EngineReport(self.name, known, [verdict], seconds=seconds)
+        if isinstance(exc, EngineFailed):
             logger.warning(
                 "engines.failed engine=%s sha256=%s error=%s", self.name, sample.sha256, exc
             )
             return EngineReport(
-                self.name,
-                known,
-                error=str(exc),
-                retryable=exc.retryable,
-                seconds=time.monotonic() - started,
+                self.name, known, error=str(exc), retryable=exc.retryable, seconds=seconds
             )
-        except Exception as exc:  # a plug-in bug must not take the scan down with it
-            if refused_by_a_stopping_pool(exc):
-                # The process is stopping and its thread pool takes no more work: neither
-                # the file's doing nor the engine's. The runner leaves the scan to its lease.
-                logger.warning(
-                    "engines.refused engine=%s sha256=%s reason=%s", self.name, sample.sha256, exc
-                )
-                raise
-            logger.exception("engines.crashed engine=%s sha256=%s", self.name, sample.sha256)
-            return EngineReport(
-                self.name,
-                known,
-                error=f"{type(exc).__name__}: engine failed",
-                seconds=time.monotonic() - started,
+        # A plug-in bug must not take the scan down with it.
+        if refused_by_a_stopping_pool(exc):
+            # The process is stopping and its thread pool takes no more work: neither
+            # the file's doing nor the engine's. The runner leaves the scan to its lease.
+            logger.warning(
+                "engines.refused engine=%s sha256=%s reason=%s", self.name, sample.sha256, exc
             )
-        return EngineReport(self.name, known, verdicts, seconds=time.monotonic() - started)
+            raise exc
+        logger.exception("engines.crashed engine=%s sha256=%s", self.name, sample.sha256)
+        return EngineReport(
+            self.name, known, error=f"{type(exc).__name__}: engine failed", seconds=seconds
+        )

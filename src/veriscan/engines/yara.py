@@ -64,6 +64,7 @@ class _Ruleset:
 
 class YaraEngine(LocalEngine):
     name: ClassVar[str] = "YARA-X"
+    scans_inline: ClassVar[bool] = True  # the scanner's own timeout; the GIL held (`_scan`)
 
     def __init__(
         self,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from veriscan.accounts.models import User
@@ -56,6 +58,16 @@ class NotificationRepository:
             )
         )
 
+    def insert(self, values: dict[str, Any]) -> None:
+        """One notification row from its columns, every one given (`id` included): what
+        a finished scan records, without the ORM's unit of work."""
+        self.session.execute(_insert_statement(), values)
+
+    def settings_of(self, user_id: uuid.UUID) -> tuple[bool, str] | None:
+        """The owner's (in_app, email) preferences, None when never set."""
+        row = self.session.execute(_settings_statement(), {"user_id": user_id}).first()
+        return (bool(row[0]), str(row[1])) if row else None
+
     def add(self, notification: Notification) -> Notification:
         self.session.add(notification)
         self.session.flush()
@@ -88,3 +100,20 @@ class NotificationRepository:
             select(User.email, User.name).where(User.id == user_id, User.is_active.is_(True))
         ).first()
         return (row[0], row[1]) if row else None
+
+
+# Every finished scan runs these: built once (building a statement cost more than running
+# it), run with their parameters.
+
+
+@cache
+def _insert_statement() -> Any:
+    return insert(Notification)
+
+
+@cache
+def _settings_statement() -> Any:
+    user_id = bindparam("user_id", type_=NotificationPreferences.user_id.type)
+    return select(NotificationPreferences.in_app, NotificationPreferences.email).where(
+        NotificationPreferences.user_id == user_id
+    )

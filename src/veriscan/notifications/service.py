@@ -42,6 +42,8 @@ NOT_FOUND = "Notification not found"
 SCAN_COMPLETED = "scan.completed"
 SCAN_FAILED = "scan.failed"
 _KIND_WORDS = {"malware": "malware scan", "media": "media analysis"}
+# A user who never saved preferences: in the app, no e-mail (NotificationPreferences).
+DEFAULT_PREFERENCES = (True, EmailWhen.NEVER.value)
 
 
 @dataclass(frozen=True)
@@ -151,23 +153,23 @@ def notify_scan_finished(session: Session, context: AppContext, finished: ScanFi
     try:
         with session.begin_nested():
             repository = NotificationRepository(session)
-            preferences = repository.preferences(finished.user_id)
-            in_app = preferences.in_app if preferences is not None else True
-            email_when = preferences.email if preferences is not None else EmailWhen.NEVER.value
+            settings = repository.settings_of(finished.user_id)
+            in_app, email_when = settings if settings is not None else DEFAULT_PREFERENCES
             if in_app:
-                notification = repository.add(
-                    Notification(
-                        user_id=finished.user_id,
-                        created_at=utcnow(),
-                        kind=finished.kind,
-                        severity=finished.severity.value,
-                        title=finished.title[:200],
-                        message=finished.message,
-                        scan_kind=finished.scan_kind,
-                        scan_id=finished.scan_id,
-                    )
-                )
-                delivery.event = _event(notification)
+                values = {
+                    "id": uuid.uuid4(),
+                    "user_id": finished.user_id,
+                    "created_at": utcnow(),
+                    "kind": finished.kind,
+                    "severity": finished.severity.value,
+                    "title": finished.title[:200],
+                    "message": finished.message,
+                    "scan_kind": finished.scan_kind,
+                    "scan_id": finished.scan_id,
+                    "read_at": None,
+                }
+                repository.insert(values)
+                delivery.event = _event_of(values)
                 delivery.unread = repository.unread_count(finished.user_id)
             if _wants_email(email_when, finished.severity) and mailer.enabled(context.settings):
                 recipient = repository.recipient(finished.user_id)
@@ -247,16 +249,17 @@ def _email_body(context: AppContext, finished: ScanFinished) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _event(notification: Notification) -> dict[str, Any]:
+def _event_of(values: dict[str, Any]) -> dict[str, Any]:
+    """notification:new's payload from a notification's columns."""
     return {
-        "id": str(notification.id),
-        "kind": notification.kind,
-        "severity": notification.severity,
-        "title": notification.title,
-        "message": notification.message,
-        "scanKind": notification.scan_kind,
-        "scanId": str(notification.scan_id) if notification.scan_id else None,
-        "createdAt": notification.created_at.isoformat(),
+        "id": str(values["id"]),
+        "kind": values["kind"],
+        "severity": values["severity"],
+        "title": values["title"],
+        "message": values["message"],
+        "scanKind": values["scan_kind"],
+        "scanId": str(values["scan_id"]) if values["scan_id"] else None,
+        "createdAt": values["created_at"].isoformat(),
     }
 
 
