@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from veriscan.accounts.models import AuthSession, User
@@ -65,18 +67,11 @@ class SessionRepository:
     def active_with_user(
         self, session_id: uuid.UUID, user_id: uuid.UUID, now: datetime
     ) -> User | None:
-        """The user of a session that is neither revoked nor expired, if that user is active."""
-        return self.session.scalar(
-            select(User)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(
-                AuthSession.id == session_id,
-                AuthSession.user_id == user_id,
-                AuthSession.revoked_at.is_(None),
-                AuthSession.expires_at > now,
-                User.is_active.is_(True),
-            )
-        )
+        """The user of a session that is neither revoked nor expired, if that user is active.
+        Every authenticated request asks: the statement is built once."""
+        parameters = {"session_id": session_id, "user_id": user_id, "now": now}
+        user: User | None = self.session.scalar(_active_with_user(), parameters)
+        return user
 
     def revoke(self, session_id: uuid.UUID, now: datetime) -> None:
         self.session.execute(
@@ -94,3 +89,18 @@ class SessionRepository:
         if keep is not None:
             query = query.where(AuthSession.id != keep)
         self.session.execute(query.values(revoked_at=now))
+
+
+@cache
+def _active_with_user() -> Any:
+    return (
+        select(User)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(
+            AuthSession.id == bindparam("session_id", type_=AuthSession.id.type),
+            AuthSession.user_id == bindparam("user_id", type_=AuthSession.user_id.type),
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > bindparam("now", type_=AuthSession.expires_at.type),
+            User.is_active.is_(True),
+        )
+    )
