@@ -12,7 +12,14 @@ from pathlib import Path
 from tests.analyzers.fixtures import REPO_ROOT, media_eval
 from veriscan.training import manifest
 
-MANIFESTS = ("images.csv", "faces.csv", "images-more.csv", "speech.csv", "speech-more.csv")
+MANIFESTS = (
+    "images.csv",
+    "faces.csv",
+    "images-more.csv",
+    "images-gan.csv",
+    "speech.csv",
+    "speech-more.csv",
+)
 
 
 def _entries(name: str) -> list[manifest.Entry]:
@@ -72,6 +79,18 @@ def test_the_image_sources_kept_apart_share_nothing_with_the_probe_s_sets() -> N
     assert not {e.group for e in fitted} & {e.group for e in more}
     labels = Counter(e.positive for e in more)
     assert labels[True] >= 100 and labels[False] >= 100
+
+
+def test_the_gan_era_pictures_share_nothing_with_the_other_image_sets() -> None:
+    """`images-gan.csv` measures the image probe on GAN-era pictures from sources it never
+    saw, apart from `images-more.csv` too (each measures a kind of its own)."""
+    others = _entries("images.csv") + _entries("faces.csv") + _entries("images-more.csv")
+    gan = _entries("images-gan.csv")
+    assert not {e.sha256 for e in others} & {e.sha256 for e in gan}
+    assert not {e.group for e in others} & {e.group for e in gan}
+    assert not [e.file for e in gan if e.region], "measure-image scores whole files"
+    labels = Counter(e.positive for e in gan)
+    assert labels[True] >= 60 and labels[False] >= 60
 
 
 def test_every_manifest_names_its_files_once(tmp_path: Path) -> None:
