@@ -69,6 +69,33 @@ def test_an_expired_token_is_refused(
     assert_envelope(api.get("/api/auth/profile", headers={"Authorization": f"Bearer {token}"}), 401)
 
 
+def test_a_token_whose_session_has_expired_is_refused(
+    api: httpx.Client, account: Account, server: LiveServer
+) -> None:
+    # The token itself is still good for an hour; its session (a login of its own, so
+    # the module's account keeps its own) is past its end.
+    from sqlalchemy import update
+
+    from veriscan.accounts.models import AuthSession
+    from veriscan.core.db import utcnow
+
+    login = api.post(
+        "/api/auth/login", json={"username": account.username, "password": account.password}
+    )
+    assert login.status_code == 200, login.text
+    token = login.json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert api.get("/api/auth/profile", headers=headers).status_code == 200
+    with server.context.db.session() as session:
+        session.execute(
+            update(AuthSession)
+            .where(AuthSession.id == uuid.UUID(str(_claims(token)["sid"])))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert_envelope(api.get("/api/auth/profile", headers=headers), 401)
+    assert api.get("/api/auth/profile", headers=account.headers).status_code == 200
+
+
 def test_tokens_from_a_previous_secret_still_work_after_rotation(
     settings_factory: Any, account: Account, server: LiveServer
 ) -> None:

@@ -21,7 +21,7 @@ from tests.hostile.corpus import MEDIA_CASES, Analysed, Failed, MediaCase, Refus
 from tests.hostile.helpers import peak_rss
 from veriscan.analyzers.audio import AudioAnalyzer, decode_audio
 from veriscan.analyzers.base import Analyzer, AnalyzerFailed, MediaKind, MediaSample
-from veriscan.analyzers.image import ImageForensicsAnalyzer
+from veriscan.analyzers.image import ImageForensicsAnalyzer, load_image
 from veriscan.analyzers.metadata import MetadataAnalyzer
 from veriscan.analyzers.pipeline import MediaAnalysis, analyze_media
 from veriscan.analyzers.registry import build_analyzers
@@ -181,3 +181,15 @@ def test_a_soundtrack_at_an_absurd_rate_is_refused(
         errors["audio"] == "the soundtrack cannot be read (the soundtrack declares 2147483647 Hz)"
     )
     assert errors["video_forensics"] is None  # the pictures are still analysed
+
+
+def test_a_picture_is_converted_to_rgb_without_the_intermediate_copies(tmp_path: Path) -> None:
+    # The 64-megapixel greyscale PNG: its pixels (64 MB) and the RGB array (192 MB) are all
+    # the decoding may hold; Pillow's RGB copy and its exported bytes on top of them took
+    # 672 MB (measured 253-260 MB with `pictures.rgb_array`).
+    path = hostile.write(tmp_path / "sample", hostile.png_zlib_bomb())
+    load_image(hostile.write(tmp_path / "warm", hostile.png_idat_overflow()))  # first use
+    with peak_rss() as memory:
+        decoded = load_image(path)
+    assert decoded.rgb.shape == (8000, 8000, 3)
+    assert memory.growth_mb < 400, f"peak growth {memory.growth_mb:.0f} MB"

@@ -69,6 +69,22 @@ def test_email_critical_sends_one_message_for_malware_and_none_for_clean(
     assert f"https://veriscan.example/scans/malware/{bad}" in body
 
 
+def test_a_user_who_never_chose_gets_no_email(
+    mail_server: tuple[LiveServer, Mailbox], make_account: Callable[..., Account]
+) -> None:
+    # With SMTP configured, e-mail is still something a user asks for: without saved
+    # preferences, malware is notified in the app only.
+    live, mailbox = mail_server
+    account = make_account(on=live)
+    with httpx.Client(base_url=live.url, timeout=30) as api:
+        bad = upload(api, account, eicar_variant(), "payload.exe")["scan"]["scan_id"]
+        wait_for(api, account, bad)
+        [notice] = notifications(api, account)["data"]
+        assert notice["title"] == "Malware found in payload.exe"
+        time.sleep(0.5)  # the delivery has long run: nothing comes
+    assert not [m for m in mailbox.messages if account.email in m["To"]]
+
+
 def test_email_all_also_sends_clean_results(
     mail_server: tuple[LiveServer, Mailbox], make_account: Callable[..., Account], vt: Any
 ) -> None:
