@@ -300,23 +300,25 @@ def delete(session: Session, user: User, notification_id: uuid.UUID) -> None:
 
 def preferences(session: Session, user: User) -> NotificationPreferences:
     """The user's preferences, or the defaults (not stored until changed)."""
-    stored = NotificationPreferences(user_id=user.id, in_app=True, email=EmailWhen.NEVER.value)
-    return NotificationRepository(session).preferences(user.id) or stored
+    return NotificationRepository(session).preferences(user.id) or _defaults(user)
 
 
 def update_preferences(
     session: Session, user: User, change: PreferencesUpdate
 ) -> NotificationPreferences:
     repository = NotificationRepository(session)
-    current = repository.preferences(user.id) or NotificationPreferences(
-        user_id=user.id, in_app=True, email=EmailWhen.NEVER.value
-    )
+    current = repository.preferences(user.id) or _defaults(user)
     if change.inApp is not None:
         current.in_app = change.inApp
     if change.email is not None:
         current.email = change.email
     current.updated_at = utcnow()
     return repository.save_preferences(current)
+
+
+def _defaults(user: User) -> NotificationPreferences:
+    in_app, email = DEFAULT_PREFERENCES
+    return NotificationPreferences(user_id=user.id, in_app=in_app, email=email)
 
 
 def _own(session: Session, user: User, notification_id: uuid.UUID) -> Notification:
