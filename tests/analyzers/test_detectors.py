@@ -20,7 +20,7 @@ from tests.analyzers.test_audio import recorded_voice
 from veriscan.analyzers import clip, models, speech
 from veriscan.analyzers.base import AnalyzerFailed, MediaKind
 from veriscan.analyzers.detectors import PROBE_FILE, ImageDetector, VideoDetector, face_crops
-from veriscan.analyzers.video import sample_frames
+from veriscan.analyzers.frames import sample_frames
 
 
 def _picture(seed: int, size: tuple[int, int]) -> np.ndarray:
@@ -166,18 +166,22 @@ def test_video_scores_its_frames_and_the_faces_in_them() -> None:
     assert len(faces) >= 4  # a talking head: a face in most frames
     assert len(finding.details["faces"]) == len(faces)
 
-    def calibrated(pictures: list[Image.Image], views: clip.Views) -> float:
-        # All crops through the encoder in one call, as the detector does: the INT8
-        # graph quantises each batch as a whole, so batching is part of the result.
+    def logits(pictures: list[Image.Image], views: clip.Views) -> list[float]:
+        # All crops through the encoder in one call: the INT8 graph quantises each call's
+        # crops as a whole, so what shares a call is part of the result.
         cut = [clip.crops(p, views) for p in pictures]
-        logits = encoder.embed([c for group in cut for c in group]) @ probe.weights
-        logits = logits + np.float32(probe.bias)
+        values = encoder.embed([c for group in cut for c in group]) @ probe.weights
+        values = values + np.float32(probe.bias)
         sizes = np.cumsum([len(group) for group in cut])[:-1]
-        per_picture = [float(np.mean(part)) for part in np.split(logits, sizes)]
-        return probe.calibration.probability(float(np.mean(per_picture)))
+        return [float(np.mean(part)) for part in np.split(values, sizes)]
 
-    p_frames = calibrated(frames, probe.views)
-    p_faces = calibrated(faces, clip.Views(global_view=True, tiles=0))
+    # Each frame's views in a call of their own (as a training picture's); the faces together.
+    frame_logits = [logits([frame], probe.views)[0] for frame in frames]
+    face_logits = logits(faces, clip.Views(global_view=True, tiles=0))
+    assert [f["logit"] for f in finding.details["frames"]] == [round(v, 4) for v in frame_logits]
+    assert [f["logit"] for f in finding.details["faces"]] == [round(v, 4) for v in face_logits]
+    p_frames = probe.calibration.probability(float(np.mean(frame_logits)))
+    p_faces = probe.calibration.probability(float(np.mean(face_logits)))
     assert finding.details["frames_probability"] == round(p_frames, 4)
     assert finding.details["faces_probability"] == round(p_faces, 4)
     assert finding.score == round(max(p_frames, p_faces), 4)

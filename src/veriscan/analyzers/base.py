@@ -16,9 +16,12 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from veriscan.core.pools import refused_by_a_stopping_pool
+
+if TYPE_CHECKING:
+    from veriscan.analyzers.frames import SharedFrames
 
 logger = logging.getLogger("veriscan.analyzers")
 
@@ -57,6 +60,9 @@ class MediaSample:
     mime_type: str
     size: int
     sha256: str
+    #: A video's decoding pass shared by the analyzers that sample its frames (set by the
+    #: pipeline when more than one does; see `frames.frames_of`).
+    frames: SharedFrames | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,9 @@ class Analyzer(ABC):
     kinds: ClassVar[frozenset[MediaKind]]
     #: Seconds one analysis may take before it is reported as timed out.
     timeout: float = 60.0
+    #: How many evenly spaced frames of a video it reads (`frames.frames_of`); the pipeline
+    #: decodes a video once for every analyzer that reads some.
+    frame_samples: ClassVar[int] = 0
 
     def accepts(self, sample: MediaSample) -> bool:
         return sample.kind in self.kinds

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import av
 import numpy as np
@@ -46,6 +47,9 @@ from veriscan.analyzers.clip import (
     pixels,
 )
 from veriscan.analyzers.pictures import open_bounded
+
+if TYPE_CHECKING:
+    from veriscan.analyzers.frames import Sampled
 
 logger = logging.getLogger("veriscan.analyzers")
 
@@ -199,43 +203,43 @@ def face_crops(frame: Image.Image) -> list[Image.Image]:
 class VideoDetector(_ProbeAnalyzer):
     name: ClassVar[str] = "video_detector"
     kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
+    frame_samples: ClassVar[int] = FRAMES
 
     def analyze(self, sample: MediaSample) -> Report:
-        from veriscan.analyzers.video import sample_frames
-
         _, probe = self._ready()
-        frames: list[Image.Image] = []
         times: list[float] = []
-        try:
-            for sampled in sample_frames(sample.path, FRAMES):
-                frames.append(Image.fromarray(sampled.frame))
-                times.append(round(sampled.time, 3))
-        except av.FFmpegError as exc:
-            if not frames:
-                raise AnalyzerFailed(f"cannot decode video: {exc}") from exc
-        except (OSError, ValueError, EOFError) as exc:
-            raise AnalyzerFailed(f"cannot decode video: {exc}") from exc
-        if not frames:
-            summary = "No video frames could be decoded for the learned detector"
-            return Report(self.name, findings=[Finding("video_detector", None, 0.0, summary)])
-        kept = [(t, f) for t, f in zip(times, frames, strict=True) if unjudgeable(f) is None]
-        if not kept:
-            reason = unjudgeable(frames[0])
-            summary = f"The learned detector did not judge the video's frames: {reason}"
-            return Report(self.name, findings=[Finding("video_detector", None, 0.0, summary)])
-        times, frames = [t for t, _ in kept], [f for _, f in kept]
-        frame_logits = self._logits(frames, probe.views)
+        frame_logits: list[float] = []
         faces: list[Image.Image] = []
         face_times: list[float] = []
-        for time, frame in zip(times, frames, strict=True):
+        first_reason: str | None = None
+        decoded = 0
+        for sampled in self._frames(sample):
+            decoded += 1
+            frame = Image.fromarray(sampled.frame)
+            reason = unjudgeable(frame)
+            if reason is not None:
+                first_reason = first_reason or reason
+                continue
+            # Each frame's views in a call of their own, as each training picture's were:
+            # the encoder quantizes a call's crops together, so neighbours would change them.
+            [logit] = self._logits([frame], probe.views)
+            times.append(round(sampled.time, 3))
+            frame_logits.append(logit)
             found = face_crops(frame)
             faces += found
-            face_times += [time] * len(found)
+            face_times += [times[-1]] * len(found)
+        if not decoded:
+            summary = "No video frames could be decoded for the learned detector"
+            return Report(self.name, findings=[Finding("video_detector", None, 0.0, summary)])
+        if not frame_logits:
+            summary = f"The learned detector did not judge the video's frames: {first_reason}"
+            return Report(self.name, findings=[Finding("video_detector", None, 0.0, summary)])
+        # A video's faces together, in calls of up to eight, as training/faces.py embeds them.
         face_logits = self._logits(faces, FACE_VIEWS) if faces else []
         p_frames = probe.calibration.probability(float(np.mean(frame_logits)))
         p_faces = probe.calibration.probability(float(np.mean(face_logits))) if faces else None
         probability = max(p_frames, p_faces or 0.0)
-        what = f"{len(frames)} frames"
+        what = f"{len(frame_logits)} frames"
         if faces:
             what += f" and {len(faces)} face crops"
         summary = (
@@ -262,3 +266,18 @@ class VideoDetector(_ProbeAnalyzer):
             "video_detector", round(probability, 4), 1.0, summary, details, calibrated=True
         )
         return Report(self.name, findings=[finding])
+
+    def _frames(self, sample: MediaSample) -> Iterator[Sampled]:
+        """The sampled frames; damage after the first frame ends them quietly."""
+        from veriscan.analyzers.frames import frames_of
+
+        count = 0
+        try:
+            for sampled in frames_of(sample, self.name, FRAMES):
+                count += 1
+                yield sampled
+        except av.FFmpegError as exc:
+            if not count:
+                raise AnalyzerFailed(f"cannot decode video: {exc}") from exc
+        except (OSError, ValueError, EOFError) as exc:
+            raise AnalyzerFailed(f"cannot decode video: {exc}") from exc

@@ -14,9 +14,9 @@ import hashlib
 import logging
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from veriscan.analyzers.base import (
     Analyzer,
@@ -29,6 +29,9 @@ from veriscan.analyzers.base import (
     without_path,
 )
 from veriscan.analyzers.fusion import Fused, Thresholds, fuse
+
+if TYPE_CHECKING:
+    from veriscan.analyzers.frames import SharedFrames
 
 logger = logging.getLogger("veriscan.analyzers")
 
@@ -82,12 +85,22 @@ async def analyze_media(
     if sample.kind is MediaKind.AUDIO:
         chosen += [a for a in soundtrack if a not in chosen and a.accepts(sample)]
 
-    async def single(job: Awaitable[Report]) -> list[Report]:
-        return [await job]
+    readers = {a.name: a.frame_samples for a in chosen if a.frame_samples}
+    shared: SharedFrames | None = None
+    if sample.kind is MediaKind.VIDEO and len(readers) > 1:
+        from veriscan.analyzers.frames import SharedFrames  # OpenCV: not for audio-only runs
 
-    jobs: list[tuple[str, Awaitable[list[Report]]]] = [
-        (stage_of(a), single(a.run(sample))) for a in chosen
-    ]
+        shared = SharedFrames(sample.path, readers)
+        sample = replace(sample, frames=shared)
+
+    async def single(analyzer: Analyzer) -> list[Report]:
+        try:
+            return [await analyzer.run(sample)]
+        finally:
+            if shared is not None:  # it reads no more frames, even if its thread goes on
+                shared.release(analyzer.name)
+
+    jobs: list[tuple[str, Awaitable[list[Report]]]] = [(stage_of(a), single(a)) for a in chosen]
     if sample.kind is MediaKind.VIDEO and soundtrack:
         jobs.append(("audio", soundtrack_reports(sample, soundtrack, audio_seconds)))
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import math
 import wave
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,7 +30,6 @@ import numpy as np
 
 from veriscan.analyzers import animation
 from veriscan.analyzers.base import (
-    AV_OPTIONS,
     MAX_SAMPLE_RATE,
     Analyzer,
     AnalyzerFailed,
@@ -42,6 +39,7 @@ from veriscan.analyzers.base import (
     MediaSample,
     Report,
 )
+from veriscan.analyzers.frames import Sampled, duration_of, frames_of, open_video
 from veriscan.analyzers.image import (
     RGB,
     WEIGHTS,
@@ -59,194 +57,9 @@ ANALYSIS_SIDE = 768  # image checks per frame: bounded so 16 frames stay a few s
 SPECTRUM_SIDE = 512  # native-pixel crop for the spectral check of each frame
 MOTION_SIDE = 480  # optical flow resolution: enough for face-sized regions
 THUMB_SIDE = 200
-# Decoding per video is bounded by pixels, whatever its length or GOP: 3000 frames at
-# 1080p (4K gets a quarter as many), so the worst case takes about as long at any size.
-DECODE_BUDGET_PIXELS = 3000 * 1920 * 1080
-SEEK_GAP_WITHOUT_INDEX = 10.0  # seconds: without a keyframe index, seek only past this
 AUDIO_RATE = 16_000
 WEIGHT_FRAMES = 0.6
 WEIGHT_TEMPORAL = 0.5
-
-
-@dataclass
-class Sampled:
-    time: float
-    frame: RGB
-    following: RGB | None
-
-
-def _rgb(frame: av.VideoFrame) -> RGB:
-    rgb: RGB = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-    turns = round(frame.rotation / 90) % 4  # display matrix: counter-clockwise degrees
-    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
-
-
-def _open(path: Path) -> av.container.InputContainer:
-    try:
-        container = av.open(str(path), mode="r", options=AV_OPTIONS)
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise AnalyzerFailed(f"cannot open video: {exc}") from exc
-    for stream in container.streams.video:
-        # av.open's options reach only the decoders FFmpeg opens while probing; the ones
-        # decoding here need the frame bound too, or a frame larger than its header
-        # declares is decoded (and converted to RGB) at whatever size it claims.
-        if stream.codec_context is not None:
-            stream.codec_context.options = dict(AV_OPTIONS)
-    return container
-
-
-def _duration(container: av.container.InputContainer, stream: av.VideoStream) -> float | None:
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return container.duration / av.time_base
-    return None
-
-
-def _start(stream: av.VideoStream) -> float:
-    if stream.start_time is not None and stream.time_base:
-        return float(stream.start_time * stream.time_base)
-    return 0.0
-
-
-def _decode_budget(stream: av.VideoStream) -> int:
-    area = max(1, (stream.codec_context.width or 1920) * (stream.codec_context.height or 1080))
-    return max(4 * SAMPLES, DECODE_BUDGET_PIXELS // area)
-
-
-def _keyframes(stream: av.VideoStream) -> list[float] | None:
-    try:
-        entries = stream.index_entries
-        base = stream.time_base
-        if not entries or base is None:
-            return None
-        return sorted(float(e.timestamp * base) for e in entries if e.is_keyframe)
-    except (AttributeError, av.FFmpegError):
-        return None
-
-
-def _decode(
-    container: av.container.InputContainer, stream: av.VideoStream
-) -> Iterator[av.VideoFrame]:
-    """Frames from the current position, stopping quietly at a damaged or truncated end."""
-    try:
-        yield from container.decode(stream)
-    except av.FFmpegError:
-        return
-
-
-def _seek_samples(path: Path, times: list[float]) -> Iterator[Sampled]:
-    """The frame at (or just after) each target time and the frame after it.
-
-    Targets are visited in order. The decoder walks forward and seeks only when a
-    keyframe lies between where it is and the next target, so a long GOP is decoded once
-    rather than once per sample; a pair's second frame may also serve as the next
-    sample when targets are closer than two frames."""
-    with _open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        base = stream.time_base
-        if base is None:
-            return
-        keyframes = _keyframes(stream)
-        budget = _decode_budget(stream)
-        half_frame = 0.5 / float(stream.average_rate or 25)
-        frames: Iterator[av.VideoFrame] | None = None
-        lookahead: av.VideoFrame | None = None
-        position = -math.inf  # time of the latest decoded frame
-        decoded = 0
-        for target in times:
-            if frames is None:
-                should_seek = True
-            elif keyframes is not None:
-                should_seek = any(position < k <= target for k in keyframes)
-            else:
-                should_seek = target - position > SEEK_GAP_WITHOUT_INDEX
-            if should_seek:
-                try:
-                    container.seek(int(target / base), stream=stream, backward=True)
-                except av.FFmpegError:
-                    return
-                frames, lookahead = _decode(container, stream), None
-            assert frames is not None
-            chosen: av.VideoFrame | None = None
-            frame: av.VideoFrame | None
-            while decoded < budget:
-                if lookahead is not None:
-                    frame, lookahead = lookahead, None
-                else:
-                    frame, decoded = next(frames, None), decoded + 1
-                if frame is None:
-                    break
-                if frame.time is not None:
-                    chosen, position = frame, max(position, frame.time)
-                    if frame.time >= target - half_frame:
-                        break
-            if chosen is None:
-                continue
-            lookahead, decoded = next(frames, None), decoded + 1
-            if lookahead is not None and lookahead.time is not None:
-                position = max(position, lookahead.time)
-            following = _rgb(lookahead) if lookahead is not None else None
-            yield Sampled(chosen.time or 0.0, _rgb(chosen), following)
-            if decoded >= budget:
-                return
-
-
-def _sequential_samples(path: Path, samples: int = SAMPLES) -> Iterator[Sampled]:
-    """For streams without a duration: count packets, then decode in order and keep
-    evenly spaced frames (within the decode budget)."""
-    with _open(path) as container:
-        stream = container.streams.video[0]
-        budget = _decode_budget(stream)
-        try:
-            count = sum(1 for packet in container.demux(stream) if packet.size)
-        except av.FFmpegError:
-            count = budget
-    count = min(count, budget)
-    if count == 0:
-        return
-    wanted = sorted({min(count - 1, int((i + 0.5) * count / samples)) for i in range(samples)})
-    with _open(path) as container:
-        stream = container.streams.video[0]
-        rate = float(stream.average_rate or 25)
-        frames = _decode(container, stream)
-        index = -1
-        for frame in frames:
-            index += 1
-            if index > wanted[-1]:
-                return
-            if index not in wanted:
-                continue
-            following = next(frames, None)
-            time = frame.time if frame.time is not None else index / rate
-            yield Sampled(time, _rgb(frame), _rgb(following) if following else None)
-            if following is not None:
-                index += 1
-
-
-def sample_frames(path: Path, samples: int = SAMPLES) -> Iterator[Sampled]:
-    """Up to `samples` frames spread over the whole video, one at a time."""
-    if animation.is_animated(path):
-        for time, frame, following in animation.sampled_frames(path, samples):
-            yield Sampled(time, frame, following)
-        return
-    with _open(path) as container:
-        if not container.streams.video:
-            return
-        stream = container.streams.video[0]
-        duration = _duration(container, stream)
-        start = _start(stream)
-    if duration and duration > 0:
-        times = [start + (i + 0.5) * duration / samples for i in range(samples)]
-        seen: set[float] = set()
-        for sampled in _seek_samples(path, times):
-            if sampled.time not in seen:  # a short clip can land twice on one frame
-                seen.add(sampled.time)
-                yield sampled
-        if seen:
-            return
-    yield from _sequential_samples(path, samples)
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -357,7 +170,7 @@ def _frame_score(scores: dict[str, float | None]) -> float | None:
 def _metadata(path: Path) -> dict[str, Any]:
     if animation.is_animated(path):
         return {k: v for k, v in animation.facts(path).items() if v is not None}
-    with _open(path) as container:
+    with open_video(path) as container:
         facts: dict[str, Any] = {"has_audio": bool(container.streams.audio)}
         if container.bit_rate:
             facts["bitrate"] = int(container.bit_rate)
@@ -369,7 +182,7 @@ def _metadata(path: Path) -> dict[str, Any]:
         facts["resolution"] = f"{ctx.width}x{ctx.height}"
         if stream.average_rate:
             facts["fps"] = round(float(stream.average_rate), 3)
-        duration = _duration(container, stream)
+        duration = duration_of(container, stream)
         if duration:
             facts["duration"] = round(duration, 3)
     return facts
@@ -383,6 +196,7 @@ class VideoAnalyzer(Analyzer):
     kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
     version: ClassVar[str] = "1"
     timeout = 120.0
+    frame_samples: ClassVar[int] = SAMPLES
 
     def analyze(self, sample: MediaSample) -> Report:
         metadata = _metadata(sample.path)
@@ -390,7 +204,7 @@ class VideoAnalyzer(Analyzer):
         pairs: list[dict[str, float]] = []
         thumbs: list[tuple[float, RGB]] = []
         try:
-            for sampled in sample_frames(sample.path):
+            for sampled in frames_of(sample, self.name, SAMPLES):
                 frames.append(self._measure(sampled, pairs, thumbs))
         except av.FFmpegError as exc:
             # Damage after some frames were read: report on what was decoded.
@@ -480,7 +294,7 @@ def extract_audio(path: Path, out_wav: Path, max_seconds: float) -> bool:
     written = 0
     if animation.is_animated(path):
         return False  # GIF, WebP and APNG carry no sound
-    with _open(path) as container:
+    with open_video(path) as container:
         if not container.streams.audio or limit <= 0:
             return False
         stream = container.streams.audio[0]

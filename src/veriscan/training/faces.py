@@ -28,7 +28,7 @@ ALIGNED_CROP_SIDE = 320  # a picture this small with no face found is taken as a
 
 
 def _frames(entry: Entry, data: Path) -> list[Image.Image]:
-    from veriscan.analyzers.video import sample_frames
+    from veriscan.analyzers.frames import sample_frames
 
     path = data / entry.file
     load_bytes(data, entry)  # checks the sha256

@@ -1,0 +1,225 @@
+"""SharedFrames: one decoding pass over a video for several readers, each getting exactly
+what `sample_frames` would give it alone; readers that wait for each other, are released,
+fail together; and the pipeline setting the pass up for the analyzers that sample frames."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from veriscan.analyzers.base import (
+    Analyzer,
+    AnalyzerFailed,
+    Finding,
+    MediaKind,
+    MediaSample,
+    Report,
+)
+from veriscan.analyzers.frames import Sampled, SharedFrames, frames_of, sample_frames
+from veriscan.analyzers.pipeline import analyze_media
+from veriscan.analyzers.video import VideoAnalyzer
+from tests.analyzers.test_video import FPS, write_video
+
+
+def same(got: list[Sampled], alone: list[Sampled]) -> bool:
+    def following(s: Sampled) -> bytes | None:
+        return None if s.following is None else s.following.tobytes()
+
+    return [(s.time, s.frame.tobytes(), following(s)) for s in got] == [
+        (s.time, s.frame.tobytes(), following(s)) for s in alone
+    ]
+
+
+def read_all(frames: Iterator[Sampled], into: list[Sampled], pause: float = 0.0) -> None:
+    for sampled in frames:
+        into.append(sampled)
+        time.sleep(pause)  # a reader that measures each frame before the next
+
+
+def moving(tmp_path: Path, seconds: int = 4) -> Path:
+    # One keyframe for the whole clip (x264's default GOP is 250 frames): every pass
+    # decodes it from the start.
+    return write_video(tmp_path / "moving.mp4", frames=FPS * seconds)
+
+
+@pytest.mark.parametrize("pauses", [(0.0, 0.0), (0.02, 0.0), (0.0, 0.05)])
+def test_each_reader_gets_the_frames_it_would_get_alone(
+    tmp_path: Path, pauses: tuple[float, float]
+) -> None:
+    path = moving(tmp_path)
+    shared = SharedFrames(path, {"forensics": 16, "detector": 8})
+    got: dict[str, list[Sampled]] = {"forensics": [], "detector": []}
+    threads = [
+        threading.Thread(target=read_all, args=(shared.frames(name), got[name], pause))
+        for name, pause in zip(got, pauses, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    alone_16, alone_8 = list(sample_frames(path, 16)), list(sample_frames(path, 8))
+    assert (len(alone_16), len(alone_8)) == (16, 8)
+    assert same(got["forensics"], alone_16)
+    assert same(got["detector"], alone_8)
+
+
+def test_a_reader_waits_for_a_late_one_at_most_lag_frames_ahead(tmp_path: Path) -> None:
+    path = moving(tmp_path)
+    shared = SharedFrames(path, {"forensics": 16, "detector": 8})
+    early: list[Sampled] = []
+    reader = threading.Thread(target=read_all, args=(shared.frames("forensics"), early))
+    reader.start()
+    reader.join(timeout=3)
+
+    # The pass's targets in order are forensics, detector, forensics, forensics, detector...
+    # With the detector not started, three of them are decoded: two are the early reader's.
+    assert reader.is_alive()
+    assert len(early) == 2
+
+    late: list[Sampled] = []
+    read_all(shared.frames("detector"), late)
+    reader.join(timeout=60)
+    assert not reader.is_alive()
+    assert same(early, list(sample_frames(path, 16)))
+    assert same(late, list(sample_frames(path, 8)))
+
+
+def test_a_released_reader_no_longer_holds_the_others_back(tmp_path: Path) -> None:
+    path = moving(tmp_path)
+    shared = SharedFrames(path, {"forensics": 16, "detector": 8})
+    got: list[Sampled] = []
+    reader = threading.Thread(target=read_all, args=(shared.frames("forensics"), got))
+    reader.start()
+    reader.join(timeout=3)
+    assert reader.is_alive() and len(got) == 2
+
+    shared.release("detector")  # its analyzer failed before reading, or timed out
+    reader.join(timeout=60)
+    assert not reader.is_alive()
+    assert same(got, list(sample_frames(path, 16)))
+    assert list(shared.frames("detector")) == []  # released: it reads nothing more
+
+
+def test_a_reader_that_stops_early_releases_itself(tmp_path: Path) -> None:
+    path = moving(tmp_path)
+    shared = SharedFrames(path, {"forensics": 16, "detector": 8})
+    frames = shared.frames("detector")
+    first = next(frames)
+    frames.close()  # as when its analyzer raises in the middle of its loop
+
+    got = list(shared.frames("forensics"))
+    assert same(got, list(sample_frames(path, 16)))
+    assert same([first], list(sample_frames(path, 8))[:1])
+
+
+def test_a_file_that_cannot_be_decoded_fails_every_reader(tmp_path: Path) -> None:
+    path = tmp_path / "noise.mp4"
+    path.write_bytes(np.random.default_rng(3).bytes(50_000))
+    shared = SharedFrames(path, {"forensics": 16, "detector": 8})
+    errors: dict[str, str] = {}
+
+    def read(name: str) -> None:
+        try:
+            list(shared.frames(name))
+        except AnalyzerFailed as exc:
+            errors[name] = str(exc)
+
+    threads = [threading.Thread(target=read, args=(name,)) for name in ("forensics", "detector")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(errors) == ["detector", "forensics"]
+    assert all(message.startswith("cannot open video") for message in errors.values())
+
+
+def test_animations_and_streams_without_a_duration_are_sampled_by_each_reader(
+    tmp_path: Path,
+) -> None:
+    gif = tmp_path / "loop.gif"
+    rng = np.random.default_rng(5)
+    pictures = [Image.fromarray(rng.integers(0, 255, (60, 80, 3), np.uint8)) for _ in range(12)]
+    pictures[0].save(gif, save_all=True, append_images=pictures[1:], duration=50, loop=0)
+    raw = write_video(tmp_path / "raw.h264", container_format="h264")
+
+    for path in (gif, raw):
+        shared = SharedFrames(path, {"forensics": 16, "detector": 8})
+        assert same(list(shared.frames("detector")), list(sample_frames(path, 8)))
+        assert same(list(shared.frames("forensics")), list(sample_frames(path, 16)))
+        assert len(list(sample_frames(path, 8))) == 8
+
+
+class _Recorder(Analyzer):
+    """Reads four frames of a video as an analyzer would, and says how it got them."""
+
+    name: ClassVar[str] = "recorder"
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
+    frame_samples: ClassVar[int] = 4
+
+    def analyze(self, sample: MediaSample) -> Report:
+        times = [round(s.time, 3) for s in frames_of(sample, self.name, self.frame_samples)]
+        shared = sample.frames
+        readers = None if shared is None else dict(sorted(shared.readers.items()))
+        details = {"times": times, "readers": readers}
+        return Report(self.name, findings=[Finding("recorded", None, 0.0, "", details)])
+
+
+def test_the_pipeline_shares_one_pass_among_the_analyzers_that_sample_frames(
+    tmp_path: Path,
+) -> None:
+    path = moving(tmp_path)
+    video = MediaSample(path, MediaKind.VIDEO, "video/mp4", path.stat().st_size, "0" * 64)
+    forensics = VideoAnalyzer()
+
+    together = asyncio.run(analyze_media(video, [_Recorder(), forensics], soundtrack=[]))
+    alone = forensics.analyze(video)
+
+    recorded, shared_report = together.reports
+    details = recorded.findings[0].details
+    assert details["readers"] == {"recorder": 4, "video_forensics": 16}
+    assert details["times"] == [round(s.time, 3) for s in sample_frames(path, 4)]
+    assert shared_report.error is None
+    assert [(f.signal, f.score, f.details) for f in shared_report.findings] == [
+        (f.signal, f.score, f.details) for f in alone.findings
+    ]
+
+    # One analyzer that samples frames reads them on its own: nothing to share.
+    [single] = asyncio.run(analyze_media(video, [_Recorder()], soundtrack=[])).reports
+    assert single.findings[0].details["readers"] is None
+
+
+class _Refuser(Analyzer):
+    """Declares frames it never reads: its model is missing, say."""
+
+    name: ClassVar[str] = "refuser"
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
+    frame_samples: ClassVar[int] = 8
+
+    def analyze(self, sample: MediaSample) -> Report:
+        raise AnalyzerFailed("the learned detector is not available")
+
+
+def test_an_analyzer_that_fails_before_reading_does_not_hold_the_others_back(
+    tmp_path: Path,
+) -> None:
+    path = moving(tmp_path)
+    video = MediaSample(path, MediaKind.VIDEO, "video/mp4", path.stat().st_size, "0" * 64)
+    forensics = VideoAnalyzer()
+    forensics.timeout = 30  # were it left waiting for the refuser, it would time out
+
+    refused, report = asyncio.run(
+        analyze_media(video, [_Refuser(), forensics], soundtrack=[])
+    ).reports
+
+    assert refused.error == "the learned detector is not available"
+    assert report.error is None
+    assert report.metadata["frames_sampled"] == 16
