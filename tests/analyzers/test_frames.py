@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.analyzers.test_video import FPS, write_video
 from veriscan.analyzers.base import (
     Analyzer,
     AnalyzerFailed,
@@ -26,7 +27,6 @@ from veriscan.analyzers.base import (
 from veriscan.analyzers.frames import Sampled, SharedFrames, frames_of, sample_frames
 from veriscan.analyzers.pipeline import analyze_media
 from veriscan.analyzers.video import VideoAnalyzer
-from tests.analyzers.test_video import FPS, write_video
 
 
 def same(got: list[Sampled], alone: list[Sampled]) -> bool:
