@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
 
 from tests.analyzers.test_video import FPS, write_video
+from veriscan.analyzers import frames as frames_module
 from veriscan.analyzers.base import (
     Analyzer,
     AnalyzerFailed,
@@ -58,7 +60,7 @@ def test_each_reader_gets_the_frames_it_would_get_alone(
     shared = SharedFrames(path, {"forensics": 16, "detector": 8})
     got: dict[str, list[Sampled]] = {"forensics": [], "detector": []}
     threads = [
-        threading.Thread(target=read_all, args=(shared.frames(name), got[name], pause))
+        threading.Thread(target=read_all, args=(shared.frames(name), got[name], pause), daemon=True)
         for name, pause in zip(got, pauses, strict=True)
     ]
     for thread in threads:
@@ -76,7 +78,9 @@ def test_a_reader_waits_for_a_late_one_at_most_lag_frames_ahead(tmp_path: Path) 
     path = moving(tmp_path)
     shared = SharedFrames(path, {"forensics": 16, "detector": 8})
     early: list[Sampled] = []
-    reader = threading.Thread(target=read_all, args=(shared.frames("forensics"), early))
+    reader = threading.Thread(
+        target=read_all, args=(shared.frames("forensics"), early), daemon=True
+    )
     reader.start()
     reader.join(timeout=3)
 
@@ -97,7 +101,7 @@ def test_a_released_reader_no_longer_holds_the_others_back(tmp_path: Path) -> No
     path = moving(tmp_path)
     shared = SharedFrames(path, {"forensics": 16, "detector": 8})
     got: list[Sampled] = []
-    reader = threading.Thread(target=read_all, args=(shared.frames("forensics"), got))
+    reader = threading.Thread(target=read_all, args=(shared.frames("forensics"), got), daemon=True)
     reader.start()
     reader.join(timeout=3)
     assert reader.is_alive() and len(got) == 2
@@ -133,7 +137,10 @@ def test_a_file_that_cannot_be_decoded_fails_every_reader(tmp_path: Path) -> Non
         except AnalyzerFailed as exc:
             errors[name] = str(exc)
 
-    threads = [threading.Thread(target=read, args=(name,)) for name in ("forensics", "detector")]
+    threads = [
+        threading.Thread(target=read, args=(name,), daemon=True)
+        for name in ("forensics", "detector")
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -223,3 +230,94 @@ def test_an_analyzer_that_fails_before_reading_does_not_hold_the_others_back(
     assert refused.error == "the learned detector is not available"
     assert report.error is None
     assert report.metadata["frames_sampled"] == 16
+
+
+def _open_handles(path: Path) -> int:
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        try:
+            count += fd.readlink() == path
+        except OSError:  # closed meanwhile
+            continue
+    return count
+
+
+def test_the_pass_holds_at_most_lag_frames_and_closes_the_file_at_its_end(tmp_path: Path) -> None:
+    path = moving(tmp_path)
+    shared = SharedFrames(path, {"forensics": 16, "detector": 8})
+    held: list[int] = []
+
+    def measure(frames: Iterator[Sampled]) -> None:
+        for _ in frames:
+            held.append(shared.held)
+
+    slow = threading.Thread(
+        target=read_all, args=(shared.frames("detector"), [], 0.05), daemon=True
+    )
+    slow.start()
+    measure(shared.frames("forensics"))
+    slow.join(timeout=60)
+
+    assert len(held) == 16
+    # The pass's targets go forensics, detector, forensics, forensics, detector... The slow
+    # reader pauses after each of its own frames, so the fast one, LAG = 3 ahead at most,
+    # finds the third frame to be the slow one's and waits: it sees two frames held.
+    assert SharedFrames.LAG == 3
+    assert max(held) == 2
+    assert shared.held == 0
+    assert _open_handles(path) == 0
+
+
+def test_a_clip_too_short_to_share_is_read_by_each_reader_on_its_own(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "five.mp4", frames=5)
+    shared = SharedFrames(path, {"forensics": 16, "detector": 8})
+    got: dict[str, list[Sampled]] = {"forensics": [], "detector": []}
+    threads = [
+        threading.Thread(target=read_all, args=(shared.frames(name), got[name]), daemon=True)
+        for name in got
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    # Five frames for 16 and 8 samples: shared, the readers would take each other's frames.
+    assert same(got["forensics"], list(sample_frames(path, 16)))
+    assert same(got["detector"], list(sample_frames(path, 8)))
+    assert [s.time for s in got["detector"]] == [0.0, 0.04, 0.08, 0.12, 0.16]
+
+
+def test_an_error_in_the_middle_of_the_pass_reaches_every_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = moving(tmp_path)
+    converted = 0
+    real_rgb = frames_module._rgb
+
+    def failing_rgb(frame: av.VideoFrame) -> np.ndarray:
+        nonlocal converted
+        converted += 1
+        if converted > 6:  # a decoder failing after three frames and their followers
+            raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+        return real_rgb(frame)
+
+    monkeypatch.setattr(frames_module, "_rgb", failing_rgb)
+    shared = SharedFrames(path, {"forensics": 16, "detector": 8})
+    got: dict[str, list[Sampled]] = {"forensics": [], "detector": []}
+    errors: dict[str, str] = {}
+
+    def read(name: str) -> None:
+        try:
+            read_all(shared.frames(name), got[name])
+        except av.FFmpegError as exc:  # as it was raised: the analyzers handle FFmpeg's errors
+            errors[name] = type(exc).__name__
+
+    threads = [threading.Thread(target=read, args=(name,), daemon=True) for name in got]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == {"forensics": "InvalidDataError", "detector": "InvalidDataError"}
+    # The pass's first three targets: forensics, detector, forensics.
+    assert (len(got["forensics"]), len(got["detector"])) == (2, 1)

@@ -13,6 +13,7 @@ number of samples, so two analyzers sampling separately decode the video twice.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Iterator, Mapping
@@ -195,6 +196,7 @@ def _sequential_samples(path: Path, samples: int) -> Iterator[Sampled]:
 class _Span:
     start: float
     duration: float | None  # None: unknown, so frames are counted instead
+    frame: float  # seconds a frame lasts (from the stream's average rate; 25 fps if unsaid)
 
     def targets(self, samples: int) -> list[float]:
         assert self.duration is not None
@@ -208,7 +210,8 @@ def _span(path: Path) -> _Span | None:
             return None
         stream = container.streams.video[0]
         duration = duration_of(container, stream)
-        return _Span(_start(stream), duration if duration and duration > 0 else None)
+        frame = 1 / float(stream.average_rate or 25)
+        return _Span(_start(stream), duration if duration and duration > 0 else None, frame)
 
 
 def _one_per_frame(path: Path, samples: int, found: Iterator[Sampled]) -> Iterator[Sampled]:
@@ -250,10 +253,9 @@ class SharedFrames:
 
     `readers` maps each reader's name to the number of samples it wants. The pass visits
     the union of their target times in order, and each reader gets the frames
-    `sample_frames(path, n)` would give it: the same frames whenever the readers' targets
-    lie two frames or more apart (in a video of a second or more, for 16 and 8 samples);
-    closer than that, as in a clip of a few frames, a reader may get the frame next to the
-    one it would get alone.
+    `sample_frames(path, n)` would give it. That holds when the targets lie two frames or
+    more apart (a sample's follower is then never the next target's frame): for 16 and 8
+    samples, a video of 64 frames or more. A shorter one is read by each reader on its own.
 
     A reader that needs a frame nobody has decoded yet decodes it while the others
     measure theirs. No reader runs more than `LAG` frames of the pass ahead of the slowest
@@ -261,7 +263,7 @@ class SharedFrames:
     frames and their followers. A reader that stops before the end must be released
     (`release`; its iterator does so when closed, the pipeline when its analyzer returns),
     or the others would wait for it. Animated pictures and videos of unknown duration are
-    sampled by each reader on its own.
+    also sampled by each reader on its own.
     """
 
     LAG = 3
@@ -293,6 +295,12 @@ class SharedFrames:
         finally:
             self.release(reader)
 
+    @property
+    def held(self) -> int:
+        """How many decoded frames (each with its follower) the pass holds now."""
+        with self._changed:
+            return sum(item is not None for item in self._items)
+
     def release(self, reader: str) -> None:
         """`reader` reads no more: the others stop waiting for it."""
         with self._changed:
@@ -305,13 +313,18 @@ class SharedFrames:
         with self._changed:
             if self._shared is None:
                 span = None if animation.is_animated(self.path) else _span(self.path)
-                self._shared = span is not None and span.duration is not None
+                self._shared = False
                 if span is not None and span.duration is not None:
                     owners: dict[float, set[str]] = {}
                     for name, samples in self.readers.items():
                         for target in span.targets(samples):
                             owners.setdefault(target, set()).add(name)
                     times = sorted(owners)
+                    # Targets closer than two frames would take each other's frames (a
+                    # sample's follower is the next target's candidate): read apart.
+                    gaps = [b - a for a, b in itertools.pairwise(times)]
+                    self._shared = min(gaps, default=math.inf) >= 2 * span.frame
+                if self._shared:
                     self._pass = (
                         (frozenset(owners[times[index]]), sampled)
                         for index, sampled in _seek_samples(self.path, times)
