@@ -321,3 +321,59 @@ def test_an_error_in_the_middle_of_the_pass_reaches_every_reader(
     assert errors == {"forensics": "InvalidDataError", "detector": "InvalidDataError"}
     # The pass's first three targets: forensics, detector, forensics.
     assert (len(got["forensics"]), len(got["detector"])) == (2, 1)
+
+
+def _together(shared: SharedFrames) -> dict[str, list[Sampled]]:
+    got: dict[str, list[Sampled]] = {name: [] for name in shared.readers}
+    threads = [
+        threading.Thread(target=read_all, args=(shared.frames(name), got[name]), daemon=True)
+        for name in got
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return got
+
+
+def _encode(
+    path: Path, seconds: float, rate: int, container: str | None = None, **options: str
+) -> Path:
+    from tests.analyzers.test_video import scene
+
+    with av.open(str(path), "w", format=container) as out:
+        video = out.add_stream("libx264", rate=rate, options=options)
+        video.width, video.height, video.pix_fmt = 160, 120, "yuv420p"
+        for i in range(int(seconds * rate)):
+            picture = av.VideoFrame.from_ndarray(scene(i / rate), format="rgb24")
+            for packet in video.encode(picture):
+                out.mux(packet)
+        for packet in video.encode():
+            out.mux(packet)
+    return path
+
+
+def test_a_file_without_a_keyframe_index_is_read_by_each_reader_on_its_own(tmp_path: Path) -> None:
+    # MPEG-TS lists no keyframes: a reader seeks by distance, and the union's closer
+    # targets would seek elsewhere and give other frames.
+    path = _encode(tmp_path / "long.ts", 100, FPS, "mpegts")
+    got = _together(SharedFrames(path, {"forensics": 16, "detector": 8}))
+    assert same(got["forensics"], list(sample_frames(path, 16)))
+    assert same(got["detector"], list(sample_frames(path, 8)))
+
+
+def test_the_decode_budget_costs_no_reader_a_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long video with a keyframe every 2 s, under a budget it reaches: as a long 4K phone
+    # video is (750 frames' budget), scaled down.
+    monkeypatch.setattr(frames_module, "DECODE_BUDGET_PIXELS", 750 * 160 * 120)
+    path = _encode(tmp_path / "phone.mp4", 180, 30, g="60", keyint_min="60", sc_threshold="0")
+    alone = {"forensics": list(sample_frames(path, 16)), "detector": list(sample_frames(path, 8))}
+    assert (len(alone["forensics"]), len(alone["detector"])) == (16, 8)  # within it alone
+
+    # Its 24 targets need more decoding than either reader's 16 or 8: on one reader's
+    # budget the pass stopped early and the forensics got 15 samples.
+    got = _together(SharedFrames(path, {"forensics": 16, "detector": 8}))
+    for name, frames in alone.items():
+        assert same(got[name], frames), name

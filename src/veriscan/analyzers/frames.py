@@ -101,9 +101,12 @@ def _decode(
         return
 
 
-def _seek_samples(path: Path, times: list[float]) -> Iterator[tuple[int, Sampled]]:
+def _seek_samples(
+    path: Path, times: list[float], budgets: int = 1
+) -> Iterator[tuple[int, Sampled]]:
     """The frame at (or just after) each target time and the frame after it, with the
-    target's index (a target past the end or the budget gets nothing).
+    target's index (a target past the end or the budget gets nothing). `budgets`: how many
+    readers' decode budgets the pass may spend (a shared pass spends what theirs would).
 
     Targets are visited in order. The decoder walks forward and seeks only when a
     keyframe lies between where it is and the next target, so a long GOP is decoded once
@@ -116,7 +119,7 @@ def _seek_samples(path: Path, times: list[float]) -> Iterator[tuple[int, Sampled
         if base is None:
             return
         keyframes = _keyframes(stream)
-        budget = _decode_budget(stream)
+        budget = _decode_budget(stream) * budgets
         half_frame = 0.5 / float(stream.average_rate or 25)
         frames: Iterator[av.VideoFrame] | None = None
         lookahead: av.VideoFrame | None = None
@@ -197,6 +200,7 @@ class _Span:
     start: float
     duration: float | None  # None: unknown, so frames are counted instead
     frame: float  # seconds a frame lasts (from the stream's average rate; 25 fps if unsaid)
+    indexed: bool  # the container lists its keyframes (MP4, MKV), so seeks go where asked
 
     def targets(self, samples: int) -> list[float]:
         assert self.duration is not None
@@ -211,7 +215,8 @@ def _span(path: Path) -> _Span | None:
         stream = container.streams.video[0]
         duration = duration_of(container, stream)
         frame = 1 / float(stream.average_rate or 25)
-        return _Span(_start(stream), duration if duration and duration > 0 else None, frame)
+        known = duration if duration and duration > 0 else None
+        return _Span(_start(stream), known, frame, _keyframes(stream) is not None)
 
 
 def _one_per_frame(path: Path, samples: int, found: Iterator[Sampled]) -> Iterator[Sampled]:
@@ -255,7 +260,11 @@ class SharedFrames:
     the union of their target times in order, and each reader gets the frames
     `sample_frames(path, n)` would give it. That holds when the targets lie two frames or
     more apart (a sample's follower is then never the next target's frame): for 16 and 8
-    samples, a video of 64 frames or more. A shorter one is read by each reader on its own.
+    samples, a video of 64 frames or more. A shorter one is read by each reader on its own,
+    and so is a file without a keyframe index (MPEG-TS), where a reader seeks by distance and
+    the union's closer targets would seek elsewhere. The pass may decode as many frames as
+    all its readers' passes would (`DECODE_BUDGET_PIXELS` each): where a reader's own pass
+    would stop at the budget, the shared one can give it more samples, never fewer.
 
     A reader that needs a frame nobody has decoded yet decodes it while the others
     measure theirs. No reader runs more than `LAG` frames of the pass ahead of the slowest
@@ -314,7 +323,7 @@ class SharedFrames:
             if self._shared is None:
                 span = None if animation.is_animated(self.path) else _span(self.path)
                 self._shared = False
-                if span is not None and span.duration is not None:
+                if span is not None and span.duration is not None and span.indexed:
                     owners: dict[float, set[str]] = {}
                     for name, samples in self.readers.items():
                         for target in span.targets(samples):
@@ -327,7 +336,7 @@ class SharedFrames:
                 if self._shared:
                     self._pass = (
                         (frozenset(owners[times[index]]), sampled)
-                        for index, sampled in _seek_samples(self.path, times)
+                        for index, sampled in _seek_samples(self.path, times, len(self.readers))
                     )
             return self._shared
 
