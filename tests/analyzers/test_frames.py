@@ -46,6 +46,19 @@ def read_all(frames: Iterator[Sampled], into: list[Sampled], pause: float = 0.0)
         time.sleep(pause)  # a reader that measures each frame before the next
 
 
+def _together(shared: SharedFrames) -> dict[str, list[Sampled]]:
+    got: dict[str, list[Sampled]] = {name: [] for name in shared.readers}
+    threads = [
+        threading.Thread(target=read_all, args=(shared.frames(name), got[name]), daemon=True)
+        for name in got
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return got
+
+
 def moving(tmp_path: Path, seconds: int = 4) -> Path:
     # One keyframe for the whole clip (x264's default GOP is 250 frames): every pass
     # decodes it from the start.
@@ -271,16 +284,7 @@ def test_the_pass_holds_at_most_lag_frames_and_closes_the_file_at_its_end(tmp_pa
 
 def test_a_clip_too_short_to_share_is_read_by_each_reader_on_its_own(tmp_path: Path) -> None:
     path = write_video(tmp_path / "five.mp4", frames=5)
-    shared = SharedFrames(path, {"forensics": 16, "detector": 8})
-    got: dict[str, list[Sampled]] = {"forensics": [], "detector": []}
-    threads = [
-        threading.Thread(target=read_all, args=(shared.frames(name), got[name]), daemon=True)
-        for name in got
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    got = _together(SharedFrames(path, {"forensics": 16, "detector": 8}))
 
     # Five frames for 16 and 8 samples: shared, the readers would take each other's frames.
     assert same(got["forensics"], list(sample_frames(path, 16)))
@@ -321,19 +325,6 @@ def test_an_error_in_the_middle_of_the_pass_reaches_every_reader(
     assert errors == {"forensics": "InvalidDataError", "detector": "InvalidDataError"}
     # The pass's first three targets: forensics, detector, forensics.
     assert (len(got["forensics"]), len(got["detector"])) == (2, 1)
-
-
-def _together(shared: SharedFrames) -> dict[str, list[Sampled]]:
-    got: dict[str, list[Sampled]] = {name: [] for name in shared.readers}
-    threads = [
-        threading.Thread(target=read_all, args=(shared.frames(name), got[name]), daemon=True)
-        for name in got
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return got
 
 
 def _encode(
