@@ -1,7 +1,9 @@
 """One media file through every analyzer that accepts it, then fusion.
 
 The analyzers run side by side (each on a worker thread, through `Analyzer.run`, which
-owns the timeout and the error capture). A video's soundtrack is decoded to a temporary
+owns the timeout and the error capture). When more than one of them samples a video's
+frames (`Analyzer.frame_samples`), they share one decoding pass (`frames.SharedFrames`),
+each released as it returns. A video's soundtrack is decoded to a temporary
 16 kHz WAV and judged by the analyzers of recordings (`soundtrack_analyzers`) like any
 recording. Progress is reported
 by named stage as each analyzer finishes, then "fusion".
