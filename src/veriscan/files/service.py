@@ -111,22 +111,12 @@ async def receive_upload(
     return received, form.fields
 
 
-def store_in(
-    session: Session,
-    context: AppContext,
-    user: User,
-    received: ReceivedFile,
-    *,
-    origin: Origin | None = None,
-) -> File:
-    """The received file's row, blob and audit event, in the caller's transaction. The
-    caller discards the writer afterwards (a no-op once the blob was placed)."""
-    writer = received.writer
-    assert writer is not None and writer.digests is not None
-    digests = writer.digests
-    # Everything that needs no database comes first: on SQLite the transaction holds the
-    # one writer lock from its first statement to its commit.
-    file = File(
+def new_file(user: User, received: ReceivedFile) -> File:
+    """The received file's row, not yet in any session: built before the transaction that
+    stores it, since on SQLite that transaction holds the one writer lock throughout."""
+    assert received.writer is not None and received.writer.digests is not None
+    digests = received.writer.digests
+    return File(
         id=uuid.uuid4(),
         user_id=user.id,
         filename=clean_filename(received.filename),
@@ -136,6 +126,22 @@ def store_in(
         hash_sha1=digests.sha1,
         hash_sha256=digests.sha256,
     )
+
+
+def store_in(
+    session: Session,
+    context: AppContext,
+    user: User,
+    file: File,
+    received: ReceivedFile,
+    *,
+    origin: Origin | None = None,
+) -> None:
+    """The file's row (from `new_file`), blob and audit event, in the caller's
+    transaction. The caller discards the writer afterwards (a no-op once the blob was
+    placed)."""
+    writer = received.writer
+    assert writer is not None and writer.digests is not None
     keep_blob(session, context, writer)
     # Inserted with the rest of the transaction at its one flush.
     FileRepository(session).add(file, flush=False)
@@ -148,7 +154,6 @@ def store_in(
         target_id=file.id,
         details={"filename": file.filename, "size": file.file_size, "sha256": file.hash_sha256},
     )
-    return file
 
 
 def logged_upload(file: File) -> None:
