@@ -31,7 +31,9 @@ def build_local_engines(settings: Settings) -> list[LocalEngine]:
     if settings.yara_enabled:
         from veriscan.engines.yara import YaraEngine
 
-        engines.append(YaraEngine(settings.user_yara_rules_dir))
+        engines.append(
+            YaraEngine(settings.user_yara_rules_dir, timeout=settings.yara_timeout_seconds)
+        )
     if settings.clamd_socket:
         from veriscan.engines.clamav import ClamAVEngine
 

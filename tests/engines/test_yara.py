@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import re
+import signal
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,8 +15,9 @@ import pytest
 import yara_x
 
 from tests.engines.samples import EICAR, MakeSample
-from veriscan.engines.base import Category, EngineReport, EngineVerdict, Sample
-from veriscan.engines.yara import BUILTIN_RULES_DIR, YaraEngine
+from veriscan.engines import yara as yara_module
+from veriscan.engines.base import Category, EngineReport, EngineVerdict, Sample, TooSlowHere
+from veriscan.engines.yara import BUILTIN_RULES_DIR, INLINE_MAX_BYTES, INLINE_SECONDS, YaraEngine
 
 OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 GIF_HEADER = b"GIF89a\x01\x00\x01\x00\x80\x00\x00"
@@ -256,8 +260,124 @@ def ran(engine: YaraEngine, sample: Sample, how: str) -> EngineReport:
 HOW = pytest.mark.parametrize("how", ["pooled", "here"])
 
 
-def test_yara_x_scans_inline() -> None:
-    assert YaraEngine.scans_inline
+def test_small_files_are_scanned_inline_larger_ones_in_the_child(
+    engine: YaraEngine, tmp_path: Path
+) -> None:
+    def of_size(size: int) -> Sample:
+        return Sample(tmp_path / "f", "0" * 64, "0" * 40, "0" * 32, size)
+
+    assert engine.scans_inline(of_size(INLINE_MAX_BYTES))
+    assert not engine.scans_inline(of_size(INLINE_MAX_BYTES + 1))
+    assert YaraEngine(inline_max_bytes=0).scans_inline(of_size(1)) is False
+
+
+SLOW_RULE = (
+    # Quadratic in the file size, and never true: runs until the scanner gives up.
+    "rule Slow { condition: for any i in (0..filesize) : "
+    "(for any j in (0..filesize) : (uint8(i) + uint8(j) == 1000)) }"
+)
+
+
+class _Ticker:
+    """A thread of this process that notes the time every 10 ms while it can run."""
+
+    def __init__(self) -> None:
+        self.ticks: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.ticks.append(time.monotonic())
+            time.sleep(0.01)
+
+    def __enter__(self) -> _Ticker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def longest_gap_after(self, start: float) -> float:
+        ticks = [t for t in self.ticks if t >= start]
+        return max(b - a for a, b in itertools.pairwise(ticks))
+
+
+def test_a_slow_scan_gives_up_here_and_runs_in_the_child_while_this_process_runs_on(
+    tmp_path: Path, make_sample: MakeSample
+) -> None:
+    # yara-x keeps the GIL while it scans: in this process a slow scan stops every other
+    # thread. Here it gives up within a second (TooSlowHere, run_here's None); in the
+    # child it runs to its own timeout while this process's threads go on.
+    rules_dir = tmp_path / "yara-rules"
+    rules_dir.mkdir()
+    (rules_dir / "slow.yar").write_text(SLOW_RULE)
+    engine = YaraEngine(rules_dir, timeout=3)
+    sample = make_sample(b"\0" * 200_000)
+
+    with _Ticker() as ticker:
+        started = time.monotonic()
+        with pytest.raises(TooSlowHere):
+            engine.scan_here(sample)
+        assert time.monotonic() - started <= INLINE_SECONDS + 0.5
+        assert engine.run_here(sample, version=engine.version()) is None
+
+        started = time.monotonic()
+        report = asyncio.run(engine.run(sample))
+        took = time.monotonic() - started
+        gap = ticker.longest_gap_after(started)
+
+    assert [(v.category, v.result) for v in report.verdicts] == [(Category.TIMEOUT, "timeout")]
+    assert took >= 2  # yara-x's timeout counts whole seconds, and lets the last one run
+    assert gap < 0.5, f"this process stood still for {gap:.2f} s during the child's scan"
+
+
+def test_the_child_loads_new_rules_and_is_replaced_when_it_dies(
+    tmp_path: Path, make_sample: MakeSample
+) -> None:
+    rules_dir = tmp_path / "yara-rules"
+    rules_dir.mkdir()
+    engine = YaraEngine(rules_dir)
+    sample = make_sample(b"x USER-RULE-MARKER x")
+
+    [before] = engine.scan_file(sample)
+    (rules_dir / "user.yar").write_text(USER_RULE)
+    [after] = engine.scan_file(sample)
+    assert (before.category, after.category, after.result) == (
+        Category.UNDETECTED,
+        Category.MALICIOUS,
+        "User_Marker",
+    )
+
+    child = yara_module._CHILDREN._idle[-1]  # the one that just scanned
+    process = child._process
+    assert process is not None
+    process.kill()
+    process.wait()
+    [again] = engine.scan_file(sample)  # a new process, sent the rules afresh
+    assert (again.category, again.result) == (Category.MALICIOUS, "User_Marker")
+    assert child._process is not process
+
+
+def test_a_child_that_stops_answering_is_replaced(
+    engine: YaraEngine, make_sample: MakeSample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(yara_module, "CHILD_GRACE_SECONDS", 0.5)
+    engine.timeout = 1
+    sample = make_sample(EICAR)
+    engine.scan_file(sample)
+    child = yara_module._CHILDREN._idle[-1]  # the one that just scanned
+    process = child._process
+    assert process is not None
+    os.kill(process.pid, signal.SIGSTOP)  # alive, and never answering
+
+    report = asyncio.run(engine.run(sample))
+
+    assert [(v.category, v.result) for v in report.verdicts] == [(Category.TIMEOUT, "timeout")]
+    assert process.poll() is not None, "the stopped child was killed"
+    [verdict] = engine.scan_file(sample)
+    assert verdict.category == Category.MALICIOUS
 
 
 @HOW
@@ -291,13 +411,51 @@ def test_scan_past_the_timeout_is_reported_as_timeout(
 ) -> None:
     rules_dir = tmp_path / "yara-rules"
     rules_dir.mkdir()
-    # Quadratic in the file size, and never true: runs until the scanner gives up.
-    (rules_dir / "slow.yar").write_text(
-        "rule Slow { condition: for any i in (0..filesize) : "
-        "(for any j in (0..filesize) : (uint8(i) + uint8(j) == 1000)) }"
-    )
+    (rules_dir / "slow.yar").write_text(SLOW_RULE)
+    # A timeout no longer than the inline bound: scan_here reports it as run does.
     engine = YaraEngine(rules_dir, timeout=1)
 
     report = ran(engine, make_sample(b"\0" * 200_000), how)
 
     assert [(v.category, v.result) for v in report.verdicts] == [(Category.TIMEOUT, "timeout")]
+
+
+def test_slow_files_take_a_child_each_up_to_the_most(
+    tmp_path: Path, make_sample: MakeSample
+) -> None:
+    # One file that keeps a child busy to its timeout does not hold the others' scans:
+    # up to `most` run side by side, and a third waits for a child to be free.
+    rules_dir = tmp_path / "yara-rules"
+    rules_dir.mkdir()
+    (rules_dir / "slow.yar").write_text(SLOW_RULE)
+    ruleset = YaraEngine(rules_dir)._current()
+    slow = make_sample(b"\0" * 200_000, name="slow.bin")
+    quick = make_sample(b"\1" * 100, name="quick.bin")
+    children = yara_module._Children(most=2)
+    outcomes: dict[str, object] = {}
+
+    def scan(name: str, sample: Sample, timeout: float) -> None:
+        try:
+            outcomes[name] = children.scan(ruleset, sample.path, timeout)
+        except TimeoutError as exc:
+            outcomes[name] = exc
+
+    try:
+        threads = [
+            threading.Thread(target=scan, args=("first", slow, 2), daemon=True),
+            threading.Thread(target=scan, args=("second", slow, 2), daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)  # both are scanning
+        third = threading.Thread(target=scan, args=("third", quick, 2), daemon=True)
+        third.start()
+        for thread in [*threads, third]:
+            thread.join(timeout=30)
+    finally:
+        children.close()
+
+    assert isinstance(outcomes["first"], TimeoutError)
+    assert isinstance(outcomes["second"], TimeoutError)
+    assert outcomes["third"] == []  # scanned once a child was free, by one of the two
+    assert len(children.every) == 2

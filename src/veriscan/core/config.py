@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     yara_enabled: bool = True
     # Folder of the users' own YARA rules; empty means data_dir/yara-rules.
     yara_rules_dir: Path | None = None
+    # Longest YARA-X scan of one file, in whole seconds: past it the file's YARA-X row is
+    # a timeout. Files over 4 MiB, and any file that takes YARA-X over a second, are
+    # scanned in a child process, so a long scan never stalls the rest of the service.
+    yara_timeout_seconds: int = Field(default=60, ge=1, le=3600)
 
     # Name of the deployment: the servers and workers of one deployment share it. With
     # Redis it prefixes every key (queue, rate limits, VirusTotal quotas, locks) and the

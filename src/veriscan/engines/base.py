@@ -100,6 +100,11 @@ def clean_result(category: Category, detection: str | None) -> str:
     return category.value
 
 
+class TooSlowHere(Exception):
+    """`scan_here` gave up: the scan would hold the caller's thread (and, for an engine
+    that keeps the GIL, the whole process) longer than it may."""
+
+
 class LocalEngine(ABC):
     """An engine that runs on this machine with no network."""
 
@@ -120,12 +125,17 @@ class LocalEngine(ABC):
         """Whether the engine can run here (its daemon reachable, its rules compiled)."""
         return True
 
-    #: Whether `scan_file` bounds its own time (raises TimeoutError past `timeout`) and
-    #: keeps the GIL while it scans. Another thread would then run it no sooner, and
-    #: neither `run`'s timeout nor the claim's heartbeat could act meanwhile; so the runner
-    #: calls `run_here` on its own thread, with no event loop and no hop to a pool thread
-    #: (on a small file the hop cost about ten times YARA-X's own scan).
-    scans_inline: ClassVar[bool] = False
+    def scans_inline(self, sample: Sample) -> bool:
+        """Whether the runner should scan this sample with `run_here`, on its own thread,
+        with no event loop and no hop to a pool thread: for an engine whose scan keeps
+        the GIL (another thread would run it no sooner) and is quick on this sample (on a
+        small file the hop cost about ten times YARA-X's own scan)."""
+        return False
+
+    def scan_here(self, sample: Sample) -> list[EngineVerdict]:
+        """`scan_file` on the caller's thread, for `run_here`. Raises `TooSlowHere` when the
+        scan would hold the caller's thread too long: the runner then uses `run`."""
+        return self.scan_file(sample)
 
     async def run(self, sample: Sample, *, version: str | None = None) -> EngineReport:
         """Scan with a timeout; every failure becomes the report's error. `version`: the
@@ -142,12 +152,16 @@ class LocalEngine(ABC):
             return self._failed(sample, known, started, exc)
         return EngineReport(self.name, known, verdicts, seconds=time.monotonic() - started)
 
-    def run_here(self, sample: Sample, *, version: str) -> EngineReport:
+    def run_here(self, sample: Sample, *, version: str) -> EngineReport | None:
         """`run` on the caller's thread, for an engine that `scans_inline`: the same
-        report, every failure its error."""
+        report, every failure its error; None when the engine gave up on scanning here
+        (`TooSlowHere`), for the caller to `run` it instead."""
         started = time.monotonic()
         try:
-            verdicts = self.scan_file(sample)
+            verdicts = self.scan_here(sample)
+        except TooSlowHere:
+            logger.info("engines.too_slow_here engine=%s sha256=%s", self.name, sample.sha256)
+            return None
         except Exception as exc:
             return self._failed(sample, version, started, exc)
         return EngineReport(self.name, version, verdicts, seconds=time.monotonic() - started)

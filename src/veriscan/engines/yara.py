@@ -7,20 +7,37 @@ does not say it finds malware is more likely a hunting rule than a verdict.
 The rules are compiled once, on first use, and again whenever a rule file is added,
 removed or touched; the version names the sha256 of every compiled source, so cached
 results of older rules are not reused.
+
+yara-x keeps the GIL while it scans, so a scan in this process stops every other thread
+of it (requests, socket.io, other scans) until it ends. A small file is scanned here all
+the same (`scan_here`: well under a millisecond, where a hop to another thread or process
+costs more than the scan), but for at most INLINE_SECONDS: a rule that takes longer on it
+(an operator's slow rule, a file built to be slow) gives up and the runner scans it again
+with `scan_file`. That one, for larger files too, scans in a child process of its own
+(`_Child`): this process waits on a pipe, with the GIL free, and the claim's heartbeat
+renews the scan's lease meanwhile.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import io
 import logging
 import math
+import os
+import socket
 import stat
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from importlib import metadata
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import yara_x
 
@@ -30,6 +47,7 @@ from veriscan.engines.base import (
     EngineVerdict,
     LocalEngine,
     Sample,
+    TooSlowHere,
     clean_result,
 )
 
@@ -38,6 +56,18 @@ logger = logging.getLogger("veriscan.engines")
 BUILTIN_RULES_DIR = Path(__file__).with_name("rules")
 USER_RULE_SUFFIXES = (".yar", ".yara")
 YARA_X_VERSION = metadata.version("yara-x")
+
+#: Files up to this size are scanned in this process (`scan_here`): YARA-X's shipped rules
+#: go through about a gigabyte a second here, so a few milliseconds at most.
+INLINE_MAX_BYTES = 4 * 1024 * 1024
+#: How long a scan in this process may hold it (yara-x counts its timeout in whole seconds).
+INLINE_SECONDS = 1
+#: How long past its own timeout the child process may take to answer before it is
+#: taken for hung and replaced.
+CHILD_GRACE_SECONDS = 10.0
+
+# A rule's match as the child process reports it: its identifier and its metadata.
+Match = tuple[str, tuple[tuple[str, Any], ...]]
 
 # Lower sorts first: the most severe match leads the result.
 _RANK = {Category.MALICIOUS: 0, Category.SUSPICIOUS: 1}
@@ -61,10 +91,16 @@ class _Ruleset:
     update_date: datetime | None
     files: int
 
+    @cached_property
+    def serialized(self) -> bytes:
+        """The compiled rules as the child process loads them (once per version)."""
+        buffer = io.BytesIO()
+        self.rules.serialize_into(buffer)
+        return buffer.getvalue()
+
 
 class YaraEngine(LocalEngine):
     name: ClassVar[str] = "YARA-X"
-    scans_inline: ClassVar[bool] = True  # the scanner's own timeout; the GIL held (`_scan`)
 
     def __init__(
         self,
@@ -72,11 +108,13 @@ class YaraEngine(LocalEngine):
         *,
         builtin_rules_dir: Path = BUILTIN_RULES_DIR,
         timeout: float | None = None,
+        inline_max_bytes: int = INLINE_MAX_BYTES,
     ) -> None:
         self.user_rules_dir = user_rules_dir
         self.builtin_rules_dir = builtin_rules_dir
         if timeout is not None:
             self.timeout = timeout
+        self.inline_max_bytes = inline_max_bytes
         self._lock = threading.Lock()
         self._ruleset: _Ruleset | None = None
 
@@ -91,21 +129,37 @@ class YaraEngine(LocalEngine):
             return False
         return True
 
-    def scan_file(self, sample: Sample) -> list[EngineVerdict]:
+    def scans_inline(self, sample: Sample) -> bool:
+        return sample.size <= self.inline_max_bytes
+
+    def scan_here(self, sample: Sample) -> list[EngineVerdict]:
+        """In this process, for at most INLINE_SECONDS (`TooSlowHere` past them, unless
+        the engine's own timeout is no longer)."""
         ruleset = self._current()
+        bound = min(self.timeout, INLINE_SECONDS)
         try:
-            results = _scan(ruleset.rules, sample.path, self.timeout)
+            results = _scan(ruleset.rules, sample.path, bound)
         except yara_x.TimeoutError as exc:
+            if _whole_seconds(bound) < _whole_seconds(self.timeout):
+                raise TooSlowHere from exc
             raise TimeoutError(f"YARA-X scan took longer than {self.timeout:g}s") from exc
         except yara_x.ScanError as exc:
             raise EngineFailed(f"YARA-X could not scan the file: {exc}") from exc
+        return self._verdicts(ruleset, _matches(results))
 
+    def scan_file(self, sample: Sample) -> list[EngineVerdict]:
+        """In the child process, with the engine's whole timeout: this process's GIL stays
+        free meanwhile."""
+        ruleset = self._current()
+        return self._verdicts(ruleset, _CHILDREN.scan(ruleset, sample.path, self.timeout))
+
+    def _verdicts(self, ruleset: _Ruleset, matches: list[Match]) -> list[EngineVerdict]:
         found: dict[str, Category] = {}
-        for rule in results.matching_rules:
-            severity = _severity(rule.metadata)
-            previous = found.get(rule.identifier)
+        for identifier, rule_metadata in matches:
+            severity = _severity(rule_metadata)
+            previous = found.get(identifier)
             if previous is None or _RANK[severity] < _RANK[previous]:
-                found[rule.identifier] = severity
+                found[identifier] = severity
         if not found:
             category, detection = Category.UNDETECTED, None
         else:
@@ -148,19 +202,164 @@ class YaraEngine(LocalEngine):
         return files
 
 
+def _whole_seconds(timeout: float) -> int:
+    return max(1, math.ceil(timeout))
+
+
 def _scan(rules: yara_x.Rules, path: Path, timeout: float) -> yara_x.ScanResults:
     # One scanner per scan: a yara-x Scanner is bound to the thread that made it, and
     # must be gone before an exception carries this frame to the event loop's thread.
     scanner = yara_x.Scanner(rules)
     try:
-        # yara-x keeps the GIL while it scans, so the asyncio timeout in `run()` cannot
+        # yara-x keeps the GIL while it scans, so nothing else in its process can
         # interrupt a scan: the scanner's own timeout is what bounds it.
-        scanner.set_timeout(max(1, math.ceil(timeout)))
+        scanner.set_timeout(_whole_seconds(timeout))
         # scan_file maps the file into memory rather than reading it: a large sample
         # costs address space, not RAM.
         return scanner.scan_file(str(path))
     finally:
         del scanner
+
+
+def _matches(results: yara_x.ScanResults) -> list[Match]:
+    return [(rule.identifier, tuple(rule.metadata)) for rule in results.matching_rules]
+
+
+class _Child:
+    """A child process that scans for this one, one file at a time, started on first use
+    (and again if it dies or hangs). It keeps the rules of the last version it was sent.
+    `_Children` hands them out.
+
+    A new interpreter, not a fork (this process has threads). It ends when its pipe
+    closes, which this process's end does when it exits.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._connection: Connection | None = None
+        self._loaded: str | None = None
+
+    def scan(self, ruleset: _Ruleset, path: Path, timeout: float) -> list[Match]:
+        with self._lock:
+            connection = self._started()
+            rules = None if self._loaded == ruleset.version else ruleset.serialized
+            try:
+                connection.send((ruleset.version, rules, str(path), timeout))
+                self._loaded = ruleset.version
+                if not connection.poll(_whole_seconds(timeout) + CHILD_GRACE_SECONDS):
+                    self._stop()
+                    raise TimeoutError(f"YARA-X scan took longer than {timeout:g}s")
+                outcome, value = connection.recv()
+            except (EOFError, OSError) as exc:
+                self._stop()
+                raise EngineFailed("the YARA-X scanning process ended", retryable=True) from exc
+        if outcome == "timeout":
+            raise TimeoutError(f"YARA-X scan took longer than {timeout:g}s")
+        if outcome == "error":
+            raise EngineFailed(f"YARA-X could not scan the file: {value}")
+        matches: list[Match] = value
+        return matches
+
+    def _started(self) -> Connection:
+        if self._process is not None and self._process.poll() is None:
+            assert self._connection is not None
+            return self._connection
+        self._stop()
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            # A plain child process, not multiprocessing's spawn: that would import the
+            # parent's main script again, which not every caller guards.
+            process = subprocess.Popen(  # noqa: S603 (this interpreter, fixed code)
+                [sys.executable, "-c", _CHILD_CODE, str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a terminal's Ctrl-C is this process's to act on
+            )
+            self._process, self._connection = process, Connection(ours.detach())
+        logger.info("engines.yara_child_started pid=%s", process.pid)
+        return self._connection
+
+    def close(self) -> None:
+        """End the child process at this process's exit, even mid-scan (the scan's thread
+        then finds the pipe closed: a failure row, or the scan left to its lease)."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+
+    def _stop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=5)
+        self._process = self._connection = None
+        self._loaded = None
+
+
+class _Children:
+    """Up to `most` child processes, one scan each at a time: a file that keeps one busy
+    to its timeout leaves the others to the rest (yara-x's scan is one core's work)."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._changed = threading.Condition()
+        self._idle: list[_Child] = []
+        self.every: list[_Child] = []
+
+    def scan(self, ruleset: _Ruleset, path: Path, timeout: float) -> list[Match]:
+        child = self._take()
+        try:
+            return child.scan(ruleset, path, timeout)
+        finally:
+            with self._changed:
+                self._idle.append(child)
+                self._changed.notify()
+
+    def _take(self) -> _Child:
+        with self._changed:
+            while not self._idle and len(self.every) >= self.most:
+                self._changed.wait()
+            if self._idle:
+                return self._idle.pop()
+            child = _Child()
+            self.every.append(child)
+            return child
+
+    def close(self) -> None:
+        for child in self.every:
+            child.close()
+
+
+_CHILDREN = _Children(most=max(1, min(os.cpu_count() or 1, 4)))
+atexit.register(_CHILDREN.close)
+
+
+_CHILD_CODE = (
+    "import sys; from veriscan.engines.yara import child_main; child_main(int(sys.argv[1]))"
+)
+
+
+def child_main(fd: int) -> None:
+    """The child process: scan each file sent on the socket `fd`, until it closes."""
+    connection = Connection(fd)
+    rules: yara_x.Rules | None = None
+    while True:
+        try:
+            _version, serialized, path, timeout = connection.recv()
+        except (EOFError, OSError):
+            return
+        if serialized is not None:
+            rules = yara_x.Rules.deserialize_from(io.BytesIO(serialized))
+        assert rules is not None, "the parent sends the rules with the first file"
+        try:
+            answer: tuple[str, Any] = ("ok", _matches(_scan(rules, Path(path), timeout)))
+        except yara_x.TimeoutError:
+            answer = ("timeout", None)
+        except yara_x.ScanError as exc:
+            answer = ("error", str(exc))
+        connection.send(answer)
 
 
 def _rule_files_in(
