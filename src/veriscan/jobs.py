@@ -10,18 +10,30 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 # Imported for what it registers: the grant of cases (scans.access), so that a worker tells
 # a case's owner and members of the end of a scan in it. Sharing's grants come with the
 # scan repositories the runners import.
 import veriscan.cases.access  # noqa: F401
 from veriscan.context import AppContext
+from veriscan.core.db import background_work
 from veriscan.malware import dispatch as malware_dispatch
 from veriscan.malware import runner as malware_runner
 from veriscan.media import runner as media_runner
 
 logger = logging.getLogger("veriscan.jobs")
+
+
+@contextmanager
+def in_background() -> Iterator[None]:
+    """A queued job's work: on SQLite its write transactions let requests' go first."""
+    token = background_work.set(True)
+    try:
+        yield
+    finally:
+        background_work.reset(token)
 
 
 def _scan_task(
@@ -31,7 +43,8 @@ def _scan_task(
 
     @context.huey.task(name=name)  # type: ignore[untyped-decorator]
     def task(scan_id: str) -> None:
-        run(context, uuid.UUID(scan_id))
+        with in_background():
+            run(context, uuid.UUID(scan_id))
 
     def enqueue(scan_id: uuid.UUID) -> None:
         try:
@@ -45,7 +58,8 @@ def _scan_task(
 def _dispatch_task(context: AppContext) -> Callable[[str], None]:
     @context.huey.task(name="malware.dispatch")  # type: ignore[untyped-decorator]
     def task(vt_key: str) -> None:
-        malware_dispatch.dispatch(context, vt_key)
+        with in_background():
+            malware_dispatch.dispatch(context, vt_key)
 
     def enqueue(vt_key: str) -> None:
         try:
@@ -69,6 +83,11 @@ STATISTICS_EVERY_SECONDS = 3600.0
 
 
 def sweep_all(context: AppContext) -> None:
+    with in_background():
+        _sweep_all(context)
+
+
+def _sweep_all(context: AppContext) -> None:
     now = time.monotonic()
     if now >= context.statistics_due:
         # At start, then hourly: the planner's view of a growing database.

@@ -1,16 +1,17 @@
 """The process's own queue of SQLite writers: held from BEGIN IMMEDIATE to the commit or
-rollback, and never left held."""
+rollback, never left held, requests before background work."""
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text
 
-from veriscan.core.db import Database
+from veriscan.core.db import Database, WriterTurns, background_work
 
 
 def _write_in_another_thread(db: Database, value: int) -> threading.Thread:
@@ -142,3 +143,144 @@ def test_the_next_writer_is_let_in_only_once_sqlite_has_committed(tmp_path: Path
     with database.session(writes=False) as session:
         assert session.scalar(text("SELECT count(*) FROM t")) == 1000
     database.dispose()
+
+
+# ------------------------------------------------------------- requests before background
+
+
+def _taker(
+    turns: WriterTurns, name: str, order: list[str], *, background: bool, hold: float = 0.0
+) -> threading.Thread:
+    def take() -> None:
+        assert turns.acquire(background=background, timeout=10)
+        order.append(name)
+        time.sleep(hold)
+        turns.release()
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    return thread
+
+
+def _waiting(turns: WriterTurns, count: int) -> None:
+    """Until `count` threads wait for the writer (in line or standing aside)."""
+    deadline = time.monotonic() + 5
+    while len(turns._line) + len(turns._aside._waiters) < count:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_a_request_waiting_goes_before_background_work_that_waited_longer() -> None:
+    turns = WriterTurns(patience=5)
+    order: list[str] = []
+    assert turns.acquire(background=False, timeout=1)
+    scan = _taker(turns, "scan", order, background=True)
+    _waiting(turns, 1)
+    request = _taker(turns, "request", order, background=False)
+    _waiting(turns, 2)
+    turns.release()
+    for thread in (scan, request):
+        thread.join(timeout=5)
+    assert order == ["request", "scan"]
+
+
+def test_requests_take_the_writer_in_the_order_they_came() -> None:
+    turns = WriterTurns()
+    order: list[str] = []
+    assert turns.acquire(background=False, timeout=1)
+    first = _taker(turns, "first", order, background=False, hold=0.05)
+    _waiting(turns, 1)
+    second = _taker(turns, "second", order, background=False)
+    _waiting(turns, 2)
+    turns.release()
+    for thread in (first, second):
+        thread.join(timeout=5)
+    assert order == ["first", "second"]
+
+
+def test_background_work_stands_aside_no_longer_than_its_patience() -> None:
+    # Requests one after another, each holding the writer 50 ms, for 3 s: background work
+    # with 0.3 s of patience gets in among them, long before they stop.
+    turns = WriterTurns(patience=0.3)
+    order: list[str] = []
+    stop = time.monotonic() + 3
+
+    def requests(name: str) -> None:
+        while time.monotonic() < stop:
+            assert turns.acquire(background=False, timeout=10)
+            order.append(name)
+            time.sleep(0.05)
+            turns.release()
+
+    streams = [threading.Thread(target=requests, args=(n,), daemon=True) for n in "ab"]
+    for thread in streams:
+        thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    scan = _taker(turns, "scan", order, background=True)
+    scan.join(timeout=5)
+    waited = time.monotonic() - started
+    for thread in streams:
+        thread.join(timeout=10)
+    assert "scan" in order and waited < 1.0, f"background work waited {waited:.2f} s"
+    assert order.index("scan") < len(order) - 10  # well before the requests stopped
+
+
+def test_background_work_takes_a_free_writer_at_once_and_one_left_alone_is_woken() -> None:
+    turns = WriterTurns(patience=30)
+    order: list[str] = []
+    assert turns.acquire(background=True, timeout=1)  # nothing waits: no standing aside
+    scan = _taker(turns, "scan", order, background=True)
+    _waiting(turns, 1)
+    turns.release()  # no request waits: the background waiter is woken, not left 30 s
+    scan.join(timeout=5)
+    assert order == ["scan"]
+
+
+def test_a_wait_for_the_writer_times_out() -> None:
+    turns = WriterTurns(patience=0.05)
+    assert turns.acquire(background=False, timeout=1)
+    assert turns.acquire(background=False, timeout=0.1) is False
+    assert turns.acquire(background=True, timeout=0.2) is False
+    turns.release()
+    assert turns.acquire(background=True, timeout=0.1)
+
+
+def test_a_queued_job_s_transactions_are_background_work(db: Database) -> None:
+    # jobs.in_background marks a job's transactions; through a real database, a request's
+    # write waiting behind one goes before the job's.
+    from veriscan.jobs import in_background
+
+    assert background_work.get() is False
+    with in_background():
+        assert background_work.get() is True
+    assert background_work.get() is False
+
+    order: list[int] = []
+    written = threading.Event()
+
+    def write(value: int, background: bool) -> None:
+        def run() -> None:
+            with db.session() as session:
+                session.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": value})
+                order.append(value)
+
+        if background:
+            with in_background():
+                run()
+        else:
+            run()
+        written.set()
+
+    with db.session() as session:
+        session.execute(text("INSERT INTO t (v) VALUES (0)"))
+        job = threading.Thread(target=write, args=(1, True), daemon=True)
+        job.start()
+        time.sleep(0.2)  # the job waits first
+        request = threading.Thread(target=write, args=(2, False), daemon=True)
+        request.start()
+        time.sleep(0.2)
+    for thread in (job, request):
+        thread.join(timeout=10)
+    assert order == [2, 1]
+    db.dispose()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -62,7 +65,82 @@ class Timestamps:
 # How long a writer of this process waits for another of its writers before it goes on to
 # SQLite's own lock (and its busy timeout) anyway.
 WRITER_WAIT_SECONDS = 30
+# How long background work's write transaction stands aside for requests' before it takes
+# its turn among them.
+BACKGROUND_PATIENCE_SECONDS = 0.5
 _HOLDS_WRITER = "veriscan_holds_writer"
+
+#: True while a queued job runs (jobs.py: scans, dispatch, the sweep). On SQLite its write
+#: transactions let requests' go first (`WriterTurns`).
+background_work: ContextVar[bool] = ContextVar("veriscan_background_work", default=False)
+
+
+class _Turn:
+    """One thread waiting in line for the writer: handed it directly by `release`."""
+
+    __slots__ = ("granted", "wake")
+
+    def __init__(self, state: threading.Lock) -> None:
+        self.granted = False
+        self.wake = threading.Condition(state)
+
+
+class WriterTurns:
+    """The one SQLite writer of this process, taken in turns.
+
+    A request's write transaction goes before background work's: on the embedded default
+    one writer serves both, and a request waits with a client on the line, while a scan's
+    bookkeeping can come a moment later. Requests wait in line, first come first served;
+    `release` hands the writer to the first in line (no thread that comes later can take
+    it in between). Background work takes a free writer at once, but while it is taken or
+    anyone waits in line it stands aside, for at most `patience` seconds, then joins the
+    line, so it is never starved. Whichever thread ends the transaction releases it (a
+    request's may begin on one pool thread and end on another), so this is no Lock.
+    """
+
+    def __init__(self, patience: float = BACKGROUND_PATIENCE_SECONDS) -> None:
+        self.patience = patience
+        self._state = threading.Lock()
+        self._aside = threading.Condition(self._state)  # background work standing aside
+        self._line: deque[_Turn] = deque()
+        self._held = False
+
+    def acquire(self, *, background: bool, timeout: float) -> bool:
+        """Wait for the writer, at most `timeout` seconds; whether it was taken."""
+        deadline = time.monotonic() + timeout
+        with self._state:
+            if not self._held and not self._line:
+                self._held = True
+                return True
+            if background:
+                stand_aside_until = min(time.monotonic() + self.patience, deadline)
+                while self._held or self._line:
+                    left = stand_aside_until - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._aside.wait(left)
+                else:
+                    self._held = True
+                    return True
+            turn = _Turn(self._state)
+            self._line.append(turn)
+            while not turn.granted:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self._line.remove(turn)
+                    return False
+                turn.wake.wait(left)
+            return True
+
+    def release(self) -> None:
+        with self._state:
+            if self._line:
+                turn = self._line.popleft()
+                turn.granted = True  # handed over: the writer stays taken
+                turn.wake.notify()
+            else:
+                self._held = False
+                self._aside.notify()
 
 
 def make_engine(url: str) -> Engine:
@@ -84,10 +162,9 @@ def make_engine(url: str) -> Engine:
 
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps
         # in steps of up to 100 ms before it looks again. Writers of this process queue on
-        # a lock of their own first, so the next one starts as soon as the last commits.
-        # A plain Lock, not an RLock: a request's transaction may begin on one thread of
-        # the pool and commit on another (FastAPI runs a dependency's teardown apart).
-        writer = threading.Lock()
+        # a lock of their own first, so the next one starts as soon as the last commits,
+        # requests before background work (`WriterTurns`).
+        writer = WriterTurns()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
@@ -95,7 +172,7 @@ def make_engine(url: str) -> Engine:
             # one that reads first and writes later fails with "database is locked"
             # instead of waiting its turn. Readers stay deferred and run alongside (WAL).
             if conn.get_execution_options().get("veriscan_writes", True):
-                if writer.acquire(timeout=WRITER_WAIT_SECONDS):
+                if writer.acquire(background=background_work.get(), timeout=WRITER_WAIT_SECONDS):
                     conn.info[_HOLDS_WRITER] = True
                 try:
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
