@@ -16,7 +16,14 @@ import yara_x
 
 from tests.engines.samples import EICAR, MakeSample
 from veriscan.engines import yara as yara_module
-from veriscan.engines.base import Category, EngineReport, EngineVerdict, Sample, TooSlowHere
+from veriscan.engines.base import (
+    Category,
+    EngineFailed,
+    EngineReport,
+    EngineVerdict,
+    Sample,
+    TooSlowHere,
+)
 from veriscan.engines.yara import BUILTIN_RULES_DIR, INLINE_MAX_BYTES, INLINE_SECONDS, YaraEngine
 
 OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
@@ -329,7 +336,7 @@ def test_a_slow_scan_gives_up_here_and_runs_in_the_child_while_this_process_runs
         gap = ticker.longest_gap_after(started)
 
     assert [(v.category, v.result) for v in report.verdicts] == [(Category.TIMEOUT, "timeout")]
-    assert took >= 2  # yara-x's timeout counts whole seconds, and lets the last one run
+    assert took >= 2.9  # the engine's whole timeout, in the child
     assert gap < 0.5, f"this process stood still for {gap:.2f} s during the child's scan"
 
 
@@ -412,10 +419,13 @@ def test_scan_past_the_timeout_is_reported_as_timeout(
     rules_dir = tmp_path / "yara-rules"
     rules_dir.mkdir()
     (rules_dir / "slow.yar").write_text(SLOW_RULE)
-    # A timeout no longer than the inline bound: scan_here reports it as run does.
     engine = YaraEngine(rules_dir, timeout=1)
+    sample = make_sample(b"\0" * 200_000)
 
-    report = ran(engine, make_sample(b"\0" * 200_000), how)
+    if how == "here":  # never a timeout here: the runner scans it again in the child
+        assert engine.run_here(sample, version=engine.version()) is None
+        return
+    report = ran(engine, sample, how)
 
     assert [(v.category, v.result) for v in report.verdicts] == [(Category.TIMEOUT, "timeout")]
 
@@ -448,7 +458,7 @@ def test_slow_files_take_a_child_each_up_to_the_most(
         for thread in threads:
             thread.start()
         time.sleep(0.5)  # both are scanning
-        third = threading.Thread(target=scan, args=("third", quick, 2), daemon=True)
+        third = threading.Thread(target=scan, args=("third", quick, 10), daemon=True)
         third.start()
         for thread in [*threads, third]:
             thread.join(timeout=30)
@@ -459,3 +469,147 @@ def test_slow_files_take_a_child_each_up_to_the_most(
     assert isinstance(outcomes["second"], TimeoutError)
     assert outcomes["third"] == []  # scanned once a child was free, by one of the two
     assert len(children.every) == 2
+
+
+def _child_of(engine: YaraEngine, sample: Sample) -> yara_module._Child:
+    """The child process that scans for this process, after one scan of `sample`."""
+    engine.scan_file(sample)
+    return yara_module._CHILDREN._idle[-1]  # the one that just scanned
+
+
+def test_the_child_is_sent_the_rules_once_per_version(
+    engine: YaraEngine, make_sample: MakeSample
+) -> None:
+    sample = make_sample(EICAR)
+    child = _child_of(engine, sample)
+    assert child._connection is not None
+    sent: list[bool] = []
+    real_send = child._connection.send
+
+    def watched(request: tuple[object, ...]) -> None:
+        sent.append(request[1] is not None)  # the rules, or None when the child has them
+        real_send(request)
+
+    child._connection.send = watched  # type: ignore[method-assign]
+    for _ in range(3):
+        assert engine.scan_file(sample)[0].category == Category.MALICIOUS
+    assert sent == [False, False, False]
+
+
+def test_a_silent_child_is_killed_and_its_scan_times_out(
+    engine: YaraEngine, make_sample: MakeSample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Called directly, not through run(): asyncio's own timeout would answer first.
+    monkeypatch.setattr(yara_module, "CHILD_GRACE_SECONDS", 0.5)
+    sample = make_sample(EICAR)
+    child = _child_of(engine, sample)
+    process, connection = child._process, child._connection
+    assert process is not None and connection is not None
+    os.kill(process.pid, signal.SIGSTOP)
+
+    with pytest.raises(TimeoutError):
+        child.scan(engine._current(), sample.path, 1)
+
+    assert process.poll() is not None and connection.closed
+    assert (child._process, child._connection, child._loaded) == (None, None, None)
+    [verdict] = engine.scan_file(sample)  # a new process, sent the rules afresh
+    assert verdict.category == Category.MALICIOUS
+
+
+def test_a_child_that_dies_mid_scan_is_a_retryable_failure_and_is_reaped(
+    tmp_path: Path, make_sample: MakeSample
+) -> None:
+    rules_dir = tmp_path / "yara-rules"
+    rules_dir.mkdir()
+    (rules_dir / "slow.yar").write_text(SLOW_RULE)
+    engine = YaraEngine(rules_dir, timeout=30)
+    quick = make_sample(b"\1" * 100, name="quick.bin")
+    child = _child_of(engine, quick)
+    process = child._process
+    assert process is not None
+    threading.Timer(0.5, process.kill).start()
+
+    with pytest.raises(EngineFailed) as failed:
+        child.scan(engine._current(), make_sample(b"\0" * 200_000).path, 30)
+
+    assert failed.value.retryable is True
+    assert child._process is None and process.poll() is not None
+
+
+def test_the_child_runs_in_a_session_of_its_own_and_ends_with_its_socket(
+    engine: YaraEngine, make_sample: MakeSample
+) -> None:
+    child = _child_of(engine, make_sample(EICAR))
+    process, connection = child._process, child._connection
+    assert process is not None and connection is not None
+    # A terminal's Ctrl-C (sent to the foreground process group) is this process's to act on.
+    assert os.getsid(process.pid) != os.getsid(0)
+    connection.close()  # as when this process ends without a word
+    assert process.wait(timeout=10) == 0
+    child._connection = None  # closed above; the next scan starts a new process
+
+
+def test_a_child_is_handed_back_after_each_scan(
+    engine: YaraEngine, make_sample: MakeSample
+) -> None:
+    children = yara_module._Children(most=1)
+    sample = make_sample(EICAR)
+    ruleset = engine._current()
+    outcomes: list[object] = []
+
+    def three_scans() -> None:
+        for _ in range(3):
+            outcomes.append(children.scan(ruleset, sample.path, 5))
+
+    try:
+        thread = threading.Thread(target=three_scans, daemon=True)
+        thread.start()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "a scan waited for a child never handed back"
+    finally:
+        children.close()
+    assert len(outcomes) == 3 and len(children.every) == 1
+
+
+def test_waiting_for_a_free_child_counts_in_the_timeout(
+    tmp_path: Path, make_sample: MakeSample
+) -> None:
+    # The one child is busy with a slow file: a scan that cannot get it within its own
+    # timeout gives up then, and is never run later (its caller has reported a timeout).
+    rules_dir = tmp_path / "yara-rules"
+    rules_dir.mkdir()
+    (rules_dir / "slow.yar").write_text(SLOW_RULE)
+    ruleset = YaraEngine(rules_dir)._current()
+    children = yara_module._Children(most=1)
+    slow = make_sample(b"\0" * 200_000, name="slow.bin")
+    quick = make_sample(b"\1" * 100, name="quick.bin")
+    scanned: list[str] = []
+    real_scan = yara_module._Child.scan
+
+    def noted(child: yara_module._Child, rules: object, path: Path, timeout: float) -> object:
+        scanned.append(path.name)
+        return real_scan(child, rules, path, timeout)  # type: ignore[arg-type]
+
+    outcomes: list[object] = []
+
+    def keep_busy() -> None:
+        try:
+            outcomes.append(children.scan(ruleset, slow.path, 3))
+        except TimeoutError as exc:
+            outcomes.append(exc)
+
+    busy = threading.Thread(target=keep_busy, daemon=True)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(yara_module._Child, "scan", noted)
+            busy.start()
+            time.sleep(0.5)
+            started = time.monotonic()
+            with pytest.raises(TimeoutError, match="no free process"):
+                children.scan(ruleset, quick.path, 1)
+            waited = time.monotonic() - started
+            busy.join(timeout=30)
+    finally:
+        children.close()
+    assert 0.9 <= waited < 2.5
+    assert scanned == ["slow.bin"] and isinstance(outcomes[0], TimeoutError)

@@ -31,6 +31,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -60,7 +61,8 @@ YARA_X_VERSION = metadata.version("yara-x")
 #: Files up to this size are scanned in this process (`scan_here`): YARA-X's shipped rules
 #: go through about a gigabyte a second here, so a few milliseconds at most.
 INLINE_MAX_BYTES = 4 * 1024 * 1024
-#: How long a scan in this process may hold it (yara-x counts its timeout in whole seconds).
+#: How long a scan in this process may hold it: yara-x's shortest timeout, which ends a scan
+#: after up to a second (its clock ticks once a second; see `_yara_timeout`).
 INLINE_SECONDS = 1
 #: How long past its own timeout the child process may take to answer before it is
 #: taken for hung and replaced.
@@ -133,16 +135,13 @@ class YaraEngine(LocalEngine):
         return sample.size <= self.inline_max_bytes
 
     def scan_here(self, sample: Sample) -> list[EngineVerdict]:
-        """In this process, for at most INLINE_SECONDS (`TooSlowHere` past them, unless
-        the engine's own timeout is no longer)."""
+        """In this process, for at most INLINE_SECONDS: past them `TooSlowHere`, and the
+        runner scans the file in the child, with the engine's whole timeout."""
         ruleset = self._current()
-        bound = min(self.timeout, INLINE_SECONDS)
         try:
-            results = _scan(ruleset.rules, sample.path, bound)
+            results = _scan(ruleset.rules, sample.path, INLINE_SECONDS)
         except yara_x.TimeoutError as exc:
-            if _whole_seconds(bound) < _whole_seconds(self.timeout):
-                raise TooSlowHere from exc
-            raise TimeoutError(f"YARA-X scan took longer than {self.timeout:g}s") from exc
+            raise TooSlowHere from exc
         except yara_x.ScanError as exc:
             raise EngineFailed(f"YARA-X could not scan the file: {exc}") from exc
         return self._verdicts(ruleset, _matches(results))
@@ -202,18 +201,21 @@ class YaraEngine(LocalEngine):
         return files
 
 
-def _whole_seconds(timeout: float) -> int:
-    return max(1, math.ceil(timeout))
+def _yara_timeout(seconds: float) -> int:
+    """yara-x's timeout for a scan to be allowed `seconds`. yara-x counts whole seconds on
+    a clock that ticks once a second, so a timeout of n ends a scan after n - 1 to n
+    seconds (measured: 0.57 s for a timeout of 1); one more lets the scan have its time."""
+    return math.ceil(seconds) + 1
 
 
-def _scan(rules: yara_x.Rules, path: Path, timeout: float) -> yara_x.ScanResults:
+def _scan(rules: yara_x.Rules, path: Path, yara_seconds: int) -> yara_x.ScanResults:
     # One scanner per scan: a yara-x Scanner is bound to the thread that made it, and
     # must be gone before an exception carries this frame to the event loop's thread.
     scanner = yara_x.Scanner(rules)
     try:
         # yara-x keeps the GIL while it scans, so nothing else in its process can
         # interrupt a scan: the scanner's own timeout is what bounds it.
-        scanner.set_timeout(_whole_seconds(timeout))
+        scanner.set_timeout(yara_seconds)
         # scan_file maps the file into memory rather than reading it: a large sample
         # costs address space, not RAM.
         return scanner.scan_file(str(path))
@@ -247,13 +249,15 @@ class _Child:
             try:
                 connection.send((ruleset.version, rules, str(path), timeout))
                 self._loaded = ruleset.version
-                if not connection.poll(_whole_seconds(timeout) + CHILD_GRACE_SECONDS):
-                    self._stop()
-                    raise TimeoutError(f"YARA-X scan took longer than {timeout:g}s")
-                outcome, value = connection.recv()
+                answered = connection.poll(_yara_timeout(timeout) + CHILD_GRACE_SECONDS)
+                if answered:
+                    outcome, value = connection.recv()
             except (EOFError, OSError) as exc:
                 self._stop()
                 raise EngineFailed("the YARA-X scanning process ended", retryable=True) from exc
+            if not answered:  # hung: raised here, as TimeoutError is an OSError
+                self._stop()
+                raise TimeoutError(f"YARA-X scan took longer than {timeout:g}s")
         if outcome == "timeout":
             raise TimeoutError(f"YARA-X scan took longer than {timeout:g}s")
         if outcome == "error":
@@ -309,18 +313,26 @@ class _Children:
         self.every: list[_Child] = []
 
     def scan(self, ruleset: _Ruleset, path: Path, timeout: float) -> list[Match]:
-        child = self._take()
+        """Scan in a free child; the time spent waiting for one counts in `timeout`, so a
+        scan its caller has given up on never runs later."""
+        deadline = time.monotonic() + timeout
+        child = self._take(deadline)
+        if child is None:
+            raise TimeoutError(f"YARA-X scan took longer than {timeout:g}s (no free process)")
         try:
-            return child.scan(ruleset, path, timeout)
+            return child.scan(ruleset, path, max(deadline - time.monotonic(), 0.0))
         finally:
             with self._changed:
                 self._idle.append(child)
                 self._changed.notify()
 
-    def _take(self) -> _Child:
+    def _take(self, deadline: float) -> _Child | None:
         with self._changed:
             while not self._idle and len(self.every) >= self.most:
-                self._changed.wait()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._changed.wait(left)
             if self._idle:
                 return self._idle.pop()
             child = _Child()
@@ -354,11 +366,16 @@ def child_main(fd: int) -> None:
             rules = yara_x.Rules.deserialize_from(io.BytesIO(serialized))
         assert rules is not None, "the parent sends the rules with the first file"
         try:
-            answer: tuple[str, Any] = ("ok", _matches(_scan(rules, Path(path), timeout)))
+            answer: tuple[str, Any] = (
+                "ok",
+                _matches(_scan(rules, Path(path), _yara_timeout(timeout))),
+            )
         except yara_x.TimeoutError:
             answer = ("timeout", None)
         except yara_x.ScanError as exc:
             answer = ("error", str(exc))
+        except Exception as exc:  # a bad path, say: an answer, not the child's end
+            answer = ("error", f"{type(exc).__name__}: {exc}")
         connection.send(answer)
 
 
