@@ -378,11 +378,14 @@ def test_a_child_that_stops_answering_is_replaced(
     process = child._process
     assert process is not None
     os.kill(process.pid, signal.SIGSTOP)  # alive, and never answering
-
-    report = asyncio.run(engine.run(sample))
+    try:
+        report = asyncio.run(engine.run(sample))
+        killed = process.poll() is not None
+    finally:
+        process.kill()  # left stopped, it would hang this test run at its end
 
     assert [(v.category, v.result) for v in report.verdicts] == [(Category.TIMEOUT, "timeout")]
-    assert process.poll() is not None, "the stopped child was killed"
+    assert killed, "the stopped child was killed"
     [verdict] = engine.scan_file(sample)
     assert verdict.category == Category.MALICIOUS
 
@@ -506,11 +509,14 @@ def test_a_silent_child_is_killed_and_its_scan_times_out(
     process, connection = child._process, child._connection
     assert process is not None and connection is not None
     os.kill(process.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(TimeoutError):
+            child.scan(engine._current(), sample.path, 1)
+        killed = process.poll() is not None
+    finally:
+        process.kill()
 
-    with pytest.raises(TimeoutError):
-        child.scan(engine._current(), sample.path, 1)
-
-    assert process.poll() is not None and connection.closed
+    assert killed and connection.closed
     assert (child._process, child._connection, child._loaded) == (None, None, None)
     [verdict] = engine.scan_file(sample)  # a new process, sent the rules afresh
     assert verdict.category == Category.MALICIOUS
@@ -613,3 +619,19 @@ def test_waiting_for_a_free_child_counts_in_the_timeout(
         children.close()
     assert 0.9 <= waited < 2.5
     assert scanned == ["slow.bin"] and isinstance(outcomes[0], TimeoutError)
+
+
+def test_closing_the_children_ends_their_processes(
+    engine: YaraEngine, make_sample: MakeSample
+) -> None:
+    children = yara_module._Children(most=2)
+    sample = make_sample(EICAR)
+    ruleset = engine._current()
+    children.scan(ruleset, sample.path, 5)
+    [child] = children.every
+    process = child._process
+    assert process is not None and process.poll() is None
+
+    children.close()
+
+    assert process.poll() is not None

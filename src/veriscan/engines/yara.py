@@ -285,8 +285,8 @@ class _Child:
         return self._connection
 
     def close(self) -> None:
-        """End the child process at this process's exit, even mid-scan (the scan's thread
-        then finds the pipe closed: a failure row, or the scan left to its lease)."""
+        """End the child process (at this process's exit). A scan on a thread pool's thread
+        is waited for before that: Python joins those threads before atexit handlers."""
         process = self._process
         if process is not None and process.poll() is None:
             process.kill()
