@@ -18,5 +18,12 @@ HEURISTIC_NAME = "Heuristics.Veriscan.Test"
 # clamd refuses streams longer than this: the size-limit tests send more.
 STREAM_MAX_LENGTH = 1024 * 1024
 
+# A YARA rule quadratic in the file size, and never true: on 200 KB it runs until the
+# scanner gives up.
+SLOW_RULE = (
+    "rule Slow { condition: for any i in (0..filesize) : "
+    "(for any j in (0..filesize) : (uint8(i) + uint8(j) == 1000)) }"
+)
+
 # make_sample(content, name="sample.bin") -> Sample, from the make_sample fixture.
 MakeSample = Callable[..., Sample]

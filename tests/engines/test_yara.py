@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yara_x
 
-from tests.engines.samples import EICAR, MakeSample
+from tests.engines.samples import EICAR, SLOW_RULE, MakeSample
 from veriscan.engines import yara as yara_module
 from veriscan.engines.base import (
     Category,
@@ -278,11 +278,13 @@ def test_small_files_are_scanned_inline_larger_ones_in_the_child(
     assert YaraEngine(inline_max_bytes=0).scans_inline(of_size(1)) is False
 
 
-SLOW_RULE = (
-    # Quadratic in the file size, and never true: runs until the scanner gives up.
-    "rule Slow { condition: for any i in (0..filesize) : "
-    "(for any j in (0..filesize) : (uint8(i) + uint8(j) == 1000)) }"
-)
+@pytest.fixture
+def slow_rules(tmp_path: Path) -> Path:
+    """A rules folder holding SLOW_RULE alone."""
+    rules_dir = tmp_path / "yara-rules"
+    rules_dir.mkdir()
+    (rules_dir / "slow.yar").write_text(SLOW_RULE)
+    return rules_dir
 
 
 class _Ticker:
@@ -312,15 +314,12 @@ class _Ticker:
 
 
 def test_a_slow_scan_gives_up_here_and_runs_in_the_child_while_this_process_runs_on(
-    tmp_path: Path, make_sample: MakeSample
+    slow_rules: Path, make_sample: MakeSample
 ) -> None:
     # yara-x keeps the GIL while it scans: in this process a slow scan stops every other
     # thread. Here it gives up within a second (TooSlowHere, run_here's None); in the
     # child it runs to its own timeout while this process's threads go on.
-    rules_dir = tmp_path / "yara-rules"
-    rules_dir.mkdir()
-    (rules_dir / "slow.yar").write_text(SLOW_RULE)
-    engine = YaraEngine(rules_dir, timeout=3)
+    engine = YaraEngine(slow_rules, timeout=3)
     sample = make_sample(b"\0" * 200_000)
 
     with _Ticker() as ticker:
@@ -417,12 +416,9 @@ def test_missing_file_is_a_fatal_error(
 
 @HOW
 def test_scan_past_the_timeout_is_reported_as_timeout(
-    tmp_path: Path, make_sample: MakeSample, how: str
+    slow_rules: Path, make_sample: MakeSample, how: str
 ) -> None:
-    rules_dir = tmp_path / "yara-rules"
-    rules_dir.mkdir()
-    (rules_dir / "slow.yar").write_text(SLOW_RULE)
-    engine = YaraEngine(rules_dir, timeout=1)
+    engine = YaraEngine(slow_rules, timeout=1)
     sample = make_sample(b"\0" * 200_000)
 
     if how == "here":  # never a timeout here: the runner scans it again in the child
@@ -434,14 +430,11 @@ def test_scan_past_the_timeout_is_reported_as_timeout(
 
 
 def test_slow_files_take_a_child_each_up_to_the_most(
-    tmp_path: Path, make_sample: MakeSample
+    slow_rules: Path, make_sample: MakeSample
 ) -> None:
     # One file that keeps a child busy to its timeout does not hold the others' scans:
     # up to `most` run side by side, and a third waits for a child to be free.
-    rules_dir = tmp_path / "yara-rules"
-    rules_dir.mkdir()
-    (rules_dir / "slow.yar").write_text(SLOW_RULE)
-    ruleset = YaraEngine(rules_dir)._current()
+    ruleset = YaraEngine(slow_rules)._current()
     slow = make_sample(b"\0" * 200_000, name="slow.bin")
     quick = make_sample(b"\1" * 100, name="quick.bin")
     children = yara_module._Children(most=2)
@@ -523,12 +516,9 @@ def test_a_silent_child_is_killed_and_its_scan_times_out(
 
 
 def test_a_child_that_dies_mid_scan_is_a_retryable_failure_and_is_reaped(
-    tmp_path: Path, make_sample: MakeSample
+    slow_rules: Path, make_sample: MakeSample
 ) -> None:
-    rules_dir = tmp_path / "yara-rules"
-    rules_dir.mkdir()
-    (rules_dir / "slow.yar").write_text(SLOW_RULE)
-    engine = YaraEngine(rules_dir, timeout=30)
+    engine = YaraEngine(slow_rules, timeout=30)
     quick = make_sample(b"\1" * 100, name="quick.bin")
     child = _child_of(engine, quick)
     process = child._process
@@ -578,14 +568,11 @@ def test_a_child_is_handed_back_after_each_scan(
 
 
 def test_waiting_for_a_free_child_counts_in_the_timeout(
-    tmp_path: Path, make_sample: MakeSample
+    slow_rules: Path, make_sample: MakeSample
 ) -> None:
     # The one child is busy with a slow file: a scan that cannot get it within its own
     # timeout gives up then, and is never run later (its caller has reported a timeout).
-    rules_dir = tmp_path / "yara-rules"
-    rules_dir.mkdir()
-    (rules_dir / "slow.yar").write_text(SLOW_RULE)
-    ruleset = YaraEngine(rules_dir)._current()
+    ruleset = YaraEngine(slow_rules)._current()
     children = yara_module._Children(most=1)
     slow = make_sample(b"\0" * 200_000, name="slow.bin")
     quick = make_sample(b"\1" * 100, name="quick.bin")
