@@ -3,6 +3,7 @@ rollback, never left held, requests before background work."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from pathlib import Path
@@ -284,3 +285,155 @@ def test_a_queued_job_s_transactions_are_background_work(db: Database) -> None:
         thread.join(timeout=10)
     assert order == [2, 1]
     db.dispose()
+
+
+def test_a_dropped_session_collected_inside_acquire_releases_the_writer(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A write session dropped mid-transaction, in a reference cycle, holds the writer
+    # until the garbage collector frees it; SQLAlchemy then rolls it back, releasing the
+    # writer, on whatever thread the collection runs. Here that is a thread inside
+    # `acquire`, waiting for that very writer (the collection forced where acquire
+    # allocates its place in line): the release must not wait on acquire's own lock.
+    import gc
+
+    from veriscan.core import db as db_module
+
+    gc.disable()
+    try:
+        dropped = db.sessionmaker()
+        dropped.execute(text("INSERT INTO t (v) VALUES (1)"))  # takes the writer
+        dropped.cycle = dropped  # type: ignore[attr-defined]
+        del dropped
+
+        class CollectingTurn(db_module._Turn):
+            def __init__(self, state: threading.Lock) -> None:
+                gc.collect()  # frees the dropped session: its rollback releases the writer
+                super().__init__(state)
+
+        monkeypatch.setattr(db_module, "_Turn", CollectingTurn)
+        written = threading.Event()
+
+        def write() -> None:
+            with db.session() as session:
+                session.execute(text("INSERT INTO t (v) VALUES (2)"))
+            written.set()
+
+        thread = threading.Thread(target=write, daemon=True)
+        thread.start()
+        assert written.wait(5), "the writer stayed taken (the release waited on itself)"
+    finally:
+        gc.enable()
+    with db.session(writes=False) as session:
+        assert session.execute(text("SELECT v FROM t")).scalars().all() == [2]
+    db.dispose()
+
+
+def test_a_wait_in_line_interrupted_leaves_no_turn_behind() -> None:
+    # Ctrl-C (KeyboardInterrupt) while the main thread waits in line: the next release
+    # must not hand the writer to the turn it left.
+    turns = WriterTurns()
+    assert turns.acquire(background=False, timeout=1)
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(KeyboardInterrupt):
+            turns.acquire(background=False, timeout=5)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not turns._line
+    turns.release()
+    assert turns.acquire(background=False, timeout=1)
+
+
+def test_background_work_let_in_from_standing_aside_holds_the_writer() -> None:
+    turns = WriterTurns(patience=5)
+    assert turns.acquire(background=False, timeout=1)
+    got, done = threading.Event(), threading.Event()
+
+    def job() -> None:
+        assert turns.acquire(background=True, timeout=5)
+        got.set()
+        done.wait(5)
+        turns.release()
+
+    thread = threading.Thread(target=job, daemon=True)
+    thread.start()
+    _waiting(turns, 1)
+    turns.release()
+    assert got.wait(5)
+    assert turns.acquire(background=False, timeout=0.1) is False  # the job holds it
+    done.set()
+    thread.join(5)
+    assert turns.acquire(background=False, timeout=1)
+
+
+def test_background_work_keeps_a_timeout_shorter_than_its_patience() -> None:
+    turns = WriterTurns(patience=5)
+    assert turns.acquire(background=False, timeout=1)
+    started = time.monotonic()
+    assert turns.acquire(background=True, timeout=0.1) is False
+    assert time.monotonic() - started < 1
+
+
+def test_background_work_s_patience_counts_from_its_first_wait() -> None:
+    turns = WriterTurns(patience=0.4)
+    assert turns.acquire(background=False, timeout=1)
+    thread = threading.Thread(
+        target=lambda: turns.acquire(background=True, timeout=5) and turns.release(),
+        daemon=True,
+    )
+    thread.start()
+    _waiting(turns, 1)
+    time.sleep(0.2)
+    turns.release()  # the job is woken, but a request takes the writer first
+    assert turns.acquire(background=False, timeout=1)
+    time.sleep(0.35)  # 0.55 s after the job began: its patience is spent, it waits in line
+    assert len(turns._line) == 1
+    turns.release()
+    thread.join(5)
+
+
+def test_in_background_nests_and_is_reset_when_the_job_fails() -> None:
+    from veriscan.jobs import in_background
+
+    with in_background():
+        with in_background():
+            pass
+        assert background_work.get() is True
+    assert background_work.get() is False
+    with pytest.raises(RuntimeError), in_background():
+        raise RuntimeError
+    assert background_work.get() is False
+
+
+def test_queued_jobs_and_the_sweep_run_as_background_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import types
+    import uuid
+
+    from huey import MemoryHuey
+
+    from veriscan import jobs
+
+    seen: list[tuple[str, bool]] = []
+    context: Any = types.SimpleNamespace(huey=MemoryHuey(immediate=True))
+    jobs._scan_task(context, "t.scan", lambda c, i: seen.append(("scan", background_work.get())))(
+        uuid.uuid4()
+    )
+    monkeypatch.setattr(
+        jobs.malware_dispatch,
+        "dispatch",
+        lambda c, k: seen.append(("dispatch", background_work.get())),
+    )
+    jobs._dispatch_task(context)("key")
+    monkeypatch.setattr(jobs, "_sweep_all", lambda c: seen.append(("sweep", background_work.get())))
+    jobs.sweep_all(context)
+    assert seen == [("scan", True), ("dispatch", True), ("sweep", True)]
+    assert background_work.get() is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
@@ -85,6 +86,10 @@ class _Turn:
         self.wake = threading.Condition(state)
 
 
+# How often a thread waiting for the writer looks again by itself (see `WriterTurns`).
+_RECHECK_SECONDS = 0.05
+
+
 class WriterTurns:
     """The one SQLite writer of this process, taken in turns.
 
@@ -96,6 +101,13 @@ class WriterTurns:
     anyone waits in line it stands aside, for at most `patience` seconds, then joins the
     line, so it is never starved. Whichever thread ends the transaction releases it (a
     request's may begin on one pool thread and end on another), so this is no Lock.
+
+    `release` may also run on a thread that is inside `acquire`: the garbage collector,
+    finalizing a session dropped mid-transaction, rolls its connection back, which
+    releases the writer, at whatever allocation it interrupts. Taking `_state` there would
+    wait on itself, so such a release is queued (`SimpleQueue.put` is safe there) and
+    applied under `_state` by the next to hold it; waiters look again every 50 ms, so a
+    queued release waits no longer than that.
     """
 
     def __init__(self, patience: float = BACKGROUND_PATIENCE_SECONDS) -> None:
@@ -104,43 +116,76 @@ class WriterTurns:
         self._aside = threading.Condition(self._state)  # background work standing aside
         self._line: deque[_Turn] = deque()
         self._held = False
+        self._queued: queue.SimpleQueue[None] = queue.SimpleQueue()
+        self._inside = threading.local()  # this thread is in acquire (may hold `_state`)
 
     def acquire(self, *, background: bool, timeout: float) -> bool:
         """Wait for the writer, at most `timeout` seconds; whether it was taken."""
         deadline = time.monotonic() + timeout
-        with self._state:
-            if not self._held and not self._line:
-                self._held = True
-                return True
-            if background:
-                stand_aside_until = min(time.monotonic() + self.patience, deadline)
-                while self._held or self._line:
-                    left = stand_aside_until - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._aside.wait(left)
-                else:
+        self._inside.now = True
+        try:
+            with self._state:
+                return self._acquire(background, deadline)
+        finally:
+            self._inside.now = False
+
+    def _acquire(self, background: bool, deadline: float) -> bool:
+        self._apply_queued()
+        if not self._held and not self._line:
+            self._held = True
+            return True
+        if background:
+            stand_aside_until = min(time.monotonic() + self.patience, deadline)
+            while True:
+                left = stand_aside_until - time.monotonic()
+                if left <= 0:
+                    break
+                self._aside.wait(min(left, _RECHECK_SECONDS))
+                self._apply_queued()
+                if not self._held and not self._line:
                     self._held = True
                     return True
-            turn = _Turn(self._state)
-            self._line.append(turn)
+        turn = _Turn(self._state)
+        self._line.append(turn)
+        try:
             while not turn.granted:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     self._line.remove(turn)
                     return False
-                turn.wake.wait(left)
-            return True
+                turn.wake.wait(min(left, _RECHECK_SECONDS))
+                self._apply_queued()
+        except BaseException:  # interrupted while in line: no turn left behind
+            if turn.granted:
+                self._hand_on()
+            else:
+                self._line.remove(turn)
+            raise
+        return True
 
     def release(self) -> None:
+        if getattr(self._inside, "now", False):  # inside acquire, on this very thread
+            self._queued.put(None)
+            return
         with self._state:
-            if self._line:
-                turn = self._line.popleft()
-                turn.granted = True  # handed over: the writer stays taken
-                turn.wake.notify()
-            else:
-                self._held = False
-                self._aside.notify()
+            self._apply_queued()
+            self._hand_on()
+
+    def _apply_queued(self) -> None:
+        """With `_state` held: the releases queued by `release`."""
+        while not self._queued.empty():  # only this thread takes from it
+            self._queued.get_nowait()
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        """With `_state` held: the writer to the first in line, else free."""
+        if self._line:
+            turn = self._line.popleft()
+            turn.granted = True  # handed over: the writer stays taken
+            turn.wake.notify()
+        else:
+            self._held = False
+            self._aside.notify()
 
 
 def make_engine(url: str) -> Engine:
