@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import String, Text, bindparam, func, or_, select, update
@@ -47,15 +47,21 @@ class Leases:
     def claim(
         self, session: Session, job_id: uuid.UUID, token: str, now: datetime, lease: timedelta
     ) -> bool:
-        return self.claimed(session, job_id, token, now, lease) is not None
+        return self.claimed(session, job_id, token, now, lease, (self.model.id,)) is not None
 
     def claimed(
-        self, session: Session, job_id: uuid.UUID, token: str, now: datetime, lease: timedelta
+        self,
+        session: Session,
+        job_id: uuid.UUID,
+        token: str,
+        now: datetime,
+        lease: timedelta,
+        columns: Sequence[Any],
     ) -> Any:
-        """`claim`, returning the claimed row as it is now (None: not claimed), read by
-        the same statement."""
+        """`claim`, returning the claimed row's `columns` as they are now (None: not
+        claimed), read by the same statement: plain values, no ORM object."""
         parameters = {"job_id": job_id, "token": token, "now": now, "until": now + lease}
-        return session.scalars(self._claim_statement, parameters).first()
+        return session.execute(self._claim_statement(tuple(columns)), parameters).first()
 
     def owned(self, session: Session, job_id: uuid.UUID, token: str, **values: Any) -> bool:
         """Update the row only while this worker still holds the claim."""
@@ -72,8 +78,8 @@ class Leases:
     # Every scan is claimed and finished with these: built once (building one cost more
     # than running it), run with its parameters.
 
-    @cached_property
-    def _claim_statement(self) -> Any:
+    @lru_cache(maxsize=8)  # noqa: B019 (one Leases per kind of job, kept for the process)
+    def _claim_statement(self, columns: tuple[Any, ...]) -> Any:
         model = self.model
         job_id = bindparam("job_id", type_=model.id.type)
         now = bindparam("now", type_=model.lease_until.type)
@@ -97,7 +103,7 @@ class Leases:
                 attempts=model.attempts + 1,
                 started_at=func.coalesce(model.started_at, now),
             )
-            .returning(model)
+            .returning(*columns)
             .execution_options(synchronize_session=False)
         )
 

@@ -382,24 +382,30 @@ def child_main(fd: int) -> None:
 def _rule_files_in(
     folder: Path, suffixes: tuple[str, ...], prefix: str, *, builtin: bool
 ) -> list[_RuleFile]:
-    found = []
+    """The rule files in `folder`, by name. Listed before every scan (a changed file is a
+    new version), so with `os.scandir` rather than a Path per entry."""
     try:
-        entries = sorted(folder.iterdir())
+        with os.scandir(folder) as listing:
+            entries = sorted(
+                (e for e in listing if os.path.splitext(e.name)[1].lower() in suffixes),
+                key=lambda entry: entry.name,
+            )
     except OSError as exc:
         if builtin:
             raise EngineFailed(f"cannot list YARA rules in {folder}: {exc}") from exc
         logger.warning("engines.yara_rules_unreadable folder=%s error=%s", folder, exc)
         return []
-    for path in entries:
-        if path.suffix.lower() not in suffixes:
-            continue
+    found = []
+    for entry in entries:
         try:
-            info = path.stat()
+            info = entry.stat()
         except OSError:  # removed while listing: the next call sees the folder settled
             continue
         if stat.S_ISREG(info.st_mode):
-            namespace = f"{prefix}/{path.name}"
-            found.append(_RuleFile(path, namespace, builtin, info.st_mtime_ns, info.st_size))
+            namespace = f"{prefix}/{entry.name}"
+            found.append(
+                _RuleFile(Path(entry.path), namespace, builtin, info.st_mtime_ns, info.st_size)
+            )
     return found
 
 
