@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import String, Text, bindparam, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from veriscan.core.db import Database, utcnow
+from veriscan.core.db import Database, core_execute, utcnow
 
 
 class LeasedJob:
@@ -61,7 +61,7 @@ class Leases:
         """`claim`, returning the claimed row's `columns` as they are now (None: not
         claimed), read by the same statement: plain values, no ORM object."""
         parameters = {"job_id": job_id, "token": token, "now": now, "until": now + lease}
-        return session.execute(self._claim_statement(tuple(columns)), parameters).first()
+        return core_execute(session, self._claim_statement(tuple(columns)), parameters).first()
 
     def owned(self, session: Session, job_id: uuid.UUID, token: str, **values: Any) -> bool:
         """Update the row only while this worker still holds the claim."""
@@ -73,7 +73,9 @@ class Leases:
         """`owned`, returning the updated row's `columns` (None: the claim was lost)."""
         statement = self._owned_statement(tuple(sorted(values)), tuple(columns))
         parameters = {f"new_{name}": value for name, value in values.items()}
-        return session.execute(statement, {"job_id": job_id, "token": token, **parameters}).first()
+        return core_execute(
+            session, statement, {"job_id": job_id, "token": token, **parameters}
+        ).first()
 
     # Every scan is claimed and finished with these: built once (building one cost more
     # than running it), run with its parameters.

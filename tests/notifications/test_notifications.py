@@ -12,7 +12,14 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import Account, assert_envelope
 from tests.live import LiveServer, live_server
-from tests.malware.helpers import add_key, eicar_variant, unique_content, upload, wait_for
+from tests.malware.helpers import (
+    add_key,
+    eicar_variant,
+    results,
+    unique_content,
+    upload,
+    wait_for,
+)
 from tests.media.helpers import photo_jpeg, upload_media
 from tests.notifications.helpers import listening, notifications, set_preferences
 from veriscan.core.config import Settings
@@ -275,3 +282,28 @@ def test_a_scan_past_its_deadline_notifies_once(
         "matched (detection ratio 0/1). VirusTotal: VirusTotal did not answer before the "
         "scan's deadline"
     )
+
+
+def test_a_notification_that_cannot_be_stored_never_costs_the_scan_its_result(
+    settings_factory: Callable[..., Settings],
+    make_account: Callable[..., Account],
+    log_capture: Any,
+) -> None:
+    """The notification is written in the scan's final transaction behind a savepoint:
+    when its table cannot take it (here, it is gone), the scan still completes with its
+    verdict rows, and the failure is logged."""
+    from sqlalchemy import text
+
+    from veriscan.malware import runner
+
+    settings = settings_factory(workers=0)
+    with live_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        account = make_account(on=live)
+        with live.context.db.session() as session:
+            session.execute(text("ALTER TABLE notifications RENAME TO notifications_gone"))
+        scan_id = upload(client, account, eicar_variant())["scan"]["scan_id"]
+        runner.run_scan(live.context, uuid.UUID(scan_id))
+        body = results(client, account, scan_id)
+    assert body["status"] == "completed" and body["detection_ratio"] == "1/1"
+    assert [(r["engine_name"], r["category"]) for r in body["results"]] == [("YARA-X", "malicious")]
+    assert f"notifications.record_failed scan_id={scan_id}" in log_capture.text()

@@ -188,6 +188,19 @@ class WriterTurns:
             self._aside.notify()
 
 
+def core_execute(
+    session: Session, statement: Any, parameters: Any = None
+) -> Any:  # a CursorResult (typed Any: its rows are plain tuples of columns)
+    """Run a Core statement on the session's connection, in its transaction, for the
+    statements every scan runs. The session's `execute` would take it through the ORM:
+    a new annotated copy of an INSERT or UPDATE each time (so its cache key is computed
+    again), bulk-insert bookkeeping, rows loaded through the ORM's result machinery;
+    measured at a third of a small file's scan (bench/scan_cost.py). Pending ORM changes
+    are flushed first, as the session's autoflush would."""
+    session.flush()
+    return session.connection().execute(statement, parameters)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # Web handlers and worker threads write the same file: WAL lets readers go on

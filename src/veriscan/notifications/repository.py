@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from veriscan.accounts.models import User
+from veriscan.core.db import core_execute
 from veriscan.notifications.models import (
     Notification,
     NotificationCount,
@@ -46,9 +47,7 @@ class NotificationRepository:
 
     def unread_count(self, user_id: uuid.UUID) -> int:
         """One row, whatever the number (`NotificationCount`)."""
-        count = self.session.scalar(
-            select(NotificationCount.unread).where(NotificationCount.user_id == user_id)
-        )
+        count = core_execute(self.session, _unread_statement(), {"user_id": user_id}).scalar()
         return int(count or 0)
 
     def get_for(self, user_id: uuid.UUID, notification_id: uuid.UUID) -> Notification | None:
@@ -61,11 +60,11 @@ class NotificationRepository:
     def insert(self, values: dict[str, Any]) -> None:
         """One notification row from its columns, every one given (`id` included): what
         a finished scan records, without the ORM's unit of work."""
-        self.session.execute(_insert_statement(), values)
+        core_execute(self.session, _insert_statement(), values)
 
     def settings_of(self, user_id: uuid.UUID) -> tuple[bool, str] | None:
         """The owner's (in_app, email) preferences, None when never set."""
-        row = self.session.execute(_settings_statement(), {"user_id": user_id}).first()
+        row = core_execute(self.session, _settings_statement(), {"user_id": user_id}).first()
         return (bool(row[0]), str(row[1])) if row else None
 
     def add(self, notification: Notification) -> Notification:
@@ -109,6 +108,12 @@ class NotificationRepository:
 @cache
 def _insert_statement() -> Any:
     return insert(Notification)
+
+
+@cache
+def _unread_statement() -> Any:
+    user_id = bindparam("user_id", type_=NotificationCount.user_id.type)
+    return select(NotificationCount.unread).where(NotificationCount.user_id == user_id)
 
 
 @cache

@@ -150,8 +150,13 @@ def notify_scan_finished(session: Session, context: AppContext, finished: ScanFi
     e-mail, as the owner's preferences ask. A failure here is logged and rolled back to a
     savepoint: it never costs the scan its result."""
     delivery = Delivery(user_id=finished.user_id, scan_id=finished.scan_id)
+    # The caller's pending rows (the scan's) are written first, outside the savepoint:
+    # rolling back to it must not take them, and their failure is not the notification's.
+    # The savepoint is the connection's, cheaper than the session's: the statements in it
+    # are Core statements, of which the session keeps nothing.
+    session.flush()
     try:
-        with session.begin_nested():
+        with session.connection().begin_nested():
             repository = NotificationRepository(session)
             settings = repository.settings_of(finished.user_id)
             in_app, email_when = settings if settings is not None else DEFAULT_PREFERENCES

@@ -41,6 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from veriscan.accounts.models import Role, User
+from veriscan.core.db import core_execute
 from veriscan.realtime import user_room
 from veriscan.scans import ScanKind, ScanRef
 from veriscan.scans.hooks import hooks_for
@@ -160,7 +161,8 @@ def grantees(session: Session, kind: ScanKind, scan_id: uuid.UUID) -> set[uuid.U
     """The users who read the scan through a grant: those it is shared with, its assignee,
     and the owners and members of the cases that hold it (admins read every case, but are
     not each told about every scan in one)."""
-    return set(session.scalars(_grantees_query(kind, tuple(grants())), {"scan_id": scan_id}))
+    query = _grantees_query(kind, tuple(grants()))
+    return set(core_execute(session, query, {"scan_id": scan_id}).scalars())
 
 
 @cache
