@@ -42,8 +42,30 @@ def record(
 ) -> AuditEvent:
     """Add an entry to the session's transaction. `actor` is a User (or None for the
     system or an unknown caller); `details` must never hold secrets."""
+    event = entry(
+        action=action,
+        actor=actor,
+        origin=origin,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+    )
+    session.add(event)
+    return event
+
+
+def entry(
+    *,
+    action: str,
+    actor: Any | None = None,
+    origin: Origin | None = None,
+    target_type: str = "",
+    target_id: uuid.UUID | str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """The entry `record` adds, for a caller that inserts it itself (in its transaction)."""
     origin = origin or Origin()
-    event = AuditEvent(
+    return AuditEvent(
         actor_id=getattr(actor, "id", None),
         actor_username=getattr(actor, "username", "") or "",
         action=action,
@@ -53,5 +75,3 @@ def record(
         user_agent=origin.user_agent,
         details=details or {},
     )
-    session.add(event)
-    return event

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from veriscan.core import paging
+from veriscan.core.db import core_execute
 from veriscan.core.errors import ValidationFailed
 from veriscan.files.models import Blob, File
 
@@ -58,7 +59,7 @@ class BlobRepository:
         """Add one reference (creating the row if needed); returns the new count."""
         statement = _blob_upsert(self.session.get_bind().dialect.name)
         parameters = {"sha256": sha256, "size": size, "ref_count": 1}
-        return int(self.session.execute(statement, parameters).scalar_one())
+        return int(core_execute(self.session, statement, parameters).scalar_one())
 
     def release(self, sha256: str) -> int:
         """Drop one reference; the row goes when none remain. Returns what remains."""

@@ -17,6 +17,7 @@ from veriscan.accounts.models import User
 from veriscan.audit import service as audit
 from veriscan.audit.service import Origin
 from veriscan.context import AppContext
+from veriscan.core.db import Base
 from veriscan.core.errors import NotFound, ValidationFailed, VeriscanError
 from veriscan.core.filenames import clean_filename
 from veriscan.core.sniff import mime_type_of
@@ -136,17 +137,14 @@ def store_in(
     received: ReceivedFile,
     *,
     origin: Origin | None = None,
-) -> None:
-    """The file's row (from `new_file`), blob and audit event, in the caller's
-    transaction. The caller discards the writer afterwards (a no-op once the blob was
-    placed)."""
+) -> list[Base]:
+    """The file's blob reference, in the caller's transaction, and the rows for it to
+    insert: the file's (from `new_file`) and its audit event (`db.core_insert`). The
+    caller discards the writer afterwards (a no-op once the blob was placed)."""
     writer = received.writer
     assert writer is not None and writer.digests is not None
     keep_blob(session, context, writer)
-    # Inserted with the rest of the transaction at its one flush.
-    FileRepository(session).add(file, flush=False)
-    audit.record(
-        session,
+    event = audit.entry(
         action="file.upload",
         actor=user,
         origin=origin,
@@ -154,6 +152,7 @@ def store_in(
         target_id=file.id,
         details={"filename": file.filename, "size": file.file_size, "sha256": file.hash_sha256},
     )
+    return [file, event]
 
 
 def logged_upload(file: File) -> None:
