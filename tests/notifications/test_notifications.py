@@ -307,3 +307,42 @@ def test_a_notification_that_cannot_be_stored_never_costs_the_scan_its_result(
     assert body["status"] == "completed" and body["detection_ratio"] == "1/1"
     assert [(r["engine_name"], r["category"]) for r in body["results"]] == [("YARA-X", "malicious")]
     assert f"notifications.record_failed scan_id={scan_id}" in log_capture.text()
+
+
+def test_a_notification_failing_after_its_insert_leaves_no_row(
+    settings_factory: Callable[..., Settings],
+    make_account: Callable[..., Account],
+    log_capture: Any,
+) -> None:
+    """The savepoint matters on SQLite too, where a failed statement does not end the
+    transaction: the notification's row went in, the unread count read after it fails,
+    and the row is rolled back with the savepoint while the scan keeps its verdict."""
+    from sqlalchemy import text
+
+    from veriscan.malware import runner
+
+    settings = settings_factory(workers=0)
+    with live_server(settings) as live, httpx.Client(base_url=live.url, timeout=30) as client:
+        account = make_account(on=live)
+        with live.context.db.session() as session:
+            if live.context.db.is_sqlite:
+                for trigger in ("insert", "delete", "update"):
+                    session.execute(text(f"DROP TRIGGER notification_counts_{trigger}"))
+            else:
+                session.execute(
+                    text("DROP TRIGGER notification_counts_insert_delete ON notifications")
+                )
+                session.execute(text("DROP TRIGGER notification_counts_update ON notifications"))
+            session.execute(text("ALTER TABLE notification_counts RENAME TO counts_gone"))
+        scan_id = upload(client, account, eicar_variant())["scan"]["scan_id"]
+        runner.run_scan(live.context, uuid.UUID(scan_id))
+        body = results(client, account, scan_id)
+        with live.context.db.session(writes=False) as session:
+            stored = session.scalar(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.scan_id == uuid.UUID(scan_id))
+            )
+    assert body["status"] == "completed" and body["detection_ratio"] == "1/1"
+    assert f"notifications.record_failed scan_id={scan_id}" in log_capture.text()
+    assert stored == 0
