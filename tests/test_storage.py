@@ -95,10 +95,34 @@ def test_discard_and_sweep(tmp_path: Path) -> None:
     stale.write(b"left by a crash")
     os.utime(stale.path, (0, 0))
     fresh = store.writer()
+    fresh.write(b"still arriving")
     assert store.sweep_temporary(older_than_seconds=60) == 1
     assert [p.name for p in store.tmp_dir.iterdir()] == [fresh.path.name]
     fresh.discard()
     stale.discard()
+
+
+def test_a_writer_makes_its_file_at_its_first_write(tmp_path: Path) -> None:
+    """The receiver makes writers on the event loop: no file system work until a lane
+    writes (or an empty file is finished)."""
+    store = BlobStore(tmp_path)
+    unused = store.writer()
+    assert list(store.tmp_dir.iterdir()) == []
+    unused.discard()
+    written = store.writer()
+    written.write(b"data")
+    assert [p.name for p in store.tmp_dir.iterdir()] == [written.path.name]
+    empty = store.writer()
+    digests = empty.finish()
+    assert digests.size == 0 and digests.sha256 == hashlib.sha256(b"").hexdigest()
+    assert empty.path.read_bytes() == b""
+    store.stage(empty)
+    assert store.place(empty).read_bytes() == b""
+    written.discard()
+    empty.discard()
+    assert list(store.tmp_dir.iterdir()) == []
+    with pytest.raises(AssertionError, match="write after finish"):
+        empty.write(b"late")
 
 
 @pytest.mark.parametrize("bad", ["", "abc", "../" + "a" * 61, "A" * 64, "g" * 64])
