@@ -10,7 +10,10 @@ from pathlib import Path
 def main(out: str) -> None:
     lines = [ast.literal_eval(line) for line in Path(out).read_text().splitlines()]
     lines = [line for line in lines if line["argv"].startswith("serve")]
-    print("second  taken  background  held   per hold  CPU per hold  waited per take")
+    print(
+        "second  taken  background  held   per hold   CPU  run delay  switches"
+        "  (a hold's, on its thread)  waited in line"
+    )
     for second, (before, after) in enumerate(itertools.pairwise(lines), 1):
         taken = after["taken"] - before["taken"]
         if not taken:
@@ -21,8 +24,10 @@ def main(out: str) -> None:
         print(
             f"{second:6d} {taken:6d} {after['background'] - before['background']:11d}"
             f" {held / span:6.1%} {held / taken * 1000:7.2f} ms"
-            f" {(after['cpu'] - before['cpu']) / same * 1000:10.2f} ms"
-            f" {(after['waited'] - before['waited']) / taken * 1000:12.2f} ms"
+            f" {(after['cpu'] - before['cpu']) / same * 1000:5.2f} ms"
+            f" {(after['run_delay'] - before['run_delay']) / same * 1000:6.2f} ms"
+            f" {(after['switches'] - before['switches']) / same:9.1f}"
+            f" {(after['waited'] - before['waited']) / taken * 1000:34.2f} ms"
         )
     for path in glob.glob(f"{out}.*.statements"):
         statements = ast.literal_eval(Path(path).read_text())

@@ -3,7 +3,8 @@
 Not a benchmark of its own: put this folder first on PYTHONPATH and set WRITER_HOLD_OUT to
 a file; every process that imports Veriscan then appends, once a second, how often the
 writer (`core.db.WriterTurns`) was taken, how long it was held, how long takers waited in
-line and how much CPU the holding thread spent while it held it, and writes next to it
+line, and how much CPU the holding thread spent while it held it, how long it was runnable
+but waiting for a core and how often it was switched in (Linux's schedstat), and writes next to it
 (`<out>.<pid>.statements`) the wall and CPU time of each statement run while a request (not
 background work) held it. `bench/writer_hold/report.py <out>` prints them per second.
 
@@ -28,11 +29,29 @@ if os.environ.get("WRITER_HOLD_OUT"):
 
     _OUT = os.environ["WRITER_HOLD_OUT"]
     _lock = threading.Lock()
-    _totals = {"taken": 0, "background": 0, "held": 0.0, "waited": 0.0, "cpu": 0.0, "same": 0}
+    _totals = {
+        "taken": 0,
+        "background": 0,
+        "held": 0.0,
+        "waited": 0.0,
+        # Of the holds that ended on the thread that took the writer (`same`): that
+        # thread's CPU, its time runnable but waiting for a core (the kernel's run delay)
+        # and how many times it was switched in.
+        "same": 0,
+        "cpu": 0.0,
+        "run_delay": 0.0,
+        "switches": 0,
+    }
     _holder: dict[str, object] = {}  # since, cpu0, thread, background of the current hold
     _statements: defaultdict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     _local = threading.local()
     _acquire, _release = db.WriterTurns.acquire, db.WriterTurns.release
+
+    def _schedstat() -> tuple[float, int]:
+        """This thread's run delay (seconds) and times switched in, from Linux."""
+        with open("/proc/thread-self/schedstat") as stat:
+            _, delay, switches = stat.read().split()
+        return int(delay) / 1e9, int(switches)
 
     def acquire(self: db.WriterTurns, *, background: bool, timeout: float) -> bool:
         asked = time.perf_counter()
@@ -44,6 +63,7 @@ if os.environ.get("WRITER_HOLD_OUT"):
                 _totals["background"] += background
                 _totals["waited"] += now - asked
                 _holder.update(
+                    sched0=_schedstat(),
                     since=now,
                     cpu0=time.thread_time(),
                     thread=threading.get_ident(),
@@ -60,6 +80,10 @@ if os.environ.get("WRITER_HOLD_OUT"):
                 if _holder.get("thread") == threading.get_ident():
                     _totals["cpu"] += time.thread_time() - _holder["cpu0"]  # type: ignore[operator]
                     _totals["same"] += 1
+                    delay, switches = _schedstat()
+                    delay0, switches0 = _holder["sched0"]  # type: ignore[misc]
+                    _totals["run_delay"] += delay - delay0
+                    _totals["switches"] += switches - switches0
         _release(self)
 
     db.WriterTurns.acquire = acquire  # type: ignore[method-assign]
