@@ -180,3 +180,29 @@ def test_a_discarded_direct_blob_leaves_nothing(tmp_path: Path) -> None:
     writer.write(os.urandom(3 * DIRECT_ALIGN + 5))
     writer.discard()
     assert list(store.tmp_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("first", [b"", b"some data"])
+def test_a_finished_or_discarded_writer_takes_nothing_more(tmp_path: Path, first: bytes) -> None:
+    """With the file made lazily, `finish` and `discard` must still close the writer for
+    good: a late write (a disk lane's piece still queued after a failed form) must fail,
+    not quietly make a second temporary file."""
+    store = BlobStore(tmp_path)
+    finished = store.writer()
+    finished.write(first)
+    finished.finish()
+    with pytest.raises(AssertionError, match="write after finish"):
+        finished.write(b"late")
+    with pytest.raises(AssertionError):
+        finished.finish()
+    assert [p.name for p in store.tmp_dir.iterdir()] == [finished.path.name]
+    assert finished.path.read_bytes() == first
+    finished.discard()
+    discarded = store.writer()
+    discarded.write(first)
+    discarded.discard()  # never finished
+    with pytest.raises(AssertionError, match="write after finish"):
+        discarded.write(b"late")
+    with pytest.raises(AssertionError):
+        discarded.finish()
+    assert list(store.tmp_dir.iterdir()) == []
