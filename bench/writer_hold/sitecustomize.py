@@ -28,7 +28,9 @@ if os.environ.get("WRITER_HOLD_OUT"):
     from veriscan.core import db
 
     _OUT = os.environ["WRITER_HOLD_OUT"]
-    _lock = threading.Lock()
+    # Reentrant: `release` may run from the garbage collector on a thread that is inside
+    # one of these `with _lock` blocks (see `WriterTurns`).
+    _lock = threading.RLock()
     _totals = {
         "taken": 0,
         "background": 0,
@@ -108,7 +110,9 @@ if os.environ.get("WRITER_HOLD_OUT"):
         while True:
             time.sleep(1)
             with _lock:
-                line = dict(_totals, now=time.perf_counter(), argv=" ".join(sys.argv[1:4]))
+                line = dict(
+                    _totals, now=time.perf_counter(), pid=os.getpid(), argv=" ".join(sys.argv[1:4])
+                )
                 statements = {k: list(v) for k, v in _statements.items()}
             with open(_OUT, "a") as out:
                 out.write(repr(line) + "\n")
