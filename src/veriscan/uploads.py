@@ -323,7 +323,10 @@ async def receive_form(
     except BaseException:
         for future in in_flight:
             await asyncio.wait([future])
-        await loop.run_in_executor(lane_threads[0] if lane_threads else None, form.discard)
+        # On the disk lane's thread, after any piece still queued there: a piece whose
+        # future was being awaited when this request was cancelled is not in `in_flight`,
+        # and must not make or write the file after the discard.
+        await loop.run_in_executor(lane_threads[-1] if lane_threads else None, form.discard)
         raise
     finally:
         for thread in lane_threads:
